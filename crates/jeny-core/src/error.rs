@@ -1,0 +1,66 @@
+//! The closed set of error codes. Every domain error in jeny names one of these codes; the HTTP
+//! layer maps a code to a status in exactly one place (`jeny-http`), so a concept never thinks
+//! about status numbers and every API error has the same shape.
+
+/// What kind of failure an error is, independent of transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request is well-formed but a value is invalid (bad name, out of range).
+    InvalidInput,
+    /// The body is not parseable (bad JSON, wrong content type).
+    MalformedRequest,
+    /// No credentials, or credentials that are not valid.
+    Unauthenticated,
+    /// Valid credentials that do not allow this action.
+    Forbidden,
+    /// The thing named in the request does not exist.
+    NotFound,
+    /// The request conflicts with the current state (duplicate name, ...).
+    Conflict,
+    /// An `If-Match` precondition did not hold: someone else changed the thing first.
+    PreconditionFailed,
+    /// The body is larger than the server accepts.
+    PayloadTooLarge,
+    /// The body's content type is not one this route accepts.
+    UnsupportedMediaType,
+    /// The method is not supported on this route.
+    MethodNotAllowed,
+    /// A dependency (the database) is unreachable right now; retrying later may work.
+    Unavailable,
+    /// A bug or an unexpected failure inside jeny. Never carries details to the client.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The stable snake_case name used in API bodies (`"code": "not_found"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::MalformedRequest => "malformed_request",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::PreconditionFailed => "precondition_failed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// An error that knows its code and, when one input field is at fault, which one.
+///
+/// Concept crates implement this on their `thiserror` enums; the HTTP layer renders any
+/// `DomainError` as `application/problem+json`. For `ErrorCode::Internal` and
+/// `ErrorCode::Unavailable` the message is logged, never sent.
+pub trait DomainError: std::error::Error + Send + Sync + 'static {
+    fn code(&self) -> ErrorCode;
+
+    /// The input field at fault (`"name"`, `"host_selector.role"`), if any.
+    fn field(&self) -> Option<String> {
+        None
+    }
+}

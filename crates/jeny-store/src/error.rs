@@ -1,0 +1,75 @@
+//! Store errors. Every sqlx error is classified once, here: unreachable database -> `Unavailable`
+//! (the HTTP layer answers 503 and the request can be retried), unique violation -> `Conflict`
+//! (the concept turns it into its own domain error), anything else -> `Database` (a 500 whose
+//! details are logged, never sent).
+
+use jeny_core::{DomainError, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("a row with the same unique key already exists ({constraint})")]
+    Conflict { constraint: String },
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("stored data is not what jeny expects: {0}")]
+    Corrupt(String),
+    #[error("migration {version} ({name}) differs from the one applied to this database")]
+    MigrationChanged { version: i64, name: String },
+    #[error("this database has migration {0}, newer than this jeny knows; upgrade jeny")]
+    MigrationFromTheFuture(i64),
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        if let Some(database_error) = error.as_database_error() {
+            if database_error.is_unique_violation() {
+                let constraint = database_error
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| database_error.message().to_owned());
+                return StoreError::Conflict { constraint };
+            }
+            let code = database_error.code().unwrap_or_default();
+            // PostgreSQL: class 08 connection exceptions, 57P admin shutdown / cannot connect now,
+            // 53 insufficient resources. SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED after the timeout.
+            let unreachable = code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || code == "5"
+                || code == "6";
+            if unreachable {
+                return StoreError::Unavailable(error);
+            }
+            return StoreError::Database(error);
+        }
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error),
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+impl DomainError for StoreError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::Unavailable(_) => ErrorCode::Unavailable,
+            StoreError::Conflict { .. } => ErrorCode::Conflict,
+            _ => ErrorCode::Internal,
+        }
+    }
+}

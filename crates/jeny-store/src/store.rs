@@ -1,0 +1,284 @@
+//! `Store`: the pools, the backend, write transactions and wake-ups.
+//!
+//! SQLite keeps one writer connection (SQLite allows one writer at a time anyway; queuing in the
+//! pool is cheaper than retrying `SQLITE_BUSY`) and a few reader connections in WAL mode, and
+//! every write transaction starts with `BEGIN IMMEDIATE` so a read-then-write transaction can
+//! never fail to upgrade its lock. PostgreSQL uses one pool for both.
+
+use crate::wakeups::{Channel, Wakeups};
+use crate::{StoreError, migrate};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL pool size; SQLite reader connections.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the store reports `Unavailable`.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    reader: AnyPool,
+    writer: AnyPool,
+    wakeups: Wakeups,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.inner.backend).finish()
+    }
+}
+
+static INSTALL_DRIVERS: Once = Once::new();
+
+const SQLITE_PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    // With WAL, NORMAL loses no committed transaction when the process dies (kill -9); only an
+    // OS crash or power loss may roll back the last transactions.
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+];
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`) and applies pending migrations.
+    pub async fn open(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        let store = Store::connect(url, options).await?;
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend =
+            Backend::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let inner = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url);
+                let writer = sqlite_pool(1, &options, false).connect(&url).await?;
+                let reader = sqlite_pool(options.max_connections.max(1), &options, true)
+                    .connect(&url)
+                    .await?;
+                Inner {
+                    backend,
+                    reader,
+                    writer,
+                    wakeups: Wakeups::new(),
+                    listener: None,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect(url)
+                    .await?;
+                let wakeups = Wakeups::new();
+                let listener = tokio::spawn(relay_pg_notifications(url.to_owned(), wakeups.clone()));
+                Inner {
+                    backend,
+                    reader: pool.clone(),
+                    writer: pool,
+                    wakeups,
+                    listener: Some(listener),
+                }
+            }
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The pool for reads outside a transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.inner.reader
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> Result<WriteTx, StoreError> {
+        let tx = match self.inner.backend {
+            Backend::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.inner.writer.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            store: self.clone(),
+            wake_after_commit: Vec::new(),
+        })
+    }
+
+    /// Succeeds when the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.inner.reader).await?;
+        Ok(())
+    }
+
+    /// A receiver that changes whenever something is committed on `channel`.
+    pub fn subscribe(&self, channel: Channel) -> watch::Receiver<u64> {
+        self.inner.wakeups.subscribe(channel)
+    }
+
+    /// Closes the pools; later calls fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.inner.reader.close().await;
+        self.inner.writer.close().await;
+    }
+}
+
+fn sqlite_url(url: &str) -> String {
+    if url.contains('?') {
+        url.to_owned()
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+fn sqlite_pool(connections: u32, options: &StoreOptions, read_only: bool) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .min_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                for pragma in SQLITE_PRAGMAS {
+                    connection.execute(pragma).await?;
+                }
+                if read_only {
+                    connection.execute("PRAGMA query_only = ON").await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// Follows PostgreSQL notifications from every node and wakes local waiters. After a lost
+/// connection it wakes everything, since notifications sent meanwhile are gone.
+async fn relay_pg_notifications(url: String, wakeups: Wakeups) {
+    let channels: Vec<&str> = Channel::ALL.iter().map(|c| c.pg_name()).collect();
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::debug!(%error, "cannot listen for notifications, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen_all(channels.iter().copied()).await {
+            tracing::debug!(%error, "cannot listen for notifications, retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        wakeups.wake_all();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    if let Some(channel) = Channel::from_pg_name(notification.channel()) {
+                        wakeups.wake(channel);
+                    }
+                }
+                Ok(None) => wakeups.wake_all(),
+                Err(error) => {
+                    tracing::debug!(%error, "notification listener lost its connection");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// A write transaction. Dropping it without `commit` rolls back.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    store: Store,
+    wake_after_commit: Vec<Channel>,
+}
+
+impl WriteTx {
+    /// The connection to run statements on: `query.execute(tx.conn())`.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.store.backend()
+    }
+
+    /// Wakes `channel`'s waiters, here and on other nodes, once this transaction commits.
+    pub async fn wake_on_commit(&mut self, channel: Channel) -> Result<(), StoreError> {
+        if self.wake_after_commit.contains(&channel) {
+            return Ok(());
+        }
+        if self.store.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(channel.pg_name())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        self.wake_after_commit.push(channel);
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        for channel in self.wake_after_commit {
+            self.store.inner.wakeups.wake(channel);
+        }
+        Ok(())
+    }
+}

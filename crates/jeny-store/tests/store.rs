@@ -1,0 +1,140 @@
+//! The store's own contract, on both backends: migrations, portable placeholders, transactions,
+//! error classification and wake-ups.
+
+use jeny_store::testing::TestDatabase;
+use jeny_store::{Backend, Channel, MIGRATIONS, Row, Store, StoreError, StoreOptions, both_backends};
+
+async fn migrations_apply_once_and_are_recorded(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    store.close().await;
+    // A second open finds everything applied and changes nothing.
+    let store = database.open().await;
+    let versions: Vec<i64> = jeny_store::sqlx::query("SELECT version FROM jeny_migrations ORDER BY version")
+        .fetch_all(store.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<i64, _>("version"))
+        .collect();
+    let expected: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(versions, expected);
+}
+
+async fn an_edited_migration_stops_the_start(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let mut tx = store.begin().await.unwrap();
+    jeny_store::sqlx::query("UPDATE jeny_migrations SET checksum = 'edited' WHERE version = 1")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    store.close().await;
+    let refused = Store::open(&database.url, StoreOptions::default()).await.unwrap_err();
+    assert!(matches!(refused, StoreError::MigrationChanged { version: 1, .. }), "{refused:?}");
+}
+
+async fn numbered_placeholders_bind_by_number_not_position(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let row = jeny_store::sqlx::query("SELECT $2 AS second, $1 AS first, $2 AS again")
+        .bind("one")
+        .bind("two")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>("first"), "one");
+    assert_eq!(row.get::<String, _>("second"), "two");
+    assert_eq!(row.get::<String, _>("again"), "two");
+}
+
+async fn a_dropped_transaction_leaves_nothing(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    {
+        let mut tx = store.begin().await.unwrap();
+        insert_cursor(&mut tx, "dropped").await.unwrap();
+        // dropped without commit
+    }
+    let mut tx = store.begin().await.unwrap();
+    insert_cursor(&mut tx, "kept").await.unwrap();
+    tx.commit().await.unwrap();
+    let names: Vec<String> = jeny_store::sqlx::query("SELECT consumer FROM event_cursors")
+        .fetch_all(store.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("consumer"))
+        .collect();
+    assert_eq!(names, vec!["kept".to_owned()]);
+}
+
+async fn unique_violations_become_conflicts(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let mut tx = store.begin().await.unwrap();
+    insert_cursor(&mut tx, "same").await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let error = insert_cursor(&mut tx, "same").await.unwrap_err();
+    assert!(error.is_conflict(), "{error:?}");
+}
+
+async fn a_commit_wakes_subscribers(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let mut woken = store.subscribe(Channel::Events);
+    woken.borrow_and_update();
+    let mut tx = store.begin().await.unwrap();
+    tx.wake_on_commit(Channel::Events).await.unwrap();
+    assert!(!woken.has_changed().unwrap(), "woken before the commit");
+    tx.commit().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), woken.changed())
+        .await
+        .expect("no wake-up after the commit")
+        .unwrap();
+}
+
+async fn a_closed_store_is_unavailable(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    store.close().await;
+    let error = store.ping().await.unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+}
+
+async fn insert_cursor(tx: &mut jeny_store::WriteTx, name: &str) -> Result<(), StoreError> {
+    jeny_store::sqlx::query("INSERT INTO event_cursors (consumer, position, updated_at) VALUES ($1, 0, 0)")
+        .bind(name)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+both_backends!(
+    migrations_apply_once_and_are_recorded,
+    an_edited_migration_stops_the_start,
+    numbered_placeholders_bind_by_number_not_position,
+    a_dropped_transaction_leaves_nothing,
+    unique_violations_become_conflicts,
+    a_commit_wakes_subscribers,
+    a_closed_store_is_unavailable,
+);
+
+#[test]
+fn both_migration_folders_hold_the_listed_files() {
+    for backend in ["sqlite", "postgres"] {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/").to_owned() + backend;
+        let mut files: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{:04}_{}.sql", m.version, m.name))
+            .collect();
+        assert_eq!(files, listed, "{folder} and MIGRATIONS disagree");
+    }
+}

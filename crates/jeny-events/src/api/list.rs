@@ -1,0 +1,145 @@
+//! Lists events after a position, or follows them live.
+
+use super::EventsState;
+use crate::{Event, EventFilter, read_after};
+use axum::extract::{Query, State};
+use axum::response::sse::{self, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use axum::http::HeaderMap;
+use jeny_core::{Page, PageRequest};
+use jeny_http::sse::{last_event_id, wants_event_stream};
+use jeny_http::{ApiError, AppJson, Auth};
+use jeny_store::{Channel, Store};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Only events with an id greater than this (the `id` of the last event you saw).
+    after: Option<i64>,
+    /// Same as `after`, for symmetry with other lists: the `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// How many events per page, 1 to 500 (default 50). Ignored for live streams.
+    limit: Option<usize>,
+    /// Only this project's events.
+    project: Option<String>,
+    /// Only events whose type starts with this, such as `project.` or `variable.set`.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// Lists events oldest first. With `Accept: text/event-stream`, streams them live instead: each
+/// SSE message has the event id as `id`, its type as `event` and the event as JSON `data`; a
+/// reconnecting client resumes after its `Last-Event-ID`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    params(EventQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of events, or a live stream with Accept: text/event-stream", body = Page<Event>),
+        (status = 401, description = "No valid API token", body = jeny_http::Problem),
+        (status = 422, description = "Bad parameters", body = jeny_http::Problem),
+    )
+)]
+pub(super) async fn list_events(
+    _auth: Auth,
+    State(state): State<EventsState>,
+    headers: HeaderMap,
+    Query(query): Query<EventQuery>,
+) -> Result<Response, ApiError> {
+    let after = match (&query.cursor, query.after) {
+        (Some(cursor), _) => cursor
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid("cursor", "cursor must be an event id"))?,
+        (None, Some(after)) => after,
+        (None, None) => 0,
+    };
+    let filter = EventFilter {
+        project: query.project,
+        kind_prefix: query.kind,
+    };
+    if wants_event_stream(&headers) {
+        let resume_after = last_event_id(&headers).unwrap_or(after);
+        let stream = follow(state.store, resume_after, filter, state.shutdown);
+        return Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response());
+    }
+    let limit = jeny_http::page_request(query.limit, None)?.limit;
+    let events = read_after(&state.store, after, limit as i64 + 1, &filter).await?;
+    let page = Page::from_rows(events, limit, |event| event.id.to_string());
+    // The cursor of an event list is the plain id, so `after` and `cursor` mean the same.
+    let next_cursor = page.next_cursor.as_ref().and(page.items.last()).map(|event| event.id.to_string());
+    Ok(AppJson(Page {
+        items: page.items,
+        next_cursor,
+    })
+    .into_response())
+}
+
+struct Follow {
+    store: Store,
+    position: i64,
+    filter: EventFilter,
+    buffered: VecDeque<Event>,
+    wake: tokio::sync::watch::Receiver<u64>,
+    shutdown: CancellationToken,
+}
+
+/// A live stream of events after `position`: reads what is there, then waits for commits.
+fn follow(
+    store: Store,
+    position: i64,
+    filter: EventFilter,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<sse::Event, Infallible>> {
+    let wake = store.subscribe(Channel::Events);
+    let state = Follow {
+        store,
+        position,
+        filter,
+        buffered: VecDeque::new(),
+        wake,
+        shutdown,
+    };
+    stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(event) = state.buffered.pop_front() {
+                let message = sse::Event::default()
+                    .id(event.id.to_string())
+                    .event(event.kind.clone())
+                    .data(serde_json::to_string(&event).unwrap_or_default());
+                return Some((Ok(message), state));
+            }
+            if state.shutdown.is_cancelled() {
+                return None;
+            }
+            state.wake.borrow_and_update();
+            match read_after(&state.store, state.position, PageRequest::MAX_LIMIT as i64, &state.filter).await {
+                Ok(events) if !events.is_empty() => {
+                    state.position = events.last().map(|event| event.id).unwrap_or(state.position);
+                    state.buffered.extend(events);
+                }
+                Ok(_) => {
+                    tokio::select! {
+                        _ = state.wake.changed() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        _ = state.shutdown.cancelled() => return None,
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "event stream cannot read the log, retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = state.shutdown.cancelled() => return None,
+                    }
+                }
+            }
+        }
+    })
+}

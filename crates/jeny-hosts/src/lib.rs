@@ -1,1 +1,14 @@
-//! placeholder
+//! Hosts: the machines deploys target. A host has a unique name, an address, tags (key/value
+//! pairs such as `role=web`) and a source (added by hand, registered by an agent, or synced from
+//! AWS). Environments pick their hosts with a `TagSelector`: every condition must match.
+//! Other parts ask `select` for the hosts a selector picks; they never read these tables.
+
+pub mod api;
+mod error;
+mod model;
+mod service;
+mod store;
+
+pub use error::HostError;
+pub use model::{Host, HostInput, HostName, HostSource, TagSelector, Tags, parse_tags};
+pub use service::{create_host, delete_host, get_host, list_hosts, select, update_host};

@@ -55,6 +55,41 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
     }
 }
 
+impl MergePatch {
+    /// Applies the patch to `current` (a resource's writable fields) and parses the result back,
+    /// with the same field-naming errors as a request body.
+    pub fn apply<T: Serialize + DeserializeOwned>(&self, current: &T) -> Result<T, ApiError> {
+        let mut value = serde_json::to_value(current)
+            .map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
+        merge_patch(&mut value, &Value::Object(self.0.clone()));
+        serde_path_to_error::deserialize(value).map_err(|error| {
+            let path = error.path().to_string();
+            ApiError {
+                field: (path != ".").then_some(path),
+                ..ApiError::new(ErrorCode::InvalidInput, strip_position(&error.into_inner().to_string()))
+            }
+        })
+    }
+}
+
+/// A JSON response with an `ETag` header, and the status given.
+pub fn json_with_etag<T: Serialize>(status: http::StatusCode, etag: &str, body: &T) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = http::HeaderValue::from_str(etag) {
+        response.headers_mut().insert(http::header::ETAG, value);
+    }
+    response
+}
+
+/// A `201 Created` JSON response with its `Location` and `ETag`.
+pub fn json_created<T: Serialize>(location: &str, etag: &str, body: &T) -> Response {
+    let mut response = json_with_etag(http::StatusCode::CREATED, etag, body);
+    if let Ok(value) = http::HeaderValue::from_str(location) {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    response
+}
+
 /// Applies an RFC 7386 merge patch: `null` removes a member, objects merge, anything else replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(patch_members) = patch else {

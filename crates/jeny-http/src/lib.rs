@@ -10,14 +10,16 @@ mod json;
 mod middleware;
 mod pagination;
 mod problem;
+mod query;
 pub mod sse;
 
 pub use auth::{Auth, Authenticator, Authenticators};
-pub use etag::{IfMatch, etag_for};
-pub use json::{AppJson, MergePatch, merge_patch};
+pub use etag::IfMatch;
+pub use json::{AppJson, MergePatch, json_created, json_with_etag, merge_patch};
 pub use middleware::{RequestId, request_context};
 pub use pagination::{Pagination, page_request};
-pub use problem::{ApiError, Problem, status_of};
+pub use problem::{ApiError, Problem, ReadErrors, WriteErrors, status_of};
+pub use query::QueryPairs;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";

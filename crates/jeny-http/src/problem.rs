@@ -169,3 +169,55 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The errors any authenticated read may answer, for OpenAPI documents.
+#[derive(utoipa::IntoResponses)]
+pub enum ReadErrors {
+    /// No valid API token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthenticated(Problem),
+    /// Nothing with that name.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// A bad query parameter.
+    #[response(status = 422, content_type = "application/problem+json")]
+    InvalidInput(Problem),
+    /// The database is unreachable; retry later.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// The errors any change may answer, for OpenAPI documents.
+#[derive(utoipa::IntoResponses)]
+pub enum WriteErrors {
+    /// The body is not JSON.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// No valid API token.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthenticated(Problem),
+    /// The token's person lacks the role.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// Nothing with that name.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The name is taken.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// `If-Match` names an ETag that is no longer current.
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+    /// The body is too large.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// A field is invalid; `field` names it.
+    #[response(status = 422, content_type = "application/problem+json")]
+    InvalidInput(Problem),
+    /// The database is unreachable; retry later.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}

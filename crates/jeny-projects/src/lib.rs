@@ -1,1 +1,25 @@
-//! placeholder
+//! Projects, their environments, and the variables both carry. A project is one app or repo with
+//! a deploy command; an environment (`staging`, `production`) belongs to a project, picks its
+//! hosts with a tag selector and may override the command and timeout; variables are passed to
+//! deploys, environment over project, and secret ones are sealed with the server's key, never
+//! returned by the API, only replaced.
+
+pub mod api;
+mod error;
+mod model;
+mod service;
+mod store;
+
+pub use error::ProjectError;
+pub use model::{
+    Environment, EnvironmentInput, Project, ProjectInput, Variable, VariableInput, VariableKey,
+    DEFAULT_DEPLOY_TIMEOUT_SECS,
+};
+pub use service::environments::{
+    create_environment, delete_environment, environment_hosts, get_environment, list_environments,
+    update_environment,
+};
+pub use service::projects::{create_project, delete_project, get_project, list_projects, update_project};
+pub use service::variables::{
+    Scope, ScopeRef, SetMode, delete_variable, get_variable, list_variables, set_variable, update_variable,
+};

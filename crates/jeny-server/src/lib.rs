@@ -1,1 +1,106 @@
-//! placeholder
+//! The composition root: reads the configuration, opens the store, wires every part's routes
+//! behind the shared middleware (request ids, problem+json errors, authentication, body limit,
+//! metrics), serves the web app, and shuts down gracefully. Parts never know about each other
+//! here; this is the only place that knows about all of them.
+
+mod app;
+pub mod config;
+mod metrics;
+mod openapi;
+mod secret_key;
+mod web;
+
+pub use config::{Config, ServerArgs};
+pub use openapi::openapi_json;
+
+use anyhow::Context;
+use jeny_store::{Store, StoreOptions};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A server bound to its listener and running until its shutdown token is cancelled.
+pub struct Running {
+    pub address: SocketAddr,
+    pub store: Store,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Opens the store (creating the data directory, key and database on first start) and starts
+/// serving on `listener`. The one seam tests use: they bind port 0 and pass the listener in.
+pub async fn launch_with_listener(
+    listener: TcpListener,
+    config: &Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let address = listener.local_addr()?;
+    config.prepare_data_dir()?;
+    let key = secret_key::load_or_create(&config.secret_key_file())?;
+    let store = Store::open(
+        &config.database_url(),
+        StoreOptions {
+            max_connections: config.database_max_connections,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .with_context(|| format!("cannot open the database at {}", config.database_url_for_display()))?;
+    let app = app::build(app::Parts {
+        store: store.clone(),
+        key,
+        config: config.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let serve_store = store.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("the HTTP server failed")?;
+        serve_store.close().await;
+        Ok(())
+    });
+    Ok(Running { address, store, task })
+}
+
+/// Runs `jeny server` until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let shutdown = CancellationToken::new();
+    let running = launch_with_listener(listener, &config, shutdown.clone()).await?;
+    println!("jeny is running at {}", config.public_url(running.address));
+    println!(
+        "get an API token with: jeny admin token --data-dir {} --email you@example.com --role admin",
+        config.data_dir.display()
+    );
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+    running.task.await.context("the server task panicked")?
+}
+
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -259,6 +259,15 @@ impl WriteTx {
         self.store.backend()
     }
 
+    /// The clause that locks the rows a `SELECT` reads until this transaction ends: `FOR UPDATE`
+    /// on PostgreSQL; nothing on SQLite, where `BEGIN IMMEDIATE` already excludes other writers.
+    pub fn for_update(&self) -> &'static str {
+        match self.store.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     /// Wakes `channel`'s waiters, here and on other nodes, once this transaction commits.
     pub async fn wake_on_commit(&mut self, channel: Channel) -> Result<(), StoreError> {
         if self.wake_after_commit.contains(&channel) {

@@ -1,1 +1,118 @@
-fn main() {}
+//! `jeny`: one program for the server, its administration and (later) the client commands.
+//! This file is only the command tree; each command calls into the crate that owns it.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use jeny_core::Role;
+use jeny_server::{Config, ServerArgs};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
+
+/// Deploy and run applications on AWS with Ansible.
+#[derive(Debug, Parser)]
+#[command(name = "jeny", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the jeny server: API, web app and every background part.
+    Server(ServerArgs),
+    /// Administer a jeny installation from the server machine.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a person if needed and print a new API token for them on stdout.
+    ///
+    /// Works directly on the database, whether or not the server is running.
+    Token {
+        /// The person's email address.
+        #[arg(long)]
+        email: String,
+        /// The person's role: viewer, deployer or admin (an existing person gets this role).
+        #[arg(long, default_value = "admin")]
+        role: Role,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "admin-cli")]
+        name: String,
+        /// The server's data directory [default: ./jeny-data].
+        #[arg(long, env = "JENY_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The server's database, when it is not SQLite in the data directory.
+        #[arg(long, env = "JENY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+        database_url: Option<String>,
+        /// The server's configuration file, to find the data directory and database.
+        #[arg(long, env = "JENY_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        Command::Server(args) => {
+            let config = Config::resolve(&args)?;
+            if args.print_config {
+                print!("{}", config.sample_file());
+                return Ok(());
+            }
+            init_logging(&config.log)?;
+            for unknown in Config::unknown_variables() {
+                tracing::warn!(variable = %unknown, "unknown JENY_ variable ignored; see docs/configuration.md");
+            }
+            runtime.block_on(jeny_server::serve(config))
+        }
+        Command::Admin { command } => {
+            init_logging("warn")?;
+            runtime.block_on(admin(command))
+        }
+        Command::Openapi => {
+            print!("{}", jeny_server::openapi_json());
+            Ok(())
+        }
+    }
+}
+
+async fn admin(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Token { email, role, name, data_dir, database_url, config } => {
+            let config = Config::resolve(&ServerArgs { config, data_dir, database_url, ..ServerArgs::default() })?;
+            config.prepare_data_dir()?;
+            let store = jeny_store::Store::open(&config.database_url(), jeny_store::StoreOptions::default())
+                .await
+                .with_context(|| format!("cannot open the database at {}", config.database_url_for_display()))?;
+            let email = jeny_auth::Email::parse(&email)?;
+            let issued = jeny_auth::issue_token(&store, &email, role, &name, "jeny admin").await?;
+            store.close().await;
+            eprintln!("new {role} token {name:?} for {}; it is shown once:", issued.person.email);
+            println!("{}", issued.token.expose());
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(filter: &str) -> anyhow::Result<()> {
+    let targets: Targets = filter
+        .parse()
+        .with_context(|| format!("bad log filter {filter:?}: use a level such as info, or info,jeny_server=debug"))?;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()))
+        .with(targets)
+        .init();
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! One file per action on hosts.
+
+pub(super) mod create;
+pub(super) mod delete;
+pub(super) mod get;
+pub(super) mod list;
+pub(super) mod update;

@@ -1,0 +1,300 @@
+//! Host names, tags, selectors and the host's wire types.
+
+use crate::HostError;
+use jeny_core::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Tags as the API shows them: an object of key -> value, keys sorted.
+pub type Tags = BTreeMap<String, String>;
+
+const MAX_TAGS: usize = 64;
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
+
+/// A host name: a letter or digit, then letters, digits, `.`, `_`, `-`; at most 253 characters
+/// (a DNS name or an EC2 instance id fits).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostName(String);
+
+impl HostName {
+    pub fn parse(raw: &str) -> Result<HostName, HostError> {
+        let Some(first) = raw.chars().next() else {
+            return Err(HostError::invalid("name", "a host name cannot be empty"));
+        };
+        if raw.len() > 253 {
+            return Err(HostError::invalid("name", "a host name is at most 253 characters"));
+        }
+        if !first.is_ascii_alphanumeric() {
+            return Err(HostError::invalid("name", "a host name must start with a letter or a digit"));
+        }
+        if let Some(bad) = raw.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+            return Err(HostError::invalid(
+                "name",
+                format!("a host name may only contain letters, digits, '.', '_' and '-', found {bad:?}"),
+            ));
+        }
+        Ok(HostName(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks one tag. Keys: 1 to 128 printable characters without `=` or `,` (they separate
+/// conditions in `?tag=key=value`) and without surrounding spaces. Values: up to 256 printable
+/// characters.
+fn check_tag(field: &str, key: &str, value: &str) -> Result<(), HostError> {
+    let field_of_key = format!("{field}.{key}");
+    if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
+        return Err(HostError::invalid(field, format!("a tag key has 1 to {MAX_TAG_KEY} characters")));
+    }
+    if key.trim() != key || key.chars().any(|c| c.is_control() || c == '=' || c == ',') {
+        return Err(HostError::invalid(
+            field_of_key,
+            format!("tag key {key:?} may not contain '=', ',', control characters or surrounding spaces"),
+        ));
+    }
+    if value.chars().count() > MAX_TAG_VALUE || value.chars().any(char::is_control) {
+        return Err(HostError::invalid(
+            field_of_key,
+            format!("a tag value has at most {MAX_TAG_VALUE} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a set of tags (of a host: field `tags`; of a selector: the field given).
+pub fn parse_tags(field: &str, tags: Tags) -> Result<Tags, HostError> {
+    if tags.len() > MAX_TAGS {
+        return Err(HostError::invalid(field, format!("at most {MAX_TAGS} tags")));
+    }
+    for (key, value) in &tags {
+        check_tag(field, key, value)?;
+    }
+    Ok(tags)
+}
+
+/// A set of tag conditions that must all hold: `{"role": "web", "env": "production"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TagSelector(Tags);
+
+impl TagSelector {
+    /// Checks a selector given as an object (an environment's `host_selector`).
+    pub fn from_tags(field: &str, tags: Tags) -> Result<TagSelector, HostError> {
+        parse_tags(field, tags).map(TagSelector)
+    }
+
+    /// Parses conditions written `key=value`, as in `?tag=role=web&tag=env=production`.
+    pub fn from_conditions<'a>(field: &str, conditions: impl IntoIterator<Item = &'a str>) -> Result<TagSelector, HostError> {
+        let mut tags = Tags::new();
+        for condition in conditions {
+            let Some((key, value)) = condition.split_once('=') else {
+                return Err(HostError::invalid(field, format!("{condition:?} is not a condition of the form key=value")));
+            };
+            if let Some(previous) = tags.insert(key.to_owned(), value.to_owned())
+                && previous != value
+            {
+                return Err(HostError::invalid(field, format!("tag {key:?} cannot be both {previous:?} and {value:?}")));
+            }
+        }
+        TagSelector::from_tags(field, tags)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn conditions(&self) -> &Tags {
+        &self.0
+    }
+
+    /// Whether a host with `tags` is picked.
+    pub fn matches(&self, tags: &Tags) -> bool {
+        self.0.iter().all(|(key, value)| tags.get(key) == Some(value))
+    }
+
+    /// This selector narrowed by more conditions; `None` when they contradict it.
+    pub fn and(&self, other: &TagSelector) -> Option<TagSelector> {
+        let mut combined = self.0.clone();
+        for (key, value) in &other.0 {
+            if let Some(existing) = combined.insert(key.clone(), value.clone())
+                && existing != *value
+            {
+                return None;
+            }
+        }
+        Some(TagSelector(combined))
+    }
+}
+
+/// Where a host came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HostSource {
+    /// Added through the API or the UI.
+    Manual,
+    /// Registered by a `jeny agent` running on it.
+    Agent,
+    /// Synced from AWS EC2.
+    Aws,
+}
+
+impl HostSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostSource::Manual => "manual",
+            HostSource::Agent => "agent",
+            HostSource::Aws => "aws",
+        }
+    }
+
+    pub(crate) fn parse(raw: &str) -> Option<HostSource> {
+        match raw {
+            "manual" => Some(HostSource::Manual),
+            "agent" => Some(HostSource::Agent),
+            "aws" => Some(HostSource::Aws),
+            _ => None,
+        }
+    }
+}
+
+/// A host as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Host {
+    pub id: String,
+    pub name: String,
+    /// IP address or DNS name that Ansible connects to (`ansible_host`).
+    pub address: String,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub tags: Tags,
+    pub source: HostSource,
+    /// When an agent or a sync last reported this host.
+    pub last_seen_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+impl Host {
+    pub fn etag(&self) -> String {
+        jeny_core::etag_for(&self.id, self.version)
+    }
+
+    /// The writable fields, as `PUT` takes them and `PATCH` patches them.
+    pub fn to_input(&self) -> HostInput {
+        HostInput {
+            name: Some(self.name.clone()),
+            address: self.address.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// The writable fields of a host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostInput {
+    /// Required to create; on update it may be left out, and must equal the current name.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub address: String,
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub tags: Tags,
+}
+
+/// A host's writable fields after validation.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidHost {
+    pub name: HostName,
+    pub address: String,
+    pub tags: Tags,
+}
+
+impl HostInput {
+    pub(crate) fn validate(self, name_in_url: Option<&str>) -> Result<ValidHost, HostError> {
+        let name = match (self.name.as_deref(), name_in_url) {
+            (Some(given), Some(current)) if given != current => {
+                return Err(HostError::invalid("name", format!("a host cannot be renamed: the name must stay {current:?}")));
+            }
+            (Some(given), _) => HostName::parse(given)?,
+            (None, Some(current)) => HostName::parse(current)?,
+            (None, None) => return Err(HostError::invalid("name", "a host needs a name")),
+        };
+        let address = self.address.trim().to_owned();
+        if address.is_empty() || address.len() > 255 || address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(HostError::invalid("address", "an address is an IP address or a DNS name, 1 to 255 characters, no spaces"));
+        }
+        let tags = parse_tags("tags", self.tags)?;
+        Ok(ValidHost { name, address, tags })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_selector_needs_every_condition() {
+        let selector = TagSelector::from_conditions("tag", ["role=web", "env=production"]).unwrap();
+        assert!(selector.matches(&tags(&[("role", "web"), ("env", "production"), ("az", "a")])));
+        assert!(!selector.matches(&tags(&[("role", "web")])));
+        assert!(!selector.matches(&tags(&[("role", "web"), ("env", "staging")])));
+        assert!(TagSelector::default().matches(&tags(&[])));
+    }
+
+    #[test]
+    fn conditions_must_be_key_value_and_consistent() {
+        assert!(TagSelector::from_conditions("tag", ["role"]).is_err());
+        assert!(TagSelector::from_conditions("tag", ["=web"]).is_err());
+        assert!(TagSelector::from_conditions("tag", ["role=web", "role=db"]).is_err());
+        let empty_value = TagSelector::from_conditions("tag", ["note="]).unwrap();
+        assert_eq!(empty_value.conditions().get("note").map(String::as_str), Some(""));
+        let value_with_equals = TagSelector::from_conditions("tag", ["k=a=b"]).unwrap();
+        assert_eq!(value_with_equals.conditions().get("k").map(String::as_str), Some("a=b"));
+    }
+
+    #[test]
+    fn narrowing_a_selector_refuses_contradictions() {
+        let base = TagSelector::from_conditions("s", ["role=web"]).unwrap();
+        let canary = TagSelector::from_conditions("s", ["az=a"]).unwrap();
+        assert_eq!(base.and(&canary).unwrap().conditions().len(), 2);
+        assert!(base.and(&TagSelector::from_conditions("s", ["role=db"]).unwrap()).is_none());
+    }
+
+    #[test]
+    fn host_names_follow_the_rule() {
+        for good in ["web-1", "i-0abc123", "db.internal.example.com", "A_1"] {
+            assert!(HostName::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-web", ".x", "web 1", "web/1", "wéb"] {
+            assert!(HostName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_selector_built_from_a_hosts_own_tags_matches_it(
+            host_tags in proptest::collection::btree_map("[a-z][a-z0-9_:./-]{0,10}", "[ -~]{0,12}", 0..6),
+            take in 0usize..6,
+        ) {
+            let subset: Tags = host_tags.iter().take(take).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let selector = TagSelector::from_tags("s", subset).unwrap();
+            prop_assert!(selector.matches(&host_tags));
+        }
+
+        #[test]
+        fn parsing_conditions_never_panics(conditions in proptest::collection::vec(".{0,20}", 0..5)) {
+            let _ = TagSelector::from_conditions("tag", conditions.iter().map(String::as_str));
+        }
+    }
+}

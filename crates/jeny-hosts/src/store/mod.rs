@@ -1,0 +1,137 @@
+//! Every query of the `hosts` and `host_tags` tables. Tags are kept twice on purpose: as JSON on
+//! the host row (read with the host, no join) and as rows in `host_tags` (indexed, so a selector
+//! is answered by the database, not by scanning every host).
+
+use crate::model::{Host, HostSource, TagSelector, Tags, ValidHost};
+use jeny_core::{PageRequest, Timestamp, new_id};
+use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
+
+const COLUMNS: &str = "h.id, h.name, h.address, h.tags, h.source, h.last_seen_at, h.version, h.created_at, h.updated_at";
+
+/// Hosts matching `selector` (all hosts for an empty one), by name, one page.
+pub(crate) async fn list(store: &Store, selector: &TagSelector, page: &PageRequest) -> Result<Vec<Host>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM hosts h WHERE ($1 IS NULL OR h.name > $1)");
+    let mut placeholder = 2;
+    for _ in selector.conditions() {
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM host_tags t WHERE t.host_id = h.id AND t.key = ${} AND t.value = ${})",
+            placeholder,
+            placeholder + 1
+        ));
+        placeholder += 2;
+    }
+    sql.push_str(&format!(" ORDER BY h.name LIMIT ${placeholder}"));
+    let mut query = sqlx::query(&sql).bind(page.after.clone());
+    for (key, value) in selector.conditions() {
+        query = query.bind(key.clone()).bind(value.clone());
+    }
+    let rows = query.bind(page.fetch_limit()).fetch_all(store.reader()).await?;
+    rows.iter().map(host_from_row).collect()
+}
+
+pub(crate) async fn get(store: &Store, name: &str) -> Result<Option<Host>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM hosts h WHERE h.name = $1"))
+        .bind(name)
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(host_from_row).transpose()
+}
+
+/// Reads a host inside a write transaction, locking it until the transaction ends.
+pub(crate) async fn get_for_update(tx: &mut WriteTx, name: &str) -> Result<Option<Host>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM hosts h WHERE h.name = $1{}", tx.for_update());
+    let row = sqlx::query(&sql).bind(name).fetch_optional(tx.conn()).await?;
+    row.as_ref().map(host_from_row).transpose()
+}
+
+pub(crate) async fn insert(tx: &mut WriteTx, host: &ValidHost, source: HostSource) -> Result<Host, StoreError> {
+    let now = Timestamp::now();
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO hosts (id, name, address, tags, source, last_seen_at, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL, 1, $6, $6)",
+    )
+    .bind(&id)
+    .bind(host.name.as_str())
+    .bind(&host.address)
+    .bind(tags_json(&host.tags))
+    .bind(source.as_str())
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    insert_tags(tx, &id, &host.tags).await?;
+    Ok(Host {
+        id,
+        name: host.name.as_str().to_owned(),
+        address: host.address.clone(),
+        tags: host.tags.clone(),
+        source,
+        last_seen_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    })
+}
+
+/// Replaces the writable fields of `current`; the caller holds its row lock.
+pub(crate) async fn replace(tx: &mut WriteTx, current: &Host, host: &ValidHost) -> Result<Host, StoreError> {
+    let now = Timestamp::now();
+    sqlx::query("UPDATE hosts SET address = $2, tags = $3, version = version + 1, updated_at = $4 WHERE id = $1")
+        .bind(&current.id)
+        .bind(&host.address)
+        .bind(tags_json(&host.tags))
+        .bind(now.as_micros())
+        .execute(tx.conn())
+        .await?;
+    if host.tags != current.tags {
+        sqlx::query("DELETE FROM host_tags WHERE host_id = $1")
+            .bind(&current.id)
+            .execute(tx.conn())
+            .await?;
+        insert_tags(tx, &current.id, &host.tags).await?;
+    }
+    Ok(Host {
+        address: host.address.clone(),
+        tags: host.tags.clone(),
+        updated_at: now,
+        version: current.version + 1,
+        ..current.clone()
+    })
+}
+
+pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM hosts WHERE id = $1").bind(id).execute(tx.conn()).await?;
+    Ok(())
+}
+
+async fn insert_tags(tx: &mut WriteTx, host_id: &str, tags: &Tags) -> Result<(), StoreError> {
+    for (key, value) in tags {
+        sqlx::query("INSERT INTO host_tags (host_id, key, value) VALUES ($1, $2, $3)")
+            .bind(host_id)
+            .bind(key)
+            .bind(value)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+fn tags_json(tags: &Tags) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn host_from_row(row: &AnyRow) -> Result<Host, StoreError> {
+    let tags: String = row.try_get("tags")?;
+    let source: String = row.try_get("source")?;
+    Ok(Host {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        address: row.try_get("address")?,
+        tags: serde_json::from_str(&tags).map_err(|error| StoreError::Corrupt(format!("host tags: {error}")))?,
+        source: HostSource::parse(&source).ok_or_else(|| StoreError::Corrupt(format!("host source {source:?}")))?,
+        last_seen_at: row.try_get::<Option<i64>, _>("last_seen_at")?.map(Timestamp::from_micros),
+        version: row.try_get("version")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+    })
+}

@@ -1,0 +1,54 @@
+//! `QueryPairs`: the query string as ordered pairs, for parameters that repeat
+//! (`?tag=role=web&tag=env=production`), which serde's query extractor cannot express.
+
+use crate::ApiError;
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use jeny_core::PageRequest;
+
+#[derive(Debug, Clone, Default)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl QueryPairs {
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// Refuses parameters this route does not know, so a typo is not silently ignored.
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.0.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+            Some((unknown, _)) => Err(ApiError::invalid(
+                unknown.clone(),
+                format!("unknown query parameter {unknown:?}; this route takes {}", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The `limit` and `cursor` parameters.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = match self.first("limit") {
+            Some(text) => Some(
+                text.parse::<usize>()
+                    .map_err(|_| ApiError::invalid("limit", "limit must be a whole number"))?,
+            ),
+            None => None,
+        };
+        crate::page_request(limit, self.first("cursor"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<QueryPairs, ApiError> {
+        let pairs = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        Ok(QueryPairs(pairs))
+    }
+}

@@ -1,0 +1,368 @@
+//! Projects, environments and variables: their wire types and the validation of what a client
+//! may write.
+
+use crate::ProjectError;
+use jeny_core::{Name, Timestamp};
+use jeny_hosts::{TagSelector, Tags};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_DEPLOY_TIMEOUT_SECS: u32 = 3600;
+const MAX_DEPLOY_TIMEOUT_SECS: u32 = 7 * 24 * 3600;
+const MAX_TITLE: usize = 200;
+const MAX_DESCRIPTION: usize = 10_000;
+const MAX_COMMAND: usize = 10_000;
+const MAX_REPOSITORY: usize = 2048;
+const MAX_VARIABLE_VALUE: usize = 64 * 1024;
+
+fn parse_name(field: &str, raw: &str, what: &str) -> Result<Name, ProjectError> {
+    Name::parse(raw).map_err(|error| ProjectError::invalid(field, format!("bad {what} name {raw:?}: {error}")))
+}
+
+/// The name in the body must be absent or equal to the name in the URL: names never change,
+/// since they are in every URL and event that mentions the thing.
+fn name_for_update(given: Option<&str>, name_in_url: Option<&str>, what: &str) -> Result<Name, ProjectError> {
+    match (given, name_in_url) {
+        (Some(given), Some(current)) if given != current => Err(ProjectError::invalid(
+            "name",
+            format!("a {what} cannot be renamed: the name must stay {current:?}"),
+        )),
+        (Some(given), _) => parse_name("name", given, what),
+        (None, Some(current)) => parse_name("name", current, what),
+        (None, None) => Err(ProjectError::invalid("name", format!("a {what} needs a name"))),
+    }
+}
+
+fn check_text(field: &str, value: &str, max: usize, single_line: bool) -> Result<(), ProjectError> {
+    if value.chars().count() > max {
+        return Err(ProjectError::invalid(field, format!("{field} is at most {max} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && !(!single_line && matches!(c, '\n' | '\t' | '\r'))) {
+        return Err(ProjectError::invalid(field, format!("{field} may not contain control characters")));
+    }
+    Ok(())
+}
+
+/// A project as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Project {
+    pub id: String,
+    /// Unique, URL-safe: `[a-z0-9][a-z0-9-]{0,62}`. Never changes.
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// Git repository to check out for deploys (URL or path), if any.
+    pub repository: Option<String>,
+    /// The shell command a deploy runs, unless the environment overrides it.
+    pub deploy_command: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+impl Project {
+    pub fn etag(&self) -> String {
+        jeny_core::etag_for(&self.id, self.version)
+    }
+
+    pub fn to_input(&self) -> ProjectInput {
+        ProjectInput {
+            name: Some(self.name.clone()),
+            title: Some(self.title.clone()),
+            description: self.description.clone(),
+            repository: self.repository.clone(),
+            deploy_command: self.deploy_command.clone(),
+        }
+    }
+}
+
+/// The writable fields of a project. On `PUT`, a field left out takes its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectInput {
+    /// Required to create; on update it may be left out, and must equal the current name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Defaults to the name.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub repository: Option<String>,
+    #[serde(default)]
+    pub deploy_command: String,
+}
+
+pub(crate) struct ValidProject {
+    pub name: Name,
+    pub title: String,
+    pub description: String,
+    pub repository: Option<String>,
+    pub deploy_command: String,
+}
+
+impl ProjectInput {
+    pub(crate) fn validate(self, name_in_url: Option<&str>) -> Result<ValidProject, ProjectError> {
+        let name = name_for_update(self.name.as_deref(), name_in_url, "project")?;
+        let title = self.title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| name.to_string());
+        check_text("title", &title, MAX_TITLE, true)?;
+        check_text("description", &self.description, MAX_DESCRIPTION, false)?;
+        check_text("deploy_command", &self.deploy_command, MAX_COMMAND, false)?;
+        let repository = self.repository.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+        if let Some(repository) = &repository {
+            check_text("repository", repository, MAX_REPOSITORY, true)?;
+            if repository.chars().any(char::is_whitespace) || repository.starts_with('-') {
+                return Err(ProjectError::invalid(
+                    "repository",
+                    "a repository is a git URL (https://..., ssh://..., git@host:path) or a path, without spaces",
+                ));
+            }
+        }
+        Ok(ValidProject {
+            name,
+            title,
+            description: self.description,
+            repository,
+            deploy_command: self.deploy_command,
+        })
+    }
+}
+
+/// An environment as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Environment {
+    pub id: String,
+    /// The project's name.
+    pub project: String,
+    /// Unique in the project, URL-safe: `[a-z0-9][a-z0-9-]{0,62}`. Never changes.
+    pub name: String,
+    /// Tag conditions a host must all match to be targeted, such as `{"role": "web"}`. An empty
+    /// selector targets no host.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub host_selector: Tags,
+    /// Replaces the project's deploy command for this environment when set.
+    pub deploy_command: Option<String>,
+    /// A deploy running longer is stopped and ends `timed_out`.
+    pub deploy_timeout_secs: u32,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(skip)]
+    pub version: i64,
+    #[serde(skip)]
+    pub project_id: String,
+}
+
+impl Environment {
+    pub fn etag(&self) -> String {
+        jeny_core::etag_for(&self.id, self.version)
+    }
+
+    pub fn selector(&self) -> TagSelector {
+        TagSelector::from_tags("host_selector", self.host_selector.clone()).unwrap_or_default()
+    }
+
+    pub fn to_input(&self) -> EnvironmentInput {
+        EnvironmentInput {
+            name: Some(self.name.clone()),
+            host_selector: self.host_selector.clone(),
+            deploy_command: self.deploy_command.clone(),
+            deploy_timeout_secs: self.deploy_timeout_secs,
+        }
+    }
+}
+
+fn default_timeout() -> u32 {
+    DEFAULT_DEPLOY_TIMEOUT_SECS
+}
+
+/// The writable fields of an environment. On `PUT`, a field left out takes its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentInput {
+    /// Required to create; on update it may be left out, and must equal the current name.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub host_selector: Tags,
+    #[serde(default)]
+    pub deploy_command: Option<String>,
+    /// 1 to 604800 seconds; default 3600.
+    #[serde(default = "default_timeout")]
+    pub deploy_timeout_secs: u32,
+}
+
+pub(crate) struct ValidEnvironment {
+    pub name: Name,
+    pub host_selector: TagSelector,
+    pub deploy_command: Option<String>,
+    pub deploy_timeout_secs: u32,
+}
+
+impl EnvironmentInput {
+    pub(crate) fn validate(self, name_in_url: Option<&str>) -> Result<ValidEnvironment, ProjectError> {
+        let name = name_for_update(self.name.as_deref(), name_in_url, "environment")?;
+        let host_selector = TagSelector::from_tags("host_selector", self.host_selector)?;
+        if let Some(command) = &self.deploy_command {
+            check_text("deploy_command", command, MAX_COMMAND, false)?;
+        }
+        if !(1..=MAX_DEPLOY_TIMEOUT_SECS).contains(&self.deploy_timeout_secs) {
+            return Err(ProjectError::invalid(
+                "deploy_timeout_secs",
+                format!("deploy_timeout_secs must be between 1 and {MAX_DEPLOY_TIMEOUT_SECS} (a week)"),
+            ));
+        }
+        Ok(ValidEnvironment {
+            name,
+            host_selector,
+            deploy_command: self.deploy_command,
+            deploy_timeout_secs: self.deploy_timeout_secs,
+        })
+    }
+}
+
+/// A variable key: `[A-Z_][A-Z0-9_]*`, at most 128 characters, not starting with `JENY_`
+/// (jeny sets those for each deploy).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct VariableKey(String);
+
+impl VariableKey {
+    pub fn parse(raw: &str) -> Result<VariableKey, ProjectError> {
+        let valid_shape = raw.len() <= 128
+            && raw.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+            && raw.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !valid_shape {
+            return Err(ProjectError::invalid(
+                "key",
+                format!("bad variable key {raw:?}: use [A-Z_][A-Z0-9_]*, at most 128 characters"),
+            ));
+        }
+        if raw.starts_with("JENY_") {
+            return Err(ProjectError::invalid("key", "keys starting with JENY_ are reserved for the values jeny sets"));
+        }
+        Ok(VariableKey(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A variable as the API shows it. A secret's value is never shown: `value` is null and
+/// `is_set` says whether it has one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Variable {
+    pub key: String,
+    /// The value; always null for a secret.
+    pub value: Option<String>,
+    pub secret: bool,
+    /// Whether the variable has a value (a secret can be declared before it is set).
+    pub is_set: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(skip)]
+    pub id: String,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+impl Variable {
+    pub fn etag(&self) -> String {
+        jeny_core::etag_for(&self.id, self.version)
+    }
+
+    pub fn to_input(&self) -> VariableInput {
+        VariableInput {
+            key: Some(self.key.clone()),
+            value: self.value.clone(),
+            secret: self.secret,
+        }
+    }
+}
+
+/// The writable fields of a variable. For a secret, leaving `value` out (or null) keeps the
+/// value it has; a plain variable needs a value (which may be empty).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariableInput {
+    /// Required by `POST`; with `PUT` and `PATCH` it may be left out, and must equal the key in the URL.
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub secret: bool,
+}
+
+pub(crate) struct ValidVariable {
+    pub key: VariableKey,
+    /// `None`: keep the stored value (only allowed when there is one to keep, or for secrets).
+    pub value: Option<String>,
+    pub secret: bool,
+}
+
+impl VariableInput {
+    pub(crate) fn validate(self, key_in_url: Option<&str>) -> Result<ValidVariable, ProjectError> {
+        let key = match (self.key.as_deref(), key_in_url) {
+            (Some(given), Some(current)) if given != current => {
+                return Err(ProjectError::invalid("key", format!("the key must stay {current:?}; create a new variable to rename")));
+            }
+            (Some(given), _) | (None, Some(given)) => VariableKey::parse(given)?,
+            (None, None) => return Err(ProjectError::invalid("key", "a variable needs a key")),
+        };
+        if let Some(value) = &self.value {
+            if value.len() > MAX_VARIABLE_VALUE {
+                return Err(ProjectError::invalid("value", format!("a value is at most {MAX_VARIABLE_VALUE} bytes")));
+            }
+            if value.contains('\0') {
+                return Err(ProjectError::invalid("value", "a value cannot contain NUL characters"));
+            }
+        }
+        Ok(ValidVariable {
+            key,
+            value: self.value,
+            secret: self.secret,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_keys_follow_the_rule() {
+        for good in ["A", "_X", "DATABASE_URL", "K8S_2"] {
+            assert!(VariableKey::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a", "1A", "A-B", "A B", "JENY_PROJECT", &"A".repeat(129)] {
+            assert!(VariableKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_project_title_defaults_to_its_name() {
+        let input = ProjectInput {
+            name: Some("web".into()),
+            title: None,
+            description: String::new(),
+            repository: Some("  ".into()),
+            deploy_command: "make deploy".into(),
+        };
+        let valid = input.validate(None).unwrap();
+        assert_eq!(valid.title, "web");
+        assert_eq!(valid.repository, None);
+    }
+
+    #[test]
+    fn names_cannot_change_on_update() {
+        let input = EnvironmentInput {
+            name: Some("prod".into()),
+            host_selector: Tags::new(),
+            deploy_command: None,
+            deploy_timeout_secs: 10,
+        };
+        assert!(input.validate(Some("production")).is_err());
+    }
+}

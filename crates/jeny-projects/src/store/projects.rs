@@ -1,0 +1,106 @@
+//! The `projects` table.
+
+use crate::model::{Project, ValidProject};
+use jeny_core::{PageRequest, Timestamp, new_id};
+use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
+
+const COLUMNS: &str = "id, name, title, description, repository, deploy_command, version, created_at, updated_at";
+
+pub(crate) async fn list(store: &Store, page: &PageRequest) -> Result<Vec<Project>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM projects WHERE ($1 IS NULL OR name > $1) ORDER BY name LIMIT $2"
+    ))
+    .bind(page.after.clone())
+    .bind(page.fetch_limit())
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub(crate) async fn get(store: &Store, name: &str) -> Result<Option<Project>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM projects WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(store.reader())
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub(crate) async fn get_for_update(tx: &mut WriteTx, name: &str) -> Result<Option<Project>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM projects WHERE name = $1{}", tx.for_update());
+    let row = sqlx::query(&sql).bind(name).fetch_optional(tx.conn()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub(crate) async fn insert(tx: &mut WriteTx, project: &ValidProject) -> Result<Project, StoreError> {
+    let now = Timestamp::now();
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO projects (id, name, title, description, repository, deploy_command, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+    )
+    .bind(&id)
+    .bind(project.name.as_str())
+    .bind(&project.title)
+    .bind(&project.description)
+    .bind(project.repository.clone())
+    .bind(&project.deploy_command)
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(Project {
+        id,
+        name: project.name.to_string(),
+        title: project.title.clone(),
+        description: project.description.clone(),
+        repository: project.repository.clone(),
+        deploy_command: project.deploy_command.clone(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    })
+}
+
+pub(crate) async fn replace(tx: &mut WriteTx, current: &Project, project: &ValidProject) -> Result<Project, StoreError> {
+    let now = Timestamp::now();
+    sqlx::query(
+        "UPDATE projects SET title = $2, description = $3, repository = $4, deploy_command = $5, \
+         version = version + 1, updated_at = $6 WHERE id = $1",
+    )
+    .bind(&current.id)
+    .bind(&project.title)
+    .bind(&project.description)
+    .bind(project.repository.clone())
+    .bind(&project.deploy_command)
+    .bind(now.as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(Project {
+        title: project.title.clone(),
+        description: project.description.clone(),
+        repository: project.repository.clone(),
+        deploy_command: project.deploy_command.clone(),
+        updated_at: now,
+        version: current.version + 1,
+        ..current.clone()
+    })
+}
+
+/// Deletes the project; its environments and variables go with it (foreign keys cascade).
+pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(tx.conn()).await?;
+    Ok(())
+}
+
+fn from_row(row: &AnyRow) -> Result<Project, StoreError> {
+    Ok(Project {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        repository: row.try_get("repository")?,
+        deploy_command: row.try_get("deploy_command")?,
+        version: row.try_get("version")?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        updated_at: Timestamp::from_micros(row.try_get("updated_at")?),
+    })
+}

@@ -1,0 +1,73 @@
+//! The router: every part's routes, the operational endpoints, the web app, and the middleware
+//! stack they share.
+
+use crate::config::Config;
+use crate::metrics::{Metrics, track_requests};
+use crate::{openapi, web};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router, middleware};
+use jeny_auth::TokenAuthenticator;
+use jeny_core::{SecretBox, SecretKey};
+use jeny_http::{ApiError, Authenticators, request_context};
+use jeny_store::Store;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub(crate) struct Parts {
+    pub store: Store,
+    pub key: SecretKey,
+    pub config: Config,
+    pub shutdown: CancellationToken,
+}
+
+pub(crate) fn build(parts: Parts) -> Router {
+    let Parts { store, key, config, shutdown } = parts;
+    let metrics = Metrics::new(store.clone());
+    let authenticator = Arc::new(TokenAuthenticator::new(store.clone()));
+    let parts_routes = Router::new()
+        .merge(jeny_projects::api::routes(jeny_projects::api::ProjectsState {
+            store: store.clone(),
+            secrets: SecretBox::new(&key),
+        }))
+        .merge(jeny_hosts::api::routes(jeny_hosts::api::HostsState { store: store.clone() }))
+        .merge(jeny_events::api::routes(jeny_events::api::EventsState {
+            store: store.clone(),
+            shutdown,
+        }));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz).with_state(store))
+        .route("/metrics", get(crate::metrics::render).with_state(metrics.clone()))
+        .route("/api/v1/openapi.json", get(openapi_document))
+        .merge(parts_routes)
+        .fallback(web::fallback)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(Extension(Authenticators(authenticator)))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(jeny_core::ErrorCode::Internal, "a request handler panicked").into_response()
+        }))
+        .layer(middleware::from_fn_with_state(metrics, track_requests))
+        .layer(middleware::from_fn(request_context))
+}
+
+/// The process is alive.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The process can serve: its store answers.
+async fn readyz(State(store): State<Store>) -> Result<&'static str, ApiError> {
+    store.ping().await?;
+    Ok("ready\n")
+}
+
+async fn openapi_document() -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        openapi::openapi_json(),
+    )
+        .into_response()
+}

@@ -1,0 +1,275 @@
+//! Configuration, layered: built-in defaults, then the TOML file (`--config` / `JENY_CONFIG`),
+//! then `JENY_*` environment variables, then command-line flags; each layer overrides the one
+//! before. Unknown `JENY_*` variables are reported at start, since a typo there would otherwise
+//! be silently ignored.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The flags of `jeny server` (each also readable from its `JENY_*` variable).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerArgs {
+    /// TOML file with any of the settings below (flags and variables override it).
+    #[arg(long, env = "JENY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "JENY_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Folder for the SQLite database, the secret key and other state [default: ./jeny-data].
+    #[arg(long, env = "JENY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://...` to use PostgreSQL, or `sqlite://PATH` [default: SQLite at <data-dir>/jeny.db].
+    #[arg(long, env = "JENY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// File holding the key that seals secret variables [default: <data-dir>/secret.key].
+    #[arg(long, env = "JENY_SECRET_KEY_FILE", value_name = "FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// The URL people use to reach jeny, for links it prints and sends [default: http://<listen>].
+    #[arg(long, env = "JENY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes [default: 1048576].
+    #[arg(long, env = "JENY_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Database connections (PostgreSQL pool size; SQLite readers) [default: 8].
+    #[arg(long, env = "JENY_DATABASE_MAX_CONNECTIONS", value_name = "N")]
+    pub database_max_connections: Option<u32>,
+    /// Log filter, such as `info` or `warn,jeny_server=debug` [default: info].
+    #[arg(long, env = "JENY_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Print a commented sample configuration file with the values in effect, and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// The settings a TOML configuration file may hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    secret_key_file: Option<PathBuf>,
+    public_url: Option<String>,
+    max_body_bytes: Option<usize>,
+    database_max_connections: Option<u32>,
+    log: Option<String>,
+}
+
+/// The settings in effect.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub database_max_connections: u32,
+    pub log: String,
+}
+
+/// The `JENY_*` variables jeny reads; any other is reported.
+pub const KNOWN_VARIABLES: &[&str] = &[
+    "JENY_CONFIG",
+    "JENY_LISTEN",
+    "JENY_DATA_DIR",
+    "JENY_DATABASE_URL",
+    "JENY_SECRET_KEY_FILE",
+    "JENY_PUBLIC_URL",
+    "JENY_MAX_BODY_BYTES",
+    "JENY_DATABASE_MAX_CONNECTIONS",
+    "JENY_LOG",
+    "JENY_TEST_DATABASE_URL",
+];
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./jeny-data"),
+            database_url: None,
+            secret_key_file: None,
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            database_max_connections: 8,
+            log: "info".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Resolves the layers: defaults < file < environment < flags.
+    pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("{} is not a valid jeny configuration", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let defaults = Config::default();
+        Ok(Config {
+            listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
+            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(defaults.data_dir),
+            database_url: args.database_url.clone().or(file.database_url),
+            secret_key_file: args.secret_key_file.clone().or(file.secret_key_file),
+            public_url: args.public_url.clone().or(file.public_url),
+            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(defaults.max_body_bytes),
+            database_max_connections: args
+                .database_max_connections
+                .or(file.database_max_connections)
+                .unwrap_or(defaults.database_max_connections),
+            log: args.log.clone().or(file.log).unwrap_or(defaults.log),
+        })
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("jeny.db").display()),
+        }
+    }
+
+    /// The database URL without its password.
+    pub fn database_url_for_display(&self) -> String {
+        let url = self.database_url();
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let credentials = &url[scheme_end + 3..at];
+                match credentials.split_once(':') {
+                    Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                    None => url,
+                }
+            }
+            _ => url,
+        }
+    }
+
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.secret_key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+
+    /// The URL to print and link to.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
+    /// Creates the data directory (mode 0700) if needed.
+    pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
+        create_private_dir(&self.data_dir)
+    }
+
+    /// The `JENY_*` variables in the environment that jeny does not know.
+    pub fn unknown_variables() -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| name.starts_with("JENY_") && !KNOWN_VARIABLES.contains(&name.as_str()))
+            .collect()
+    }
+
+    /// A commented TOML file with these values, for `--print-config`.
+    pub fn sample_file(&self) -> String {
+        let optional = |value: &Option<String>, example: &str| match value {
+            Some(value) => format!("{:?}", value),
+            None => format!("{example:?}  # unset"),
+        };
+        format!(
+            "# jeny server configuration. Pass it with --config FILE or JENY_CONFIG=FILE.\n\
+             # Environment variables (JENY_LISTEN, ...) and flags override what is here.\n\n\
+             # Address and port to listen on.\nlisten = \"{listen}\"\n\n\
+             # Folder for the SQLite database, the secret key and other state.\ndata_dir = {data_dir:?}\n\n\
+             # postgres://user@host/db for PostgreSQL (several nodes may share it); unset: SQLite in data_dir.\n\
+             # database_url = {database_url}\n\n\
+             # The key that seals secret variables; every node of a cluster needs the same file.\n\
+             # secret_key_file = {secret_key_file:?}\n\n\
+             # The URL people use to reach jeny (links in notifications).\n# public_url = {public_url}\n\n\
+             # Largest request body accepted, in bytes.\nmax_body_bytes = {max_body_bytes}\n\n\
+             # Database connections: PostgreSQL pool size, or SQLite reader connections.\n\
+             database_max_connections = {database_max_connections}\n\n\
+             # Log filter: a level (info, debug, warn) and per-module overrides (warn,jeny_server=debug).\nlog = {log:?}\n",
+            listen = self.listen,
+            data_dir = self.data_dir.display().to_string(),
+            database_url = optional(&self.database_url.as_ref().map(|_| self.database_url_for_display()), "postgres://jeny@localhost/jeny"),
+            secret_key_file = self.secret_key_file().display().to_string(),
+            public_url = optional(&self.public_url, "https://jeny.example.com"),
+            max_body_bytes = self.max_body_bytes,
+            database_max_connections = self.database_max_connections,
+            log = self.log,
+        )
+    }
+}
+
+fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(path)
+        .with_context(|| format!("cannot create the data directory {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile_dir();
+        let file = dir.join("jeny.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\nmax_body_bytes = 10\n").unwrap();
+        let args = ServerArgs {
+            config: Some(file),
+            log: Some("warn".into()),
+            ..ServerArgs::default()
+        };
+        let config = Config::resolve(&args).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.log, "warn");
+        assert_eq!(config.max_body_bytes, 10);
+        assert_eq!(config.database_max_connections, 8);
+    }
+
+    #[test]
+    fn unknown_file_settings_are_refused() {
+        let dir = tempfile_dir();
+        let file = dir.join("jeny.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let error = Config::resolve(&ServerArgs { config: Some(file), ..ServerArgs::default() }).unwrap_err();
+        assert!(format!("{error:#}").contains("unknown field `lisen`"), "{error:#}");
+    }
+
+    #[test]
+    fn the_sample_file_parses_back() {
+        let config = Config::default();
+        let parsed: FileConfig = toml::from_str(&config.sample_file()).unwrap();
+        assert_eq!(parsed.listen, Some(config.listen));
+    }
+
+    #[test]
+    fn passwords_are_hidden_when_shown() {
+        let config = Config {
+            database_url: Some("postgres://jeny:hunter2@db/jeny".into()),
+            ..Config::default()
+        };
+        assert_eq!(config.database_url_for_display(), "postgres://jeny:***@db/jeny");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("jeny-config-test-{}", jeny_core::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

@@ -32,7 +32,10 @@ impl TokenAuthenticator {
 
     /// Forgets every cached token, so the next request re-reads the store.
     pub fn forget_all(&self) {
-        self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        self.cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 
     async fn verify(&self, bearer_token: &str) -> Result<Option<Principal>, ApiError> {
@@ -53,12 +56,17 @@ impl TokenAuthenticator {
         let Some(owner) = find_token_owner(&self.store, &token_hash, now).await? else {
             return Ok(None);
         };
-        if owner.last_used_at.is_none_or(|last| now - last > LAST_USED_RESOLUTION_MICROS)
+        if owner
+            .last_used_at
+            .is_none_or(|last| now - last > LAST_USED_RESOLUTION_MICROS)
             && let Err(error) = touch_token(&self.store, &owner.token_id, now).await
         {
             tracing::debug!(%error, "cannot record when a token was last used");
         }
-        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();
         }
@@ -68,7 +76,10 @@ impl TokenAuthenticator {
 }
 
 impl Authenticator for TokenAuthenticator {
-    fn authenticate<'a>(&'a self, bearer_token: &'a str) -> BoxFuture<'a, Result<Option<Principal>, ApiError>> {
+    fn authenticate<'a>(
+        &'a self,
+        bearer_token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Principal>, ApiError>> {
         Box::pin(self.verify(bearer_token))
     }
 }

@@ -33,7 +33,13 @@ pub async fn issue_token(
         let payload = json!({"email": person.email, "role": person.role});
         jeny_events::append(&mut tx, NewEvent::new("person.created", actor, payload)).await?;
     }
-    let token_id = store::insert_token(&mut tx, &person.id, token_name, &token::hash(secret.expose())).await?;
+    let token_id = store::insert_token(
+        &mut tx,
+        &person.id,
+        token_name,
+        &token::hash(secret.expose()),
+    )
+    .await?;
     let payload = json!({"token_id": token_id, "name": token_name, "email": person.email});
     jeny_events::append(&mut tx, NewEvent::new("token.created", actor, payload)).await?;
     tx.commit().await?;

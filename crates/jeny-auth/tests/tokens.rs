@@ -9,34 +9,71 @@ async fn an_issued_token_authenticates_as_its_person(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let store = database.open().await;
     let email = Email::parse("Ops@Example.com").unwrap();
-    let issued = issue_token(&store, &email, Role::Admin, "laptop", "jeny").await.unwrap();
+    let issued = issue_token(&store, &email, Role::Admin, "laptop", "jeny")
+        .await
+        .unwrap();
     let authenticator = TokenAuthenticator::new(store.clone());
     use jeny_http::Authenticator;
-    let principal = authenticator.authenticate(issued.token.expose()).await.unwrap().unwrap();
+    let principal = authenticator
+        .authenticate(issued.token.expose())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(principal.email, "ops@example.com");
     assert_eq!(principal.role, Role::Admin);
-    assert!(authenticator.authenticate("jeny_not-a-real-token").await.unwrap().is_none());
-    assert!(authenticator.authenticate("Bearer nonsense").await.unwrap().is_none());
+    assert!(
+        authenticator
+            .authenticate("jeny_not-a-real-token")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        authenticator
+            .authenticate("Bearer nonsense")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn tokens_are_stored_hashed_and_reissuing_updates_the_role(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let store = database.open().await;
     let email = Email::parse("dev@example.com").unwrap();
-    let first = issue_token(&store, &email, Role::Viewer, "ci", "jeny").await.unwrap();
-    let second = issue_token(&store, &email, Role::Deployer, "ci", "jeny").await.unwrap();
+    let first = issue_token(&store, &email, Role::Viewer, "ci", "jeny")
+        .await
+        .unwrap();
+    let second = issue_token(&store, &email, Role::Deployer, "ci", "jeny")
+        .await
+        .unwrap();
     assert_eq!(first.person.id, second.person.id);
-    let rows = sqlx::query("SELECT token_hash FROM api_tokens").fetch_all(store.reader()).await.unwrap();
+    let rows = sqlx::query("SELECT token_hash FROM api_tokens")
+        .fetch_all(store.reader())
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 2);
     for row in rows {
         let stored: String = row.get("token_hash");
         assert!(!stored.contains(first.token.expose().as_str()) && !stored.starts_with("jeny_"));
     }
-    let role: String = sqlx::query("SELECT role FROM people").fetch_one(store.reader()).await.unwrap().get("role");
+    let role: String = sqlx::query("SELECT role FROM people")
+        .fetch_one(store.reader())
+        .await
+        .unwrap()
+        .get("role");
     assert_eq!(role, "deployer");
-    let kinds: Vec<String> = sqlx::query("SELECT type FROM events ORDER BY id").fetch_all(store.reader()).await.unwrap()
-        .iter().map(|row| row.get("type")).collect();
+    let kinds: Vec<String> = sqlx::query("SELECT type FROM events ORDER BY id")
+        .fetch_all(store.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("type"))
+        .collect();
     assert_eq!(kinds, ["person.created", "token.created", "token.created"]);
 }
 
-both_backends!(an_issued_token_authenticates_as_its_person, tokens_are_stored_hashed_and_reissuing_updates_the_role);
+both_backends!(
+    an_issued_token_authenticates_as_its_person,
+    tokens_are_stored_hashed_and_reissuing_updates_the_role
+);

@@ -1,1 +1,534 @@
-//! placeholder
+//! A typed client for jeny's HTTP API, used by the CLI, the agent and the tests. Every method is
+//! one API call; errors come back as the server's problem document, so callers can show the
+//! server's own message and field.
+
+use jeny_core::Page;
+use jeny_events::Event;
+use jeny_hosts::{Host, HostInput};
+use jeny_projects::{
+    Environment, EnvironmentInput, Project, ProjectInput, Variable, VariableInput,
+};
+use reqwest::{Method, RequestBuilder, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The server's problem+json body.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Problem {
+    pub status: u16,
+    pub title: String,
+    pub detail: String,
+    pub code: String,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{} ({}): {}", .problem.title, .problem.code, .problem.detail)]
+    Api { problem: Problem },
+    #[error("the server answered {status} without a problem document: {body}")]
+    Unexpected { status: u16, body: String },
+    #[error("cannot reach the server: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+impl ClientError {
+    /// The HTTP status of an answered request.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { problem } => Some(problem.status),
+            ClientError::Unexpected { status, .. } => Some(*status),
+            ClientError::Http(error) => error.status().map(|s| s.as_u16()),
+        }
+    }
+
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ClientError::Api { problem } => Some(problem),
+            _ => None,
+        }
+    }
+}
+
+/// A resource with the ETag it was served with.
+#[derive(Debug, Clone)]
+pub struct Tagged<T> {
+    pub value: T,
+    pub etag: String,
+}
+
+/// Where a variable lives.
+#[derive(Debug, Clone, Copy)]
+pub enum VariableScope<'a> {
+    Project(&'a str),
+    Environment(&'a str, &'a str),
+}
+
+impl VariableScope<'_> {
+    fn path(&self) -> String {
+        match self {
+            VariableScope::Project(project) => format!("/api/v1/projects/{project}/variables"),
+            VariableScope::Environment(project, environment) => {
+                format!("/api/v1/projects/{project}/environments/{environment}/variables")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base_url: impl Into<String>, token: Option<String>) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    /// The same server with another token (or none).
+    pub fn with_token(&self, token: Option<String>) -> Client {
+        Client {
+            token,
+            ..self.clone()
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// A request to `path` with this client's token, for calls without a typed method.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        match &self.token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    // Projects.
+
+    pub async fn list_projects(
+        &self,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Project>, ClientError> {
+        self.get_page("/api/v1/projects", limit, cursor).await
+    }
+
+    pub async fn create_project(
+        &self,
+        input: &ProjectInput,
+    ) -> Result<Tagged<Project>, ClientError> {
+        tagged(
+            self.request(Method::POST, "/api/v1/projects")
+                .json(input)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn get_project(&self, project: &str) -> Result<Tagged<Project>, ClientError> {
+        tagged(
+            self.request(Method::GET, &format!("/api/v1/projects/{project}"))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn replace_project(
+        &self,
+        project: &str,
+        input: &ProjectInput,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<Project>, ClientError> {
+        let request = self
+            .request(Method::PUT, &format!("/api/v1/projects/{project}"))
+            .json(input);
+        tagged(with_if_match(request, if_match).send().await?).await
+    }
+
+    pub async fn patch_project(
+        &self,
+        project: &str,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<Project>, ClientError> {
+        self.patch(&format!("/api/v1/projects/{project}"), patch, if_match)
+            .await
+    }
+
+    pub async fn delete_project(
+        &self,
+        project: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v1/projects/{project}"), if_match)
+            .await
+    }
+
+    // Environments.
+
+    pub async fn list_environments(
+        &self,
+        project: &str,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Environment>, ClientError> {
+        self.get_page(
+            &format!("/api/v1/projects/{project}/environments"),
+            limit,
+            cursor,
+        )
+        .await
+    }
+
+    pub async fn create_environment(
+        &self,
+        project: &str,
+        input: &EnvironmentInput,
+    ) -> Result<Tagged<Environment>, ClientError> {
+        let request = self
+            .request(
+                Method::POST,
+                &format!("/api/v1/projects/{project}/environments"),
+            )
+            .json(input);
+        tagged(request.send().await?).await
+    }
+
+    pub async fn get_environment(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> Result<Tagged<Environment>, ClientError> {
+        let path = format!("/api/v1/projects/{project}/environments/{environment}");
+        tagged(self.request(Method::GET, &path).send().await?).await
+    }
+
+    pub async fn replace_environment(
+        &self,
+        project: &str,
+        environment: &str,
+        input: &EnvironmentInput,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<Environment>, ClientError> {
+        let path = format!("/api/v1/projects/{project}/environments/{environment}");
+        tagged(
+            with_if_match(self.request(Method::PUT, &path).json(input), if_match)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn patch_environment(
+        &self,
+        project: &str,
+        environment: &str,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<Environment>, ClientError> {
+        self.patch(
+            &format!("/api/v1/projects/{project}/environments/{environment}"),
+            patch,
+            if_match,
+        )
+        .await
+    }
+
+    pub async fn delete_environment(
+        &self,
+        project: &str,
+        environment: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ClientError> {
+        self.delete(
+            &format!("/api/v1/projects/{project}/environments/{environment}"),
+            if_match,
+        )
+        .await
+    }
+
+    pub async fn environment_hosts(
+        &self,
+        project: &str,
+        environment: &str,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Host>, ClientError> {
+        self.get_page(
+            &format!("/api/v1/projects/{project}/environments/{environment}/hosts"),
+            limit,
+            cursor,
+        )
+        .await
+    }
+
+    // Variables.
+
+    pub async fn list_variables(
+        &self,
+        scope: VariableScope<'_>,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Variable>, ClientError> {
+        self.get_page(&scope.path(), limit, cursor).await
+    }
+
+    pub async fn create_variable(
+        &self,
+        scope: VariableScope<'_>,
+        input: &VariableInput,
+    ) -> Result<Tagged<Variable>, ClientError> {
+        tagged(
+            self.request(Method::POST, &scope.path())
+                .json(input)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// Creates or replaces a variable (`PUT`).
+    pub async fn put_variable(
+        &self,
+        scope: VariableScope<'_>,
+        key: &str,
+        input: &VariableInput,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<Variable>, ClientError> {
+        let request = self
+            .request(Method::PUT, &format!("{}/{key}", scope.path()))
+            .json(input);
+        tagged(with_if_match(request, if_match).send().await?).await
+    }
+
+    pub async fn get_variable(
+        &self,
+        scope: VariableScope<'_>,
+        key: &str,
+    ) -> Result<Tagged<Variable>, ClientError> {
+        tagged(
+            self.request(Method::GET, &format!("{}/{key}", scope.path()))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn patch_variable(
+        &self,
+        scope: VariableScope<'_>,
+        key: &str,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<Variable>, ClientError> {
+        self.patch(&format!("{}/{key}", scope.path()), patch, if_match)
+            .await
+    }
+
+    pub async fn delete_variable(
+        &self,
+        scope: VariableScope<'_>,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ClientError> {
+        self.delete(&format!("{}/{key}", scope.path()), if_match)
+            .await
+    }
+
+    // Hosts.
+
+    /// Hosts matching every `key=value` condition in `tags` (all hosts when empty).
+    pub async fn list_hosts(
+        &self,
+        tags: &[&str],
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Host>, ClientError> {
+        let mut query: Vec<(&str, String)> =
+            tags.iter().map(|tag| ("tag", tag.to_string())).collect();
+        query.extend(page_query(limit, cursor));
+        json(
+            self.request(Method::GET, "/api/v1/hosts")
+                .query(&query)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn create_host(&self, input: &HostInput) -> Result<Tagged<Host>, ClientError> {
+        tagged(
+            self.request(Method::POST, "/api/v1/hosts")
+                .json(input)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn get_host(&self, host: &str) -> Result<Tagged<Host>, ClientError> {
+        tagged(
+            self.request(Method::GET, &format!("/api/v1/hosts/{host}"))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn replace_host(
+        &self,
+        host: &str,
+        input: &HostInput,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<Host>, ClientError> {
+        let request = self
+            .request(Method::PUT, &format!("/api/v1/hosts/{host}"))
+            .json(input);
+        tagged(with_if_match(request, if_match).send().await?).await
+    }
+
+    pub async fn patch_host(
+        &self,
+        host: &str,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<Host>, ClientError> {
+        self.patch(&format!("/api/v1/hosts/{host}"), patch, if_match)
+            .await
+    }
+
+    pub async fn delete_host(&self, host: &str, if_match: Option<&str>) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v1/hosts/{host}"), if_match)
+            .await
+    }
+
+    // Events.
+
+    /// Events after `after`, oldest first, optionally of one project and with a type prefix.
+    pub async fn list_events(
+        &self,
+        after: i64,
+        limit: Option<usize>,
+        project: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Page<Event>, ClientError> {
+        let mut query = vec![("after", after.to_string())];
+        query.extend(limit.map(|limit| ("limit", limit.to_string())));
+        query.extend(project.map(|project| ("project", project.to_owned())));
+        query.extend(kind.map(|kind| ("type", kind.to_owned())));
+        json(
+            self.request(Method::GET, "/api/v1/events")
+                .query(&query)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    // Shared.
+
+    async fn get_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, ClientError> {
+        json(
+            self.request(Method::GET, path)
+                .query(&page_query(limit, cursor))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    async fn patch<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        patch: &Value,
+        if_match: Option<&str>,
+    ) -> Result<Tagged<T>, ClientError> {
+        let request = self
+            .request(Method::PATCH, path)
+            .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
+            .body(patch.to_string());
+        tagged(with_if_match(request, if_match).send().await?).await
+    }
+
+    async fn delete(&self, path: &str, if_match: Option<&str>) -> Result<(), ClientError> {
+        let response = with_if_match(self.request(Method::DELETE, path), if_match)
+            .send()
+            .await?;
+        checked(response).await.map(|_| ())
+    }
+}
+
+fn page_query(limit: Option<usize>, cursor: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    query.extend(limit.map(|limit| ("limit", limit.to_string())));
+    query.extend(cursor.map(|cursor| ("cursor", cursor.to_owned())));
+    query
+}
+
+fn with_if_match(request: RequestBuilder, if_match: Option<&str>) -> RequestBuilder {
+    match if_match {
+        Some(etag) => request.header(http::header::IF_MATCH, etag),
+        None => request,
+    }
+}
+
+/// The response when it succeeded; its problem otherwise.
+async fn checked(response: Response) -> Result<Response, ClientError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await?;
+    match serde_json::from_str::<Problem>(&body) {
+        Ok(problem) => Err(ClientError::Api { problem }),
+        Err(_) => Err(ClientError::Unexpected {
+            status: status.as_u16(),
+            body,
+        }),
+    }
+}
+
+async fn json<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
+    let response = checked(response).await?;
+    let status = response.status().as_u16();
+    let body = response.text().await?;
+    serde_json::from_str(&body).map_err(|error| ClientError::Unexpected {
+        status,
+        body: format!("{error}: {body}"),
+    })
+}
+
+async fn tagged<T: DeserializeOwned>(response: Response) -> Result<Tagged<T>, ClientError> {
+    let etag = response
+        .headers()
+        .get(http::header::ETAG)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Tagged {
+        value: json(response).await?,
+        etag,
+    })
+}

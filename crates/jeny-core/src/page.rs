@@ -77,7 +77,10 @@ mod tests {
     fn a_full_page_points_at_its_last_item() {
         let page = Page::from_rows(vec!["a", "b", "c"], 2, |s| s.to_string());
         assert_eq!(page.items, vec!["a", "b"]);
-        assert_eq!(decode_cursor(page.next_cursor.as_deref().unwrap()).unwrap(), "b");
+        assert_eq!(
+            decode_cursor(page.next_cursor.as_deref().unwrap()).unwrap(),
+            "b"
+        );
     }
 
     #[test]

@@ -7,7 +7,17 @@ use std::str::FromStr;
 
 /// What a person may do. Ordered: an admin may do all a deployer may, a deployer all a viewer may.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -113,7 +123,10 @@ mod tests {
         assert!(person(Role::Deployer).require(Role::Deployer).is_ok());
         assert!(person(Role::Viewer).require(Role::Viewer).is_ok());
         let refused = person(Role::Viewer).require(Role::Deployer).unwrap_err();
-        assert_eq!(refused.to_string(), "this needs the deployer role; a@example.com is viewer");
+        assert_eq!(
+            refused.to_string(),
+            "this needs the deployer role; a@example.com is viewer"
+        );
     }
 
     #[test]

@@ -143,7 +143,10 @@ mod tests {
         let sealer = SecretBox::new(&SecretKey::generate());
         let sealed = sealer.seal(b"hunter2", "variable:1");
         assert!(!sealed.windows(7).any(|w| w == b"hunter2"));
-        assert_eq!(sealer.open(&sealed, "variable:1").unwrap().expose(), b"hunter2");
+        assert_eq!(
+            sealer.open(&sealed, "variable:1").unwrap().expose(),
+            b"hunter2"
+        );
     }
 
     #[test]
@@ -157,7 +160,10 @@ mod tests {
         let key = SecretKey::generate();
         let sealer = SecretBox::new(&key);
         let sealed = sealer.seal(b"hunter2", "variable:1");
-        assert_eq!(sealer.open(&sealed, "variable:2").unwrap_err(), SecretError::CannotOpen);
+        assert_eq!(
+            sealer.open(&sealed, "variable:2").unwrap_err(),
+            SecretError::CannotOpen
+        );
         let stranger = SecretBox::new(&SecretKey::generate());
         assert!(stranger.open(&sealed, "variable:1").is_err());
         let mut tampered = sealed.clone();
@@ -172,7 +178,10 @@ mod tests {
         let text = key.to_base64();
         let again = SecretKey::from_base64(&format!("{}\n", text.expose())).unwrap();
         assert_eq!(again.0, key.0);
-        assert_eq!(SecretKey::from_base64("short").unwrap_err(), SecretError::BadKey);
+        assert_eq!(
+            SecretKey::from_base64("short").unwrap_err(),
+            SecretError::BadKey
+        );
         assert_eq!(format!("{key:?}"), "SecretKey(***)");
         assert_eq!(format!("{:?}", Secret::new("pw")), "Secret(***)");
     }

@@ -44,8 +44,9 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Timestamp::parse_rfc3339(&text)
-            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 time such as 2026-01-31T12:00:00Z"))
+        Timestamp::parse_rfc3339(&text).ok_or_else(|| {
+            serde::de::Error::custom("expected an RFC 3339 time such as 2026-01-31T12:00:00Z")
+        })
     }
 }
 
@@ -71,6 +72,9 @@ mod tests {
         let moment = Timestamp::from_micros(1_764_460_800_123_456);
         assert_eq!(moment.to_rfc3339(), "2025-11-30T00:00:00.123456Z");
         assert_eq!(Timestamp::parse_rfc3339(&moment.to_rfc3339()), Some(moment));
-        assert_eq!(serde_json::to_string(&moment).unwrap(), "\"2025-11-30T00:00:00.123456Z\"");
+        assert_eq!(
+            serde_json::to_string(&moment).unwrap(),
+            "\"2025-11-30T00:00:00.123456Z\""
+        );
     }
 }

@@ -99,7 +99,11 @@ pub async fn cursor_position(store: &Store, name: &str) -> Result<Option<i64>, S
     })
 }
 
-async fn load_or_create_cursor(store: &Store, name: &str, start: StartFrom) -> Result<i64, StoreError> {
+async fn load_or_create_cursor(
+    store: &Store,
+    name: &str,
+    start: StartFrom,
+) -> Result<i64, StoreError> {
     if let Some(position) = cursor_position(store, name).await? {
         return Ok(position);
     }

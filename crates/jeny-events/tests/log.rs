@@ -4,8 +4,8 @@
 
 use futures_util::future::BoxFuture;
 use jeny_events::{
-    BoxError, Event, EventFilter, NewEvent, StartFrom, Subscriber, append, cursor_position, latest_id,
-    read_after, run_subscriber,
+    BoxError, Event, EventFilter, NewEvent, StartFrom, Subscriber, append, cursor_position,
+    latest_id, read_after, run_subscriber,
 };
 use jeny_store::testing::TestDatabase;
 use jeny_store::{Backend, Store, both_backends};
@@ -27,11 +27,22 @@ async fn an_event_exists_only_if_its_transaction_commits(backend: Backend) {
     let store = database.open().await;
     {
         let mut tx = store.begin().await.unwrap();
-        append(&mut tx, NewEvent::new("project.created", "a@example.com", json!({}))).await.unwrap();
+        append(
+            &mut tx,
+            NewEvent::new("project.created", "a@example.com", json!({})),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(latest_id(&store).await.unwrap(), 0);
-    let id = append_one(&store, NewEvent::new("project.created", "a@example.com", json!({"name": "web"})).in_project("web")).await;
-    let events = read_after(&store, 0, 10, &EventFilter::default()).await.unwrap();
+    let id = append_one(
+        &store,
+        NewEvent::new("project.created", "a@example.com", json!({"name": "web"})).in_project("web"),
+    )
+    .await;
+    let events = read_after(&store, 0, 10, &EventFilter::default())
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].id, id);
     assert_eq!(events[0].kind, "project.created");
@@ -42,21 +53,46 @@ async fn an_event_exists_only_if_its_transaction_commits(backend: Backend) {
 async fn reads_are_ordered_and_filtered(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let store = database.open().await;
-    for (kind, project) in [("project.created", "a"), ("host.created", "-"), ("project.updated", "b"), ("project_x.created", "a")] {
+    for (kind, project) in [
+        ("project.created", "a"),
+        ("host.created", "-"),
+        ("project.updated", "b"),
+        ("project_x.created", "a"),
+    ] {
         let mut event = NewEvent::new(kind, "jeny", json!({}));
         if project != "-" {
             event = event.in_project(project);
         }
         append_one(&store, event).await;
     }
-    let all = read_after(&store, 0, 100, &EventFilter::default()).await.unwrap();
+    let all = read_after(&store, 0, 100, &EventFilter::default())
+        .await
+        .unwrap();
     assert!(all.windows(2).all(|pair| pair[0].id < pair[1].id));
     let kinds = |events: Vec<Event>| events.into_iter().map(|e| e.kind).collect::<Vec<_>>();
-    let projects_only = EventFilter { kind_prefix: Some("project.".into()), ..Default::default() };
-    assert_eq!(kinds(read_after(&store, 0, 100, &projects_only).await.unwrap()), ["project.created", "project.updated"]);
-    let project_a = EventFilter { project: Some("a".into()), ..Default::default() };
-    assert_eq!(kinds(read_after(&store, 0, 100, &project_a).await.unwrap()), ["project.created", "project_x.created"]);
-    assert_eq!(read_after(&store, all[1].id, 1, &EventFilter::default()).await.unwrap()[0].id, all[2].id);
+    let projects_only = EventFilter {
+        kind_prefix: Some("project.".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        kinds(read_after(&store, 0, 100, &projects_only).await.unwrap()),
+        ["project.created", "project.updated"]
+    );
+    let project_a = EventFilter {
+        project: Some("a".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        kinds(read_after(&store, 0, 100, &project_a).await.unwrap()),
+        ["project.created", "project_x.created"]
+    );
+    assert_eq!(
+        read_after(&store, all[1].id, 1, &EventFilter::default())
+            .await
+            .unwrap()[0]
+            .id,
+        all[2].id
+    );
 }
 
 /// Writers race while a follower reads "after its position": the follower must see every event,
@@ -70,7 +106,12 @@ async fn a_follower_never_misses_concurrent_appends(backend: Backend) {
             tokio::spawn(async move {
                 for n in 0..40 {
                     let mut tx = store.begin().await.unwrap();
-                    append(&mut tx, NewEvent::new("test.appended", "jeny", json!({"writer": writer, "n": n}))).await.unwrap();
+                    append(
+                        &mut tx,
+                        NewEvent::new("test.appended", "jeny", json!({"writer": writer, "n": n})),
+                    )
+                    .await
+                    .unwrap();
                     if n % 3 == 0 {
                         tokio::task::yield_now().await;
                     }
@@ -83,7 +124,10 @@ async fn a_follower_never_misses_concurrent_appends(backend: Backend) {
     let mut position = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while seen.len() < 8 * 40 && tokio::time::Instant::now() < deadline {
-        for event in read_after(&store, position, 50, &EventFilter::default()).await.unwrap() {
+        for event in read_after(&store, position, 50, &EventFilter::default())
+            .await
+            .unwrap()
+        {
             assert!(event.id > position);
             position = event.id;
             seen.insert(event.id);
@@ -92,7 +136,12 @@ async fn a_follower_never_misses_concurrent_appends(backend: Backend) {
     for writer in writers {
         writer.await.unwrap();
     }
-    let all: BTreeSet<i64> = read_after(&store, 0, 1000, &EventFilter::default()).await.unwrap().iter().map(|e| e.id).collect();
+    let all: BTreeSet<i64> = read_after(&store, 0, 1000, &EventFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(all.len(), 8 * 40);
     assert_eq!(seen, all, "the follower missed events");
 }
@@ -114,7 +163,10 @@ impl Subscriber for Recorder {
                 *fail_first = false;
                 return Err("refusing the first batch".into());
             }
-            self.seen.lock().unwrap().extend(events.iter().map(|e| e.id));
+            self.seen
+                .lock()
+                .unwrap()
+                .extend(events.iter().map(|e| e.id));
             Ok(())
         })
     }
@@ -123,7 +175,10 @@ impl Subscriber for Recorder {
 async fn wait_until(mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "condition not met in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -133,16 +188,31 @@ async fn a_subscriber_resumes_from_its_cursor_and_retries_failures(backend: Back
     let store = database.open().await;
     let before = append_one(&store, NewEvent::new("test.before", "jeny", json!({}))).await;
 
-    let recorder = Arc::new(Recorder { seen: Mutex::new(Vec::new()), fail_first: Mutex::new(true) });
+    let recorder = Arc::new(Recorder {
+        seen: Mutex::new(Vec::new()),
+        fail_first: Mutex::new(true),
+    });
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run_subscriber(store.clone(), recorder.clone(), StartFrom::Now, shutdown.clone()));
+    let running = tokio::spawn(run_subscriber(
+        store.clone(),
+        recorder.clone(),
+        StartFrom::Now,
+        shutdown.clone(),
+    ));
     // Wait for the cursor to exist at the "now" position before appending.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while cursor_position(&store, "test-recorder").await.unwrap().is_none() {
+    while cursor_position(&store, "test-recorder")
+        .await
+        .unwrap()
+        .is_none()
+    {
         assert!(tokio::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(cursor_position(&store, "test-recorder").await.unwrap(), Some(before));
+    assert_eq!(
+        cursor_position(&store, "test-recorder").await.unwrap(),
+        Some(before)
+    );
     let first = append_one(&store, NewEvent::new("test.one", "jeny", json!({}))).await;
     wait_until(|| recorder.seen.lock().unwrap().contains(&first)).await;
     shutdown.cancel();
@@ -151,12 +221,20 @@ async fn a_subscriber_resumes_from_its_cursor_and_retries_failures(backend: Back
     // Events committed while it was stopped are delivered when it comes back, once each.
     let second = append_one(&store, NewEvent::new("test.two", "jeny", json!({}))).await;
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run_subscriber(store.clone(), recorder.clone(), StartFrom::Now, shutdown.clone()));
+    let running = tokio::spawn(run_subscriber(
+        store.clone(),
+        recorder.clone(),
+        StartFrom::Now,
+        shutdown.clone(),
+    ));
     wait_until(|| recorder.seen.lock().unwrap().contains(&second)).await;
     shutdown.cancel();
     running.await.unwrap();
     assert_eq!(*recorder.seen.lock().unwrap(), vec![first, second]);
-    assert_eq!(cursor_position(&store, "test-recorder").await.unwrap(), Some(second));
+    assert_eq!(
+        cursor_position(&store, "test-recorder").await.unwrap(),
+        Some(second)
+    );
 }
 
 both_backends!(

@@ -11,7 +11,9 @@ pub enum HostError {
     NotFound(String),
     #[error("a host named {0:?} already exists")]
     NameTaken(String),
-    #[error("the host changed since you read it (it is now {current_etag}); fetch it again and reapply your change")]
+    #[error(
+        "the host changed since you read it (it is now {current_etag}); fetch it again and reapply your change"
+    )]
     Changed { current_etag: String },
     #[error(transparent)]
     Store(#[from] StoreError),

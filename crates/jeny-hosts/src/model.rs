@@ -23,15 +23,26 @@ impl HostName {
             return Err(HostError::invalid("name", "a host name cannot be empty"));
         };
         if raw.len() > 253 {
-            return Err(HostError::invalid("name", "a host name is at most 253 characters"));
-        }
-        if !first.is_ascii_alphanumeric() {
-            return Err(HostError::invalid("name", "a host name must start with a letter or a digit"));
-        }
-        if let Some(bad) = raw.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
             return Err(HostError::invalid(
                 "name",
-                format!("a host name may only contain letters, digits, '.', '_' and '-', found {bad:?}"),
+                "a host name is at most 253 characters",
+            ));
+        }
+        if !first.is_ascii_alphanumeric() {
+            return Err(HostError::invalid(
+                "name",
+                "a host name must start with a letter or a digit",
+            ));
+        }
+        if let Some(bad) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(HostError::invalid(
+                "name",
+                format!(
+                    "a host name may only contain letters, digits, '.', '_' and '-', found {bad:?}"
+                ),
             ));
         }
         Ok(HostName(raw.to_owned()))
@@ -48,12 +59,17 @@ impl HostName {
 fn check_tag(field: &str, key: &str, value: &str) -> Result<(), HostError> {
     let field_of_key = format!("{field}.{key}");
     if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
-        return Err(HostError::invalid(field, format!("a tag key has 1 to {MAX_TAG_KEY} characters")));
+        return Err(HostError::invalid(
+            field,
+            format!("a tag key has 1 to {MAX_TAG_KEY} characters"),
+        ));
     }
     if key.trim() != key || key.chars().any(|c| c.is_control() || c == '=' || c == ',') {
         return Err(HostError::invalid(
             field_of_key,
-            format!("tag key {key:?} may not contain '=', ',', control characters or surrounding spaces"),
+            format!(
+                "tag key {key:?} may not contain '=', ',', control characters or surrounding spaces"
+            ),
         ));
     }
     if value.chars().count() > MAX_TAG_VALUE || value.chars().any(char::is_control) {
@@ -68,7 +84,10 @@ fn check_tag(field: &str, key: &str, value: &str) -> Result<(), HostError> {
 /// Checks a set of tags (of a host: field `tags`; of a selector: the field given).
 pub fn parse_tags(field: &str, tags: Tags) -> Result<Tags, HostError> {
     if tags.len() > MAX_TAGS {
-        return Err(HostError::invalid(field, format!("at most {MAX_TAGS} tags")));
+        return Err(HostError::invalid(
+            field,
+            format!("at most {MAX_TAGS} tags"),
+        ));
     }
     for (key, value) in &tags {
         check_tag(field, key, value)?;
@@ -88,16 +107,25 @@ impl TagSelector {
     }
 
     /// Parses conditions written `key=value`, as in `?tag=role=web&tag=env=production`.
-    pub fn from_conditions<'a>(field: &str, conditions: impl IntoIterator<Item = &'a str>) -> Result<TagSelector, HostError> {
+    pub fn from_conditions<'a>(
+        field: &str,
+        conditions: impl IntoIterator<Item = &'a str>,
+    ) -> Result<TagSelector, HostError> {
         let mut tags = Tags::new();
         for condition in conditions {
             let Some((key, value)) = condition.split_once('=') else {
-                return Err(HostError::invalid(field, format!("{condition:?} is not a condition of the form key=value")));
+                return Err(HostError::invalid(
+                    field,
+                    format!("{condition:?} is not a condition of the form key=value"),
+                ));
             };
             if let Some(previous) = tags.insert(key.to_owned(), value.to_owned())
                 && previous != value
             {
-                return Err(HostError::invalid(field, format!("tag {key:?} cannot be both {previous:?} and {value:?}")));
+                return Err(HostError::invalid(
+                    field,
+                    format!("tag {key:?} cannot be both {previous:?} and {value:?}"),
+                ));
             }
         }
         TagSelector::from_tags(field, tags)
@@ -113,7 +141,9 @@ impl TagSelector {
 
     /// Whether a host with `tags` is picked.
     pub fn matches(&self, tags: &Tags) -> bool {
-        self.0.iter().all(|(key, value)| tags.get(key) == Some(value))
+        self.0
+            .iter()
+            .all(|(key, value)| tags.get(key) == Some(value))
     }
 
     /// This selector narrowed by more conditions; `None` when they contradict it.
@@ -219,18 +249,31 @@ impl HostInput {
     pub(crate) fn validate(self, name_in_url: Option<&str>) -> Result<ValidHost, HostError> {
         let name = match (self.name.as_deref(), name_in_url) {
             (Some(given), Some(current)) if given != current => {
-                return Err(HostError::invalid("name", format!("a host cannot be renamed: the name must stay {current:?}")));
+                return Err(HostError::invalid(
+                    "name",
+                    format!("a host cannot be renamed: the name must stay {current:?}"),
+                ));
             }
             (Some(given), _) => HostName::parse(given)?,
             (None, Some(current)) => HostName::parse(current)?,
             (None, None) => return Err(HostError::invalid("name", "a host needs a name")),
         };
         let address = self.address.trim().to_owned();
-        if address.is_empty() || address.len() > 255 || address.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(HostError::invalid("address", "an address is an IP address or a DNS name, 1 to 255 characters, no spaces"));
+        if address.is_empty()
+            || address.len() > 255
+            || address.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(HostError::invalid(
+                "address",
+                "an address is an IP address or a DNS name, 1 to 255 characters, no spaces",
+            ));
         }
         let tags = parse_tags("tags", self.tags)?;
-        Ok(ValidHost { name, address, tags })
+        Ok(ValidHost {
+            name,
+            address,
+            tags,
+        })
     }
 }
 
@@ -240,13 +283,20 @@ mod tests {
     use proptest::prelude::*;
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn a_selector_needs_every_condition() {
         let selector = TagSelector::from_conditions("tag", ["role=web", "env=production"]).unwrap();
-        assert!(selector.matches(&tags(&[("role", "web"), ("env", "production"), ("az", "a")])));
+        assert!(selector.matches(&tags(&[
+            ("role", "web"),
+            ("env", "production"),
+            ("az", "a")
+        ])));
         assert!(!selector.matches(&tags(&[("role", "web")])));
         assert!(!selector.matches(&tags(&[("role", "web"), ("env", "staging")])));
         assert!(TagSelector::default().matches(&tags(&[])));
@@ -258,9 +308,15 @@ mod tests {
         assert!(TagSelector::from_conditions("tag", ["=web"]).is_err());
         assert!(TagSelector::from_conditions("tag", ["role=web", "role=db"]).is_err());
         let empty_value = TagSelector::from_conditions("tag", ["note="]).unwrap();
-        assert_eq!(empty_value.conditions().get("note").map(String::as_str), Some(""));
+        assert_eq!(
+            empty_value.conditions().get("note").map(String::as_str),
+            Some("")
+        );
         let value_with_equals = TagSelector::from_conditions("tag", ["k=a=b"]).unwrap();
-        assert_eq!(value_with_equals.conditions().get("k").map(String::as_str), Some("a=b"));
+        assert_eq!(
+            value_with_equals.conditions().get("k").map(String::as_str),
+            Some("a=b")
+        );
     }
 
     #[test]
@@ -268,7 +324,10 @@ mod tests {
         let base = TagSelector::from_conditions("s", ["role=web"]).unwrap();
         let canary = TagSelector::from_conditions("s", ["az=a"]).unwrap();
         assert_eq!(base.and(&canary).unwrap().conditions().len(), 2);
-        assert!(base.and(&TagSelector::from_conditions("s", ["role=db"]).unwrap()).is_none());
+        assert!(
+            base.and(&TagSelector::from_conditions("s", ["role=db"]).unwrap())
+                .is_none()
+        );
     }
 
     #[test]

@@ -9,14 +9,22 @@ use jeny_store::Store;
 use serde_json::json;
 
 /// Hosts matching `selector`; every host for an empty selector.
-pub async fn list_hosts(store: &Store, selector: &TagSelector, page: &PageRequest) -> Result<Page<Host>, HostError> {
+pub async fn list_hosts(
+    store: &Store,
+    selector: &TagSelector,
+    page: &PageRequest,
+) -> Result<Page<Host>, HostError> {
     let rows = store::list(store, selector, page).await?;
     Ok(Page::from_rows(rows, page.limit, |host| host.name.clone()))
 }
 
 /// The hosts an environment's selector picks. An empty selector picks no host: an environment
 /// must say which hosts it targets, never "all of them" by omission.
-pub async fn select(store: &Store, selector: &TagSelector, page: &PageRequest) -> Result<Page<Host>, HostError> {
+pub async fn select(
+    store: &Store,
+    selector: &TagSelector,
+    page: &PageRequest,
+) -> Result<Page<Host>, HostError> {
     if selector.is_empty() {
         return Ok(Page {
             items: Vec::new(),
@@ -35,13 +43,15 @@ pub async fn get_host(store: &Store, name: &str) -> Result<Host, HostError> {
 pub async fn create_host(store: &Store, actor: &str, input: HostInput) -> Result<Host, HostError> {
     let host = input.validate(None)?;
     let mut tx = store.begin().await?;
-    let created = store::insert(&mut tx, &host, HostSource::Manual).await.map_err(|error| {
-        if error.is_conflict() {
-            HostError::NameTaken(host.name.as_str().to_owned())
-        } else {
-            error.into()
-        }
-    })?;
+    let created = store::insert(&mut tx, &host, HostSource::Manual)
+        .await
+        .map_err(|error| {
+            if error.is_conflict() {
+                HostError::NameTaken(host.name.as_str().to_owned())
+            } else {
+                error.into()
+            }
+        })?;
     let payload = json!({"name": created.name, "address": created.address, "tags": created.tags, "source": created.source});
     jeny_events::append(&mut tx, NewEvent::new("host.created", actor, payload)).await?;
     tx.commit().await?;
@@ -64,10 +74,15 @@ pub async fn update_host<E: From<HostError>>(
         .map_err(HostError::from)?
         .ok_or_else(|| HostError::NotFound(name.to_owned()))?;
     if !precondition.allows(&current.etag()) {
-        return Err(HostError::Changed { current_etag: current.etag() }.into());
+        return Err(HostError::Changed {
+            current_etag: current.etag(),
+        }
+        .into());
     }
     let wanted = change(current.to_input())?.validate(Some(name))?;
-    let updated = store::replace(&mut tx, &current, &wanted).await.map_err(HostError::from)?;
+    let updated = store::replace(&mut tx, &current, &wanted)
+        .await
+        .map_err(HostError::from)?;
     let payload = json!({
         "name": updated.name,
         "before": {"address": current.address, "tags": current.tags},
@@ -80,13 +95,20 @@ pub async fn update_host<E: From<HostError>>(
     Ok(updated)
 }
 
-pub async fn delete_host(store: &Store, actor: &str, name: &str, precondition: &Precondition) -> Result<(), HostError> {
+pub async fn delete_host(
+    store: &Store,
+    actor: &str,
+    name: &str,
+    precondition: &Precondition,
+) -> Result<(), HostError> {
     let mut tx = store.begin().await?;
     let current = store::get_for_update(&mut tx, name)
         .await?
         .ok_or_else(|| HostError::NotFound(name.to_owned()))?;
     if !precondition.allows(&current.etag()) {
-        return Err(HostError::Changed { current_etag: current.etag() });
+        return Err(HostError::Changed {
+            current_etag: current.etag(),
+        });
     }
     store::delete(&mut tx, &current.id).await?;
     let payload = json!({"name": current.name, "address": current.address, "tags": current.tags});

@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 /// Turns a bearer token into a principal; `Ok(None)` for a token that is not valid.
 pub trait Authenticator: Send + Sync + 'static {
-    fn authenticate<'a>(&'a self, bearer_token: &'a str) -> BoxFuture<'a, Result<Option<Principal>, ApiError>>;
+    fn authenticate<'a>(
+        &'a self,
+        bearer_token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Principal>, ApiError>>;
 }
 
 /// The authenticator for this server, as a request extension.
@@ -42,7 +45,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
             })
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
-                ApiError::new(ErrorCode::Unauthenticated, "the Authorization header must be `Bearer <token>`")
+                ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "the Authorization header must be `Bearer <token>`",
+                )
             })?;
         let authenticators = parts
             .extensions

@@ -16,9 +16,16 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let mut tags = Vec::new();
         for value in parts.headers.get_all(http::header::IF_MATCH) {
             let text = value.to_str().map_err(|_| {
-                ApiError::new(ErrorCode::MalformedRequest, "the If-Match header is not valid text")
+                ApiError::new(
+                    ErrorCode::MalformedRequest,
+                    "the If-Match header is not valid text",
+                )
             })?;
-            tags.extend(text.split(',').map(|tag| tag.trim().to_owned()).filter(|tag| !tag.is_empty()));
+            tags.extend(
+                text.split(',')
+                    .map(|tag| tag.trim().to_owned())
+                    .filter(|tag| !tag.is_empty()),
+            );
         }
         if tags.is_empty() {
             Ok(IfMatch(Precondition::None))

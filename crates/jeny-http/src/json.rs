@@ -43,7 +43,10 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<MergePatch, ApiError> {
-        require_json_content_type(&request, &["application/merge-patch+json", "application/json"])?;
+        require_json_content_type(
+            &request,
+            &["application/merge-patch+json", "application/json"],
+        )?;
         let bytes = read_body(request, state).await?;
         match parse_json::<Value>(&bytes)? {
             Value::Object(patch) => Ok(MergePatch(patch)),
@@ -66,7 +69,10 @@ impl MergePatch {
             let path = error.path().to_string();
             ApiError {
                 field: (path != ".").then_some(path),
-                ..ApiError::new(ErrorCode::InvalidInput, strip_position(&error.into_inner().to_string()))
+                ..ApiError::new(
+                    ErrorCode::InvalidInput,
+                    strip_position(&error.into_inner().to_string()),
+                )
             }
         })
     }
@@ -106,7 +112,10 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
         if value.is_null() {
             target_members.remove(key);
         } else {
-            merge_patch(target_members.entry(key.clone()).or_insert(Value::Null), value);
+            merge_patch(
+                target_members.entry(key.clone()).or_insert(Value::Null),
+                value,
+            );
         }
     }
 }
@@ -117,9 +126,16 @@ fn require_json_content_type(request: &Request, accepted: &[&str]) -> Result<(),
         .get(http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let acceptable = accepted.contains(&essence.as_str())
-        || (accepted.contains(&"application/json") && essence.starts_with("application/") && essence.ends_with("+json")
+        || (accepted.contains(&"application/json")
+            && essence.starts_with("application/")
+            && essence.ends_with("+json")
             && essence != "application/merge-patch+json");
     if acceptable {
         Ok(())
@@ -129,21 +145,33 @@ fn require_json_content_type(request: &Request, accepted: &[&str]) -> Result<(),
             format!(
                 "expected a body of type {}, got {}",
                 accepted.join(" or "),
-                if essence.is_empty() { "no Content-Type" } else { &essence }
+                if essence.is_empty() {
+                    "no Content-Type"
+                } else {
+                    &essence
+                }
             ),
         ))
     }
 }
 
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(request, state).await.map_err(|rejection| {
-        let status = rejection.status();
-        if status == http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(ErrorCode::PayloadTooLarge, "the body is larger than this server accepts")
-        } else {
-            ApiError::new(ErrorCode::MalformedRequest, format!("cannot read the body: {}", rejection.body_text()))
-        }
-    })
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            let status = rejection.status();
+            if status == http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the body is larger than this server accepts",
+                )
+            } else {
+                ApiError::new(
+                    ErrorCode::MalformedRequest,
+                    format!("cannot read the body: {}", rejection.body_text()),
+                )
+            }
+        })
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -157,13 +185,17 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 field: (path != ".").then_some(path),
                 ..ApiError::new(ErrorCode::InvalidInput, strip_position(&inner.to_string()))
             },
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::new(ErrorCode::MalformedRequest, format!("the body is not valid JSON: {inner}"))
-            }
+            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+                ErrorCode::MalformedRequest,
+                format!("the body is not valid JSON: {inner}"),
+            ),
         }
     })?;
     deserializer.end().map_err(|error| {
-        ApiError::new(ErrorCode::MalformedRequest, format!("the body is not valid JSON: {error}"))
+        ApiError::new(
+            ErrorCode::MalformedRequest,
+            format!("the body is not valid JSON: {error}"),
+        )
     })?;
     Ok(value)
 }
@@ -206,7 +238,11 @@ mod tests {
         assert_eq!(error.field.as_deref(), Some("count"));
         let error = parse_json::<Sample>(br#"{"name": "x", "count": 1, "extra": 1}"#).unwrap_err();
         assert_eq!(error.code, ErrorCode::InvalidInput);
-        assert!(error.detail.contains("unknown field `extra`"), "{}", error.detail);
+        assert!(
+            error.detail.contains("unknown field `extra`"),
+            "{}",
+            error.detail
+        );
         let error = parse_json::<Sample>(br#"{"name": "x""#).unwrap_err();
         assert_eq!(error.code, ErrorCode::MalformedRequest);
         let error = parse_json::<Sample>(br#"{"name": "x", "count": 1} trailing"#).unwrap_err();

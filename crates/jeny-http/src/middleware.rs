@@ -32,7 +32,9 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    request.extensions_mut().insert(RequestId(request_id.clone()));
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let span = tracing::debug_span!("request", %method, %path, request_id = %request_id);
     let response = next.run(request).instrument(span).await;
     let mut response = into_problem_if_error(response, &request_id, &method, &path).await;
@@ -51,7 +53,9 @@ async fn into_problem_if_error(
     if let Some(error) = response.extensions_mut().remove::<ApiError>() {
         if let Some(chain) = &error.internal {
             match error.code {
-                ErrorCode::Unavailable => tracing::warn!(request_id, %method, path, error = %chain, "request failed: store unavailable"),
+                ErrorCode::Unavailable => {
+                    tracing::warn!(request_id, %method, path, error = %chain, "request failed: store unavailable")
+                }
                 _ => tracing::error!(request_id, %method, path, error = %chain, "request failed"),
             }
         }
@@ -69,9 +73,12 @@ async fn into_problem_if_error(
         return response;
     }
     let code = code_of(status);
-    let original = axum::body::to_bytes(std::mem::replace(response.body_mut(), Body::empty()), MAX_REWRITTEN_BODY)
-        .await
-        .unwrap_or_default();
+    let original = axum::body::to_bytes(
+        std::mem::replace(response.body_mut(), Body::empty()),
+        MAX_REWRITTEN_BODY,
+    )
+    .await
+    .unwrap_or_default();
     let original = String::from_utf8_lossy(&original).trim().to_owned();
     let detail = match code {
         ErrorCode::NotFound if original.is_empty() => format!("nothing is at {method} {path}"),
@@ -90,7 +97,10 @@ async fn into_problem_if_error(
 fn with_problem_body(response: Response, error: &ApiError, request_id: &str) -> Response {
     let problem = error.to_problem(Some(request_id.to_owned()));
     let (mut parts, _) = response.into_parts();
-    parts.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_JSON),
+    );
     parts.headers.remove(http::header::CONTENT_LENGTH);
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     Response::from_parts(parts, Body::from(body)).into_response()

@@ -28,7 +28,10 @@ pub fn page_request(limit: Option<usize>, cursor: Option<&str>) -> Result<PageRe
         None | Some("") => None,
         Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| ApiError {
             field: Some("cursor".to_owned()),
-            ..ApiError::new(ErrorCode::InvalidInput, "this cursor was not produced by this list; start again without it")
+            ..ApiError::new(
+                ErrorCode::InvalidInput,
+                "this cursor was not produced by this list; start again without it",
+            )
         })?),
     };
     Ok(PageRequest { limit, after })

@@ -11,19 +11,32 @@ pub struct QueryPairs(pub Vec<(String, String)>);
 
 impl QueryPairs {
     pub fn first(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .filter(move |(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// Refuses parameters this route does not know, so a typo is not silently ignored.
     pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
-        match self.0.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+        match self
+            .0
+            .iter()
+            .find(|(key, _)| !known.contains(&key.as_str()))
+        {
             Some((unknown, _)) => Err(ApiError::invalid(
                 unknown.clone(),
-                format!("unknown query parameter {unknown:?}; this route takes {}", known.join(", ")),
+                format!(
+                    "unknown query parameter {unknown:?}; this route takes {}",
+                    known.join(", ")
+                ),
             )),
             None => Ok(()),
         }

@@ -9,7 +9,11 @@ pub fn wants_event_stream(headers: &HeaderMap) -> bool {
         .get_all(http::header::ACCEPT)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .any(|accept| accept.split(',').any(|part| part.trim().starts_with("text/event-stream")))
+        .any(|accept| {
+            accept
+                .split(',')
+                .any(|part| part.trim().starts_with("text/event-stream"))
+        })
 }
 
 /// The `Last-Event-ID` a reconnecting client sent, when it is a number.

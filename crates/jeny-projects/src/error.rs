@@ -11,13 +11,21 @@ pub enum ProjectError {
     #[error("there is no project named {0:?}")]
     ProjectNotFound(String),
     #[error("project {project:?} has no environment named {environment:?}")]
-    EnvironmentNotFound { project: String, environment: String },
+    EnvironmentNotFound {
+        project: String,
+        environment: String,
+    },
     #[error("there is no variable {key:?} here")]
     VariableNotFound { key: String },
     #[error("{what} {name:?} already exists")]
     Taken { what: &'static str, name: String },
-    #[error("the {what} changed since you read it (it is now {current_etag}); fetch it again and reapply your change")]
-    Changed { what: &'static str, current_etag: String },
+    #[error(
+        "the {what} changed since you read it (it is now {current_etag}); fetch it again and reapply your change"
+    )]
+    Changed {
+        what: &'static str,
+        current_etag: String,
+    },
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]

@@ -12,14 +12,17 @@ mod store;
 
 pub use error::ProjectError;
 pub use model::{
-    Environment, EnvironmentInput, Project, ProjectInput, Variable, VariableInput, VariableKey,
-    DEFAULT_DEPLOY_TIMEOUT_SECS,
+    DEFAULT_DEPLOY_TIMEOUT_SECS, Environment, EnvironmentInput, Project, ProjectInput, Variable,
+    VariableInput, VariableKey,
 };
 pub use service::environments::{
     create_environment, delete_environment, environment_hosts, get_environment, list_environments,
     update_environment,
 };
-pub use service::projects::{create_project, delete_project, get_project, list_projects, update_project};
+pub use service::projects::{
+    create_project, delete_project, get_project, list_projects, update_project,
+};
 pub use service::variables::{
-    Scope, ScopeRef, SetMode, delete_variable, get_variable, list_variables, set_variable, update_variable,
+    Scope, ScopeRef, SetMode, delete_variable, get_variable, list_variables, set_variable,
+    update_variable,
 };

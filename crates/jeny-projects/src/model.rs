@@ -15,12 +15,17 @@ const MAX_REPOSITORY: usize = 2048;
 const MAX_VARIABLE_VALUE: usize = 64 * 1024;
 
 fn parse_name(field: &str, raw: &str, what: &str) -> Result<Name, ProjectError> {
-    Name::parse(raw).map_err(|error| ProjectError::invalid(field, format!("bad {what} name {raw:?}: {error}")))
+    Name::parse(raw)
+        .map_err(|error| ProjectError::invalid(field, format!("bad {what} name {raw:?}: {error}")))
 }
 
 /// The name in the body must be absent or equal to the name in the URL: names never change,
 /// since they are in every URL and event that mentions the thing.
-fn name_for_update(given: Option<&str>, name_in_url: Option<&str>, what: &str) -> Result<Name, ProjectError> {
+fn name_for_update(
+    given: Option<&str>,
+    name_in_url: Option<&str>,
+    what: &str,
+) -> Result<Name, ProjectError> {
     match (given, name_in_url) {
         (Some(given), Some(current)) if given != current => Err(ProjectError::invalid(
             "name",
@@ -28,16 +33,28 @@ fn name_for_update(given: Option<&str>, name_in_url: Option<&str>, what: &str) -
         )),
         (Some(given), _) => parse_name("name", given, what),
         (None, Some(current)) => parse_name("name", current, what),
-        (None, None) => Err(ProjectError::invalid("name", format!("a {what} needs a name"))),
+        (None, None) => Err(ProjectError::invalid(
+            "name",
+            format!("a {what} needs a name"),
+        )),
     }
 }
 
 fn check_text(field: &str, value: &str, max: usize, single_line: bool) -> Result<(), ProjectError> {
     if value.chars().count() > max {
-        return Err(ProjectError::invalid(field, format!("{field} is at most {max} characters")));
+        return Err(ProjectError::invalid(
+            field,
+            format!("{field} is at most {max} characters"),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && !(!single_line && matches!(c, '\n' | '\t' | '\r'))) {
-        return Err(ProjectError::invalid(field, format!("{field} may not contain control characters")));
+    if value
+        .chars()
+        .any(|c| c.is_control() && !(!single_line && matches!(c, '\n' | '\t' | '\r')))
+    {
+        return Err(ProjectError::invalid(
+            field,
+            format!("{field} may not contain control characters"),
+        ));
     }
     Ok(())
 }
@@ -105,11 +122,18 @@ pub(crate) struct ValidProject {
 impl ProjectInput {
     pub(crate) fn validate(self, name_in_url: Option<&str>) -> Result<ValidProject, ProjectError> {
         let name = name_for_update(self.name.as_deref(), name_in_url, "project")?;
-        let title = self.title.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| name.to_string());
+        let title = self
+            .title
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| name.to_string());
         check_text("title", &title, MAX_TITLE, true)?;
         check_text("description", &self.description, MAX_DESCRIPTION, false)?;
         check_text("deploy_command", &self.deploy_command, MAX_COMMAND, false)?;
-        let repository = self.repository.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+        let repository = self
+            .repository
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
         if let Some(repository) = &repository {
             check_text("repository", repository, MAX_REPOSITORY, true)?;
             if repository.chars().any(char::is_whitespace) || repository.starts_with('-') {
@@ -201,7 +225,10 @@ pub(crate) struct ValidEnvironment {
 }
 
 impl EnvironmentInput {
-    pub(crate) fn validate(self, name_in_url: Option<&str>) -> Result<ValidEnvironment, ProjectError> {
+    pub(crate) fn validate(
+        self,
+        name_in_url: Option<&str>,
+    ) -> Result<ValidEnvironment, ProjectError> {
         let name = name_for_update(self.name.as_deref(), name_in_url, "environment")?;
         let host_selector = TagSelector::from_tags("host_selector", self.host_selector)?;
         if let Some(command) = &self.deploy_command {
@@ -210,7 +237,9 @@ impl EnvironmentInput {
         if !(1..=MAX_DEPLOY_TIMEOUT_SECS).contains(&self.deploy_timeout_secs) {
             return Err(ProjectError::invalid(
                 "deploy_timeout_secs",
-                format!("deploy_timeout_secs must be between 1 and {MAX_DEPLOY_TIMEOUT_SECS} (a week)"),
+                format!(
+                    "deploy_timeout_secs must be between 1 and {MAX_DEPLOY_TIMEOUT_SECS} (a week)"
+                ),
             ));
         }
         Ok(ValidEnvironment {
@@ -230,8 +259,13 @@ pub struct VariableKey(String);
 impl VariableKey {
     pub fn parse(raw: &str) -> Result<VariableKey, ProjectError> {
         let valid_shape = raw.len() <= 128
-            && raw.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
-            && raw.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            && raw
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
         if !valid_shape {
             return Err(ProjectError::invalid(
                 "key",
@@ -239,7 +273,10 @@ impl VariableKey {
             ));
         }
         if raw.starts_with("JENY_") {
-            return Err(ProjectError::invalid("key", "keys starting with JENY_ are reserved for the values jeny sets"));
+            return Err(ProjectError::invalid(
+                "key",
+                "keys starting with JENY_ are reserved for the values jeny sets",
+            ));
         }
         Ok(VariableKey(raw.to_owned()))
     }
@@ -306,17 +343,26 @@ impl VariableInput {
     pub(crate) fn validate(self, key_in_url: Option<&str>) -> Result<ValidVariable, ProjectError> {
         let key = match (self.key.as_deref(), key_in_url) {
             (Some(given), Some(current)) if given != current => {
-                return Err(ProjectError::invalid("key", format!("the key must stay {current:?}; create a new variable to rename")));
+                return Err(ProjectError::invalid(
+                    "key",
+                    format!("the key must stay {current:?}; create a new variable to rename"),
+                ));
             }
             (Some(given), _) | (None, Some(given)) => VariableKey::parse(given)?,
             (None, None) => return Err(ProjectError::invalid("key", "a variable needs a key")),
         };
         if let Some(value) = &self.value {
             if value.len() > MAX_VARIABLE_VALUE {
-                return Err(ProjectError::invalid("value", format!("a value is at most {MAX_VARIABLE_VALUE} bytes")));
+                return Err(ProjectError::invalid(
+                    "value",
+                    format!("a value is at most {MAX_VARIABLE_VALUE} bytes"),
+                ));
             }
             if value.contains('\0') {
-                return Err(ProjectError::invalid("value", "a value cannot contain NUL characters"));
+                return Err(ProjectError::invalid(
+                    "value",
+                    "a value cannot contain NUL characters",
+                ));
             }
         }
         Ok(ValidVariable {
@@ -336,7 +382,15 @@ mod tests {
         for good in ["A", "_X", "DATABASE_URL", "K8S_2"] {
             assert!(VariableKey::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "a", "1A", "A-B", "A B", "JENY_PROJECT", &"A".repeat(129)] {
+        for bad in [
+            "",
+            "a",
+            "1A",
+            "A-B",
+            "A B",
+            "JENY_PROJECT",
+            &"A".repeat(129),
+        ] {
             assert!(VariableKey::parse(bad).is_err(), "{bad}");
         }
     }

@@ -24,15 +24,24 @@ pub(crate) struct Parts {
 }
 
 pub(crate) fn build(parts: Parts) -> Router {
-    let Parts { store, key, config, shutdown } = parts;
+    let Parts {
+        store,
+        key,
+        config,
+        shutdown,
+    } = parts;
     let metrics = Metrics::new(store.clone());
     let authenticator = Arc::new(TokenAuthenticator::new(store.clone()));
     let parts_routes = Router::new()
-        .merge(jeny_projects::api::routes(jeny_projects::api::ProjectsState {
+        .merge(jeny_projects::api::routes(
+            jeny_projects::api::ProjectsState {
+                store: store.clone(),
+                secrets: SecretBox::new(&key),
+            },
+        ))
+        .merge(jeny_hosts::api::routes(jeny_hosts::api::HostsState {
             store: store.clone(),
-            secrets: SecretBox::new(&key),
         }))
-        .merge(jeny_hosts::api::routes(jeny_hosts::api::HostsState { store: store.clone() }))
         .merge(jeny_events::api::routes(jeny_events::api::EventsState {
             store: store.clone(),
             shutdown,
@@ -40,14 +49,18 @@ pub(crate) fn build(parts: Parts) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(store))
-        .route("/metrics", get(crate::metrics::render).with_state(metrics.clone()))
+        .route(
+            "/metrics",
+            get(crate::metrics::render).with_state(metrics.clone()),
+        )
         .route("/api/v1/openapi.json", get(openapi_document))
         .merge(parts_routes)
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(Extension(Authenticators(authenticator)))
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(jeny_core::ErrorCode::Internal, "a request handler panicked").into_response()
+            ApiError::new(jeny_core::ErrorCode::Internal, "a request handler panicked")
+                .into_response()
         }))
         .layer(middleware::from_fn_with_state(metrics, track_requests))
         .layer(middleware::from_fn(request_context))

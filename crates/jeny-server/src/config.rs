@@ -21,7 +21,12 @@ pub struct ServerArgs {
     #[arg(long, env = "JENY_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// `postgres://...` to use PostgreSQL, or `sqlite://PATH` [default: SQLite at <data-dir>/jeny.db].
-    #[arg(long, env = "JENY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "JENY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// File holding the key that seals secret variables [default: <data-dir>/secret.key].
     #[arg(long, env = "JENY_SECRET_KEY_FILE", value_name = "FILE")]
@@ -104,19 +109,29 @@ impl Config {
     pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text).with_context(|| format!("{} is not a valid jeny configuration", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| {
+                    format!("{} is not a valid jeny configuration", path.display())
+                })?
             }
             None => FileConfig::default(),
         };
         let defaults = Config::default();
         Ok(Config {
             listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(defaults.data_dir),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or(defaults.data_dir),
             database_url: args.database_url.clone().or(file.database_url),
             secret_key_file: args.secret_key_file.clone().or(file.secret_key_file),
             public_url: args.public_url.clone().or(file.public_url),
-            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(defaults.max_body_bytes),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(defaults.max_body_bytes),
             database_max_connections: args
                 .database_max_connections
                 .or(file.database_max_connections)
@@ -140,7 +155,9 @@ impl Config {
             (Some(scheme_end), Some(at)) if at > scheme_end => {
                 let credentials = &url[scheme_end + 3..at];
                 match credentials.split_once(':') {
-                    Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                    Some((user, _)) => {
+                        format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+                    }
                     None => url,
                 }
             }
@@ -149,7 +166,9 @@ impl Config {
     }
 
     pub fn secret_key_file(&self) -> PathBuf {
-        self.secret_key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     /// The URL to print and link to.
@@ -195,7 +214,13 @@ impl Config {
              # Log filter: a level (info, debug, warn) and per-module overrides (warn,jeny_server=debug).\nlog = {log:?}\n",
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
-            database_url = optional(&self.database_url.as_ref().map(|_| self.database_url_for_display()), "postgres://jeny@localhost/jeny"),
+            database_url = optional(
+                &self
+                    .database_url
+                    .as_ref()
+                    .map(|_| self.database_url_for_display()),
+                "postgres://jeny@localhost/jeny"
+            ),
             secret_key_file = self.secret_key_file().display().to_string(),
             public_url = optional(&self.public_url, "https://jeny.example.com"),
             max_body_bytes = self.max_body_bytes,
@@ -229,7 +254,11 @@ mod tests {
     fn flags_override_the_file_which_overrides_defaults() {
         let dir = tempfile_dir();
         let file = dir.join("jeny.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\nmax_body_bytes = 10\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\nmax_body_bytes = 10\n",
+        )
+        .unwrap();
         let args = ServerArgs {
             config: Some(file),
             log: Some("warn".into()),
@@ -247,8 +276,15 @@ mod tests {
         let dir = tempfile_dir();
         let file = dir.join("jeny.toml");
         std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
-        let error = Config::resolve(&ServerArgs { config: Some(file), ..ServerArgs::default() }).unwrap_err();
-        assert!(format!("{error:#}").contains("unknown field `lisen`"), "{error:#}");
+        let error = Config::resolve(&ServerArgs {
+            config: Some(file),
+            ..ServerArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("unknown field `lisen`"),
+            "{error:#}"
+        );
     }
 
     #[test]
@@ -264,7 +300,10 @@ mod tests {
             database_url: Some("postgres://jeny:hunter2@db/jeny".into()),
             ..Config::default()
         };
-        assert_eq!(config.database_url_for_display(), "postgres://jeny:***@db/jeny");
+        assert_eq!(
+            config.database_url_for_display(),
+            "postgres://jeny:***@db/jeny"
+        );
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -44,7 +44,12 @@ pub async fn launch_with_listener(
         },
     )
     .await
-    .with_context(|| format!("cannot open the database at {}", config.database_url_for_display()))?;
+    .with_context(|| {
+        format!(
+            "cannot open the database at {}",
+            config.database_url_for_display()
+        )
+    })?;
     let app = app::build(app::Parts {
         store: store.clone(),
         key,
@@ -60,7 +65,11 @@ pub async fn launch_with_listener(
         serve_store.close().await;
         Ok(())
     });
-    Ok(Running { address, store, task })
+    Ok(Running {
+        address,
+        store,
+        task,
+    })
 }
 
 /// Runs `jeny server` until SIGINT or SIGTERM.
@@ -87,13 +96,14 @@ async fn wait_for_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

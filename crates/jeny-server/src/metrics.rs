@@ -49,25 +49,50 @@ impl Metrics {
     pub(crate) fn new(store: Store) -> Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("jeny_http_requests", "HTTP requests answered, by route and status", requests.clone());
+        registry.register(
+            "jeny_http_requests",
+            "HTTP requests answered, by route and status",
+            requests.clone(),
+        );
         let durations: DurationFamily = Family::new_with_constructor(duration_histogram);
-        registry.register("jeny_http_request_duration_seconds", "Time to answer HTTP requests, by route", durations.clone());
+        registry.register(
+            "jeny_http_request_duration_seconds",
+            "Time to answer HTTP requests, by route",
+            durations.clone(),
+        );
         let last_event_id = Gauge::default();
-        registry.register("jeny_events_last_id", "Id of the newest event in the event log", last_event_id.clone());
+        registry.register(
+            "jeny_events_last_id",
+            "Id of the newest event in the event log",
+            last_event_id.clone(),
+        );
         let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         build_info
-            .get_or_create(&vec![("version".to_owned(), env!("CARGO_PKG_VERSION").to_owned())])
+            .get_or_create(&vec![(
+                "version".to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            )])
             .set(1);
         registry.register("jeny_build_info", "The running jeny's version", build_info);
         Metrics {
-            inner: Arc::new(Inner { registry, requests, durations, last_event_id, store }),
+            inner: Arc::new(Inner {
+                registry,
+                requests,
+                durations,
+                last_event_id,
+                store,
+            }),
         }
     }
 }
 
 /// Counts and times every request under its route pattern (never the raw path, which would
 /// make one series per project).
-pub(crate) async fn track_requests(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+pub(crate) async fn track_requests(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -76,7 +101,11 @@ pub(crate) async fn track_requests(State(metrics): State<Metrics>, request: Requ
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
-    let labels = RequestLabels { method, route: route.clone(), status: response.status().as_u16() };
+    let labels = RequestLabels {
+        method,
+        route: route.clone(),
+        status: response.status().as_u16(),
+    };
     metrics.inner.requests.get_or_create(&labels).inc();
     metrics
         .inner
@@ -95,7 +124,10 @@ pub(crate) async fn render(State(metrics): State<Metrics>) -> Response {
         return http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     (
-        [(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         body,
     )
         .into_response()

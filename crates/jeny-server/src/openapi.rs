@@ -26,16 +26,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let components = document.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(
-            "An API token from `jeny admin token`",
-        )).build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("An API token from `jeny admin token`"))
+                .build(),
+        ),
     );
     document
 }
 
 /// The document as pretty JSON, as committed in `openapi.json`.
 pub fn openapi_json() -> String {
-    let mut text = openapi().to_pretty_json().unwrap_or_else(|_| "{}".to_owned());
+    let mut text = openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".to_owned());
     text.push('\n');
     text
 }

@@ -11,10 +11,13 @@ pub(crate) fn load_or_create(path: &Path) -> anyhow::Result<SecretKey> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             warn_if_readable_by_others(path);
-            SecretKey::from_base64(&text).with_context(|| format!("the secret key in {} is not valid", path.display()))
+            SecretKey::from_base64(&text)
+                .with_context(|| format!("the secret key in {} is not valid", path.display()))
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => create(path),
-        Err(error) => Err(error).with_context(|| format!("cannot read the secret key {}", path.display())),
+        Err(error) => {
+            Err(error).with_context(|| format!("cannot read the secret key {}", path.display()))
+        }
     }
 }
 
@@ -34,7 +37,10 @@ fn create(path: &Path) -> anyhow::Result<SecretKey> {
             let text = std::fs::read_to_string(path)?;
             return Ok(SecretKey::from_base64(&text)?);
         }
-        Err(error) => return Err(error).with_context(|| format!("cannot create the secret key {}", path.display())),
+        Err(error) => {
+            return Err(error)
+                .with_context(|| format!("cannot create the secret key {}", path.display()));
+        }
     };
     writeln!(file, "{}", key.to_base64().expose())?;
     file.sync_all()?;
@@ -55,4 +61,3 @@ fn warn_if_readable_by_others(path: &Path) {
     #[cfg(not(unix))]
     let _ = path;
 }
-

@@ -18,6 +18,6 @@ pub use wakeups::Channel;
 
 /// Re-exported so concept crates name the same sqlx types without depending on sqlx features.
 pub use sqlx;
-pub use sqlx::any::AnyRow;
 pub use sqlx::AnyConnection;
 pub use sqlx::Row;
+pub use sqlx::any::AnyRow;

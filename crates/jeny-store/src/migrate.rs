@@ -3,8 +3,8 @@
 //! checksum; a landed migration is never edited (a changed checksum stops the server). On
 //! PostgreSQL an advisory lock makes nodes that start together migrate one at a time.
 
-use crate::store::{Backend, Store};
 use crate::StoreError;
+use crate::store::{Backend, Store};
 use jeny_core::Timestamp;
 use sqlx::Row;
 
@@ -96,7 +96,11 @@ async fn apply_pending(store: &Store) -> Result<(), StoreError> {
         .execute(tx.conn())
         .await?;
         tx.commit().await?;
-        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
     }
     Ok(())
 }

@@ -72,7 +72,9 @@ impl Drop for Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.inner.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.inner.backend)
+            .finish()
     }
 }
 
@@ -122,7 +124,8 @@ impl Store {
                     .connect(url)
                     .await?;
                 let wakeups = Wakeups::new();
-                let listener = tokio::spawn(relay_pg_notifications(url.to_owned(), wakeups.clone()));
+                let listener =
+                    tokio::spawn(relay_pg_notifications(url.to_owned(), wakeups.clone()));
                 Inner {
                     backend,
                     reader: pool.clone(),

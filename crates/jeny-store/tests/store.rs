@@ -2,7 +2,9 @@
 //! error classification and wake-ups.
 
 use jeny_store::testing::TestDatabase;
-use jeny_store::{Backend, Channel, MIGRATIONS, Row, Store, StoreError, StoreOptions, both_backends};
+use jeny_store::{
+    Backend, Channel, MIGRATIONS, Row, Store, StoreError, StoreOptions, both_backends,
+};
 
 async fn migrations_apply_once_and_are_recorded(backend: Backend) {
     let database = TestDatabase::create(backend).await;
@@ -10,13 +12,14 @@ async fn migrations_apply_once_and_are_recorded(backend: Backend) {
     store.close().await;
     // A second open finds everything applied and changes nothing.
     let store = database.open().await;
-    let versions: Vec<i64> = jeny_store::sqlx::query("SELECT version FROM jeny_migrations ORDER BY version")
-        .fetch_all(store.reader())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get::<i64, _>("version"))
-        .collect();
+    let versions: Vec<i64> =
+        jeny_store::sqlx::query("SELECT version FROM jeny_migrations ORDER BY version")
+            .fetch_all(store.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<i64, _>("version"))
+            .collect();
     let expected: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
     assert_eq!(versions, expected);
 }
@@ -31,8 +34,13 @@ async fn an_edited_migration_stops_the_start(backend: Backend) {
         .unwrap();
     tx.commit().await.unwrap();
     store.close().await;
-    let refused = Store::open(&database.url, StoreOptions::default()).await.unwrap_err();
-    assert!(matches!(refused, StoreError::MigrationChanged { version: 1, .. }), "{refused:?}");
+    let refused = Store::open(&database.url, StoreOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::MigrationChanged { version: 1, .. }),
+        "{refused:?}"
+    );
 }
 
 async fn numbered_placeholders_bind_by_number_not_position(backend: Backend) {
@@ -105,10 +113,12 @@ async fn a_closed_store_is_unavailable(backend: Backend) {
 }
 
 async fn insert_cursor(tx: &mut jeny_store::WriteTx, name: &str) -> Result<(), StoreError> {
-    jeny_store::sqlx::query("INSERT INTO event_cursors (consumer, position, updated_at) VALUES ($1, 0, 0)")
-        .bind(name)
-        .execute(tx.conn())
-        .await?;
+    jeny_store::sqlx::query(
+        "INSERT INTO event_cursors (consumer, position, updated_at) VALUES ($1, 0, 0)",
+    )
+    .bind(name)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 

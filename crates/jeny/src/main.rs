@@ -50,7 +50,12 @@ enum AdminCommand {
         #[arg(long, env = "JENY_DATA_DIR", value_name = "DIR")]
         data_dir: Option<PathBuf>,
         /// The server's database, when it is not SQLite in the data directory.
-        #[arg(long, env = "JENY_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "JENY_DATABASE_URL",
+            value_name = "URL",
+            hide_env_values = true
+        )]
         database_url: Option<String>,
         /// The server's configuration file, to find the data directory and database.
         #[arg(long, env = "JENY_CONFIG", value_name = "FILE")]
@@ -90,16 +95,39 @@ fn main() -> anyhow::Result<()> {
 
 async fn admin(command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Token { email, role, name, data_dir, database_url, config } => {
-            let config = Config::resolve(&ServerArgs { config, data_dir, database_url, ..ServerArgs::default() })?;
+        AdminCommand::Token {
+            email,
+            role,
+            name,
+            data_dir,
+            database_url,
+            config,
+        } => {
+            let config = Config::resolve(&ServerArgs {
+                config,
+                data_dir,
+                database_url,
+                ..ServerArgs::default()
+            })?;
             config.prepare_data_dir()?;
-            let store = jeny_store::Store::open(&config.database_url(), jeny_store::StoreOptions::default())
-                .await
-                .with_context(|| format!("cannot open the database at {}", config.database_url_for_display()))?;
+            let store = jeny_store::Store::open(
+                &config.database_url(),
+                jeny_store::StoreOptions::default(),
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database at {}",
+                    config.database_url_for_display()
+                )
+            })?;
             let email = jeny_auth::Email::parse(&email)?;
             let issued = jeny_auth::issue_token(&store, &email, role, &name, "jeny admin").await?;
             store.close().await;
-            eprintln!("new {role} token {name:?} for {}; it is shown once:", issued.person.email);
+            eprintln!(
+                "new {role} token {name:?} for {}; it is shown once:",
+                issued.person.email
+            );
             println!("{}", issued.token.expose());
             Ok(())
         }
@@ -107,11 +135,15 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
 }
 
 fn init_logging(filter: &str) -> anyhow::Result<()> {
-    let targets: Targets = filter
-        .parse()
-        .with_context(|| format!("bad log filter {filter:?}: use a level such as info, or info,jeny_server=debug"))?;
+    let targets: Targets = filter.parse().with_context(|| {
+        format!("bad log filter {filter:?}: use a level such as info, or info,jeny_server=debug")
+    })?;
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .with(targets)
         .init();
     Ok(())

@@ -5,7 +5,11 @@ use jeny_core::{Principal, Role, Timestamp, new_id};
 use jeny_store::{Row, Store, StoreError, WriteTx, sqlx};
 
 /// Inserts the person, or sets the role of the existing one. Returns whether it was created.
-pub(crate) async fn upsert_person(tx: &mut WriteTx, email: &Email, role: Role) -> Result<(Person, bool), StoreError> {
+pub(crate) async fn upsert_person(
+    tx: &mut WriteTx,
+    email: &Email,
+    role: Role,
+) -> Result<(Person, bool), StoreError> {
     let now = Timestamp::now().as_micros();
     let existing = sqlx::query("SELECT id FROM people WHERE email = $1")
         .bind(email.as_str())
@@ -72,7 +76,11 @@ pub(crate) struct TokenOwner {
 }
 
 /// The owner of a token that is neither revoked nor expired.
-pub(crate) async fn find_token_owner(store: &Store, token_hash: &str, now: i64) -> Result<Option<TokenOwner>, StoreError> {
+pub(crate) async fn find_token_owner(
+    store: &Store,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<TokenOwner>, StoreError> {
     let row = sqlx::query(
         "SELECT t.id AS token_id, t.last_used_at, p.id AS person_id, p.email, p.role \
          FROM api_tokens t JOIN people p ON p.id = t.person_id \

@@ -3,10 +3,10 @@
 use super::EventsState;
 use crate::{Event, EventFilter, read_after};
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
-use axum::http::HeaderMap;
 use jeny_core::{Page, PageRequest};
 use jeny_http::sse::{last_event_id, wants_event_stream};
 use jeny_http::{ApiError, AppJson, Auth};
@@ -68,13 +68,19 @@ pub(super) async fn list_events(
     if wants_event_stream(&headers) {
         let resume_after = last_event_id(&headers).unwrap_or(after);
         let stream = follow(state.store, resume_after, filter, state.shutdown);
-        return Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response());
+        return Ok(Sse::new(stream)
+            .keep_alive(KeepAlive::default())
+            .into_response());
     }
     let limit = jeny_http::page_request(query.limit, None)?.limit;
     let events = read_after(&state.store, after, limit as i64 + 1, &filter).await?;
     let page = Page::from_rows(events, limit, |event| event.id.to_string());
     // The cursor of an event list is the plain id, so `after` and `cursor` mean the same.
-    let next_cursor = page.next_cursor.as_ref().and(page.items.last()).map(|event| event.id.to_string());
+    let next_cursor = page
+        .next_cursor
+        .as_ref()
+        .and(page.items.last())
+        .map(|event| event.id.to_string());
     Ok(AppJson(Page {
         items: page.items,
         next_cursor,
@@ -120,9 +126,19 @@ fn follow(
                 return None;
             }
             state.wake.borrow_and_update();
-            match read_after(&state.store, state.position, PageRequest::MAX_LIMIT as i64, &state.filter).await {
+            match read_after(
+                &state.store,
+                state.position,
+                PageRequest::MAX_LIMIT as i64,
+                &state.filter,
+            )
+            .await
+            {
                 Ok(events) if !events.is_empty() => {
-                    state.position = events.last().map(|event| event.id).unwrap_or(state.position);
+                    state.position = events
+                        .last()
+                        .map(|event| event.id)
+                        .unwrap_or(state.position);
                     state.buffered.extend(events);
                 }
                 Ok(_) => {

@@ -13,7 +13,10 @@ pub struct HostsState {
 
 pub fn routes(state: HostsState) -> Router {
     Router::new()
-        .route("/api/v1/hosts", get(hosts::list::list_hosts).post(hosts::create::create_host))
+        .route(
+            "/api/v1/hosts",
+            get(hosts::list::list_hosts).post(hosts::create::create_host),
+        )
         .route(
             "/api/v1/hosts/{host}",
             get(hosts::get::get_host)

@@ -9,7 +9,11 @@ use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
 const COLUMNS: &str = "h.id, h.name, h.address, h.tags, h.source, h.last_seen_at, h.version, h.created_at, h.updated_at";
 
 /// Hosts matching `selector` (all hosts for an empty one), by name, one page.
-pub(crate) async fn list(store: &Store, selector: &TagSelector, page: &PageRequest) -> Result<Vec<Host>, StoreError> {
+pub(crate) async fn list(
+    store: &Store,
+    selector: &TagSelector,
+    page: &PageRequest,
+) -> Result<Vec<Host>, StoreError> {
     let mut sql = format!("SELECT {COLUMNS} FROM hosts h WHERE ($1 IS NULL OR h.name > $1)");
     let mut placeholder = 2;
     for _ in selector.conditions() {
@@ -25,7 +29,10 @@ pub(crate) async fn list(store: &Store, selector: &TagSelector, page: &PageReque
     for (key, value) in selector.conditions() {
         query = query.bind(key.clone()).bind(value.clone());
     }
-    let rows = query.bind(page.fetch_limit()).fetch_all(store.reader()).await?;
+    let rows = query
+        .bind(page.fetch_limit())
+        .fetch_all(store.reader())
+        .await?;
     rows.iter().map(host_from_row).collect()
 }
 
@@ -38,13 +45,26 @@ pub(crate) async fn get(store: &Store, name: &str) -> Result<Option<Host>, Store
 }
 
 /// Reads a host inside a write transaction, locking it until the transaction ends.
-pub(crate) async fn get_for_update(tx: &mut WriteTx, name: &str) -> Result<Option<Host>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM hosts h WHERE h.name = $1{}", tx.for_update());
-    let row = sqlx::query(&sql).bind(name).fetch_optional(tx.conn()).await?;
+pub(crate) async fn get_for_update(
+    tx: &mut WriteTx,
+    name: &str,
+) -> Result<Option<Host>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM hosts h WHERE h.name = $1{}",
+        tx.for_update()
+    );
+    let row = sqlx::query(&sql)
+        .bind(name)
+        .fetch_optional(tx.conn())
+        .await?;
     row.as_ref().map(host_from_row).transpose()
 }
 
-pub(crate) async fn insert(tx: &mut WriteTx, host: &ValidHost, source: HostSource) -> Result<Host, StoreError> {
+pub(crate) async fn insert(
+    tx: &mut WriteTx,
+    host: &ValidHost,
+    source: HostSource,
+) -> Result<Host, StoreError> {
     let now = Timestamp::now();
     let id = new_id();
     sqlx::query(
@@ -74,7 +94,11 @@ pub(crate) async fn insert(tx: &mut WriteTx, host: &ValidHost, source: HostSourc
 }
 
 /// Replaces the writable fields of `current`; the caller holds its row lock.
-pub(crate) async fn replace(tx: &mut WriteTx, current: &Host, host: &ValidHost) -> Result<Host, StoreError> {
+pub(crate) async fn replace(
+    tx: &mut WriteTx,
+    current: &Host,
+    host: &ValidHost,
+) -> Result<Host, StoreError> {
     let now = Timestamp::now();
     sqlx::query("UPDATE hosts SET address = $2, tags = $3, version = version + 1, updated_at = $4 WHERE id = $1")
         .bind(&current.id)
@@ -100,7 +124,10 @@ pub(crate) async fn replace(tx: &mut WriteTx, current: &Host, host: &ValidHost) 
 }
 
 pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM hosts WHERE id = $1").bind(id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM hosts WHERE id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 
@@ -127,9 +154,13 @@ fn host_from_row(row: &AnyRow) -> Result<Host, StoreError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         address: row.try_get("address")?,
-        tags: serde_json::from_str(&tags).map_err(|error| StoreError::Corrupt(format!("host tags: {error}")))?,
-        source: HostSource::parse(&source).ok_or_else(|| StoreError::Corrupt(format!("host source {source:?}")))?,
-        last_seen_at: row.try_get::<Option<i64>, _>("last_seen_at")?.map(Timestamp::from_micros),
+        tags: serde_json::from_str(&tags)
+            .map_err(|error| StoreError::Corrupt(format!("host tags: {error}")))?,
+        source: HostSource::parse(&source)
+            .ok_or_else(|| StoreError::Corrupt(format!("host source {source:?}")))?,
+        last_seen_at: row
+            .try_get::<Option<i64>, _>("last_seen_at")?
+            .map(Timestamp::from_micros),
         version: row.try_get("version")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         updated_at: Timestamp::from_micros(row.try_get("updated_at")?),

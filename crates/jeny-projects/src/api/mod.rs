@@ -20,7 +20,10 @@ pub fn routes(state: ProjectsState) -> Router {
     use environments as env;
     use variables as var;
     Router::new()
-        .route("/api/v1/projects", get(projects::list::list_projects).post(projects::create::create_project))
+        .route(
+            "/api/v1/projects",
+            get(projects::list::list_projects).post(projects::create::create_project),
+        )
         .route(
             "/api/v1/projects/{project}",
             get(projects::get::get_project)
@@ -39,7 +42,10 @@ pub fn routes(state: ProjectsState) -> Router {
                 .patch(env::update::patch_environment)
                 .delete(env::delete::delete_environment),
         )
-        .route("/api/v1/projects/{project}/environments/{environment}/hosts", get(env::hosts::environment_hosts))
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/hosts",
+            get(env::hosts::environment_hosts),
+        )
         .route(
             "/api/v1/projects/{project}/variables",
             get(var::project::list_project_variables).post(var::project::create_project_variable),
@@ -53,7 +59,8 @@ pub fn routes(state: ProjectsState) -> Router {
         )
         .route(
             "/api/v1/projects/{project}/environments/{environment}/variables",
-            get(var::environment::list_environment_variables).post(var::environment::create_environment_variable),
+            get(var::environment::list_environment_variables)
+                .post(var::environment::create_environment_variable),
         )
         .route(
             "/api/v1/projects/{project}/environments/{environment}/variables/{key}",

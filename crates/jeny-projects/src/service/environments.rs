@@ -1,21 +1,31 @@
 //! Environments of a project, and the hosts each one targets.
 
+use crate::ProjectError;
 use crate::model::{Environment, EnvironmentInput};
 use crate::store::{environments as store, projects, taken};
-use crate::ProjectError;
 use jeny_core::{Page, PageRequest, Precondition};
 use jeny_events::NewEvent;
 use jeny_hosts::Host;
 use jeny_store::Store;
 use serde_json::json;
 
-pub async fn list_environments(store: &Store, project: &str, page: &PageRequest) -> Result<Page<Environment>, ProjectError> {
+pub async fn list_environments(
+    store: &Store,
+    project: &str,
+    page: &PageRequest,
+) -> Result<Page<Environment>, ProjectError> {
     let project = crate::get_project(store, project).await?;
     let rows = store::list(store, &project.id, page).await?;
-    Ok(Page::from_rows(rows, page.limit, |environment| environment.name.clone()))
+    Ok(Page::from_rows(rows, page.limit, |environment| {
+        environment.name.clone()
+    }))
 }
 
-pub async fn get_environment(store: &Store, project: &str, name: &str) -> Result<Environment, ProjectError> {
+pub async fn get_environment(
+    store: &Store,
+    project: &str,
+    name: &str,
+) -> Result<Environment, ProjectError> {
     match store::get(store, project, name).await? {
         Some(environment) => Ok(environment),
         None => {
@@ -30,7 +40,12 @@ pub async fn get_environment(store: &Store, project: &str, name: &str) -> Result
 }
 
 /// The hosts the environment's selector picks, by name.
-pub async fn environment_hosts(store: &Store, project: &str, name: &str, page: &PageRequest) -> Result<Page<Host>, ProjectError> {
+pub async fn environment_hosts(
+    store: &Store,
+    project: &str,
+    name: &str,
+    page: &PageRequest,
+) -> Result<Page<Host>, ProjectError> {
     let environment = get_environment(store, project, name).await?;
     Ok(jeny_hosts::select(store, &environment.selector(), page).await?)
 }
@@ -68,13 +83,23 @@ pub async fn update_environment<E: From<ProjectError>>(
     let mut tx = store.begin().await.map_err(ProjectError::from)?;
     let current = find_for_update(&mut tx, project, name).await?;
     if !precondition.allows(&current.etag()) {
-        return Err(ProjectError::Changed { what: "environment", current_etag: current.etag() }.into());
+        return Err(ProjectError::Changed {
+            what: "environment",
+            current_etag: current.etag(),
+        }
+        .into());
     }
     let wanted = change(current.to_input())?.validate(Some(name))?;
-    let updated = store::replace(&mut tx, &current, &wanted).await.map_err(ProjectError::from)?;
+    let updated = store::replace(&mut tx, &current, &wanted)
+        .await
+        .map_err(ProjectError::from)?;
     let payload = json!({"name": name, "before": fields(&current), "after": fields(&updated)});
-    let event = NewEvent::new("environment.updated", actor, payload).in_project(project).in_environment(name);
-    jeny_events::append(&mut tx, event).await.map_err(ProjectError::from)?;
+    let event = NewEvent::new("environment.updated", actor, payload)
+        .in_project(project)
+        .in_environment(name);
+    jeny_events::append(&mut tx, event)
+        .await
+        .map_err(ProjectError::from)?;
     tx.commit().await.map_err(ProjectError::from)?;
     Ok(updated)
 }
@@ -90,16 +115,25 @@ pub async fn delete_environment(
     let mut tx = store.begin().await?;
     let current = find_for_update(&mut tx, project, name).await?;
     if !precondition.allows(&current.etag()) {
-        return Err(ProjectError::Changed { what: "environment", current_etag: current.etag() });
+        return Err(ProjectError::Changed {
+            what: "environment",
+            current_etag: current.etag(),
+        });
     }
     store::delete(&mut tx, &current.id).await?;
-    let event = NewEvent::new("environment.deleted", actor, fields(&current)).in_project(project).in_environment(name);
+    let event = NewEvent::new("environment.deleted", actor, fields(&current))
+        .in_project(project)
+        .in_environment(name);
     jeny_events::append(&mut tx, event).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn find_for_update(tx: &mut jeny_store::WriteTx, project: &str, name: &str) -> Result<Environment, ProjectError> {
+async fn find_for_update(
+    tx: &mut jeny_store::WriteTx,
+    project: &str,
+    name: &str,
+) -> Result<Environment, ProjectError> {
     let owner = projects::get_for_update(tx, project)
         .await?
         .ok_or_else(|| ProjectError::ProjectNotFound(project.to_owned()))?;

@@ -2,10 +2,10 @@
 //! server's key, bound to the variable's id, before they reach the store, and never leave it
 //! through here: what callers get back shows only whether a secret is set.
 
+use crate::ProjectError;
 use crate::model::{Variable, VariableInput};
 use crate::store::variables::{self as store, RowScope, StoredValue};
 use crate::store::{environments, projects, taken};
-use crate::ProjectError;
 use jeny_core::{Page, PageRequest, Precondition, SecretBox};
 use jeny_events::NewEvent;
 use jeny_store::{Store, WriteTx};
@@ -49,11 +49,17 @@ async fn resolve(store: &Store, scope: Scope<'_>) -> Result<ScopeRef, ProjectErr
     match scope.environment {
         None => {
             let project = crate::get_project(store, scope.project).await?;
-            Ok(ScopeRef { project_id: project.id, environment_id: None })
+            Ok(ScopeRef {
+                project_id: project.id,
+                environment_id: None,
+            })
         }
         Some(environment) => {
             let environment = crate::get_environment(store, scope.project, environment).await?;
-            Ok(ScopeRef { project_id: environment.project_id, environment_id: Some(environment.id) })
+            Ok(ScopeRef {
+                project_id: environment.project_id,
+                environment_id: Some(environment.id),
+            })
         }
     }
 }
@@ -76,26 +82,44 @@ async fn resolve_for_update(tx: &mut WriteTx, scope: Scope<'_>) -> Result<ScopeR
                 .id,
         ),
     };
-    Ok(ScopeRef { project_id: project.id, environment_id })
+    Ok(ScopeRef {
+        project_id: project.id,
+        environment_id,
+    })
 }
 
-pub async fn list_variables(store: &Store, scope: Scope<'_>, page: &PageRequest) -> Result<Page<Variable>, ProjectError> {
+pub async fn list_variables(
+    store: &Store,
+    scope: Scope<'_>,
+    page: &PageRequest,
+) -> Result<Page<Variable>, ProjectError> {
     let resolved = resolve(store, scope).await?;
     let rows = store::list(store, resolved.rows(), page).await?;
-    Ok(Page::from_rows(rows, page.limit, |variable| variable.key.clone()))
+    Ok(Page::from_rows(rows, page.limit, |variable| {
+        variable.key.clone()
+    }))
 }
 
-pub async fn get_variable(store: &Store, scope: Scope<'_>, key: &str) -> Result<Variable, ProjectError> {
+pub async fn get_variable(
+    store: &Store,
+    scope: Scope<'_>,
+    key: &str,
+) -> Result<Variable, ProjectError> {
     let resolved = resolve(store, scope).await?;
     store::get(store, resolved.rows(), key)
         .await?
-        .ok_or_else(|| ProjectError::VariableNotFound { key: key.to_owned() })
+        .ok_or_else(|| ProjectError::VariableNotFound {
+            key: key.to_owned(),
+        })
 }
 
 /// Creates or changes a variable. `key_in_url` is the key of `PUT`/`PATCH .../variables/{key}`
 /// (`None` for `POST`); `change` gets the current writable fields (`None` when the variable
 /// does not exist yet) and returns the new ones. Returns the variable and whether it was created.
-#[expect(clippy::too_many_arguments, reason = "each argument is a distinct part of the request")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each argument is a distinct part of the request"
+)]
 pub async fn set_variable<E: From<ProjectError>>(
     store: &Store,
     secrets: &SecretBox,
@@ -109,15 +133,24 @@ pub async fn set_variable<E: From<ProjectError>>(
     let mut tx = store.begin().await.map_err(ProjectError::from)?;
     let resolved = resolve_for_update(&mut tx, scope).await?;
     let current = match key_in_url {
-        Some(key) => store::get_for_update(&mut tx, resolved.rows(), key).await.map_err(ProjectError::from)?,
+        Some(key) => store::get_for_update(&mut tx, resolved.rows(), key)
+            .await
+            .map_err(ProjectError::from)?,
         None => None,
     };
     match (&current, mode) {
         (None, SetMode::Update) => {
-            return Err(ProjectError::VariableNotFound { key: key_in_url.unwrap_or_default().to_owned() }.into());
+            return Err(ProjectError::VariableNotFound {
+                key: key_in_url.unwrap_or_default().to_owned(),
+            }
+            .into());
         }
         (Some(existing), SetMode::Create) => {
-            return Err(ProjectError::Taken { what: "variable", name: existing.key.clone() }.into());
+            return Err(ProjectError::Taken {
+                what: "variable",
+                name: existing.key.clone(),
+            }
+            .into());
         }
         _ => {}
     }
@@ -125,7 +158,8 @@ pub async fn set_variable<E: From<ProjectError>>(
     if !precondition.allows(current_etag.as_deref().unwrap_or("")) {
         return Err(ProjectError::Changed {
             what: "variable",
-            current_etag: current_etag.unwrap_or_else(|| "nothing: the variable does not exist".to_owned()),
+            current_etag: current_etag
+                .unwrap_or_else(|| "nothing: the variable does not exist".to_owned()),
         }
         .into());
     }
@@ -134,45 +168,75 @@ pub async fn set_variable<E: From<ProjectError>>(
     let (saved, created) = match &current {
         None => {
             if !wanted.secret && wanted.value.is_none() {
-                return Err(ProjectError::invalid("value", "a variable that is not secret needs a value").into());
+                return Err(ProjectError::invalid(
+                    "value",
+                    "a variable that is not secret needs a value",
+                )
+                .into());
             }
             let value = wanted.value.clone();
             let secret = wanted.secret;
-            let inserted = store::insert(&mut tx, resolved.rows(), &key, secret, |id| match value {
-                Some(value) if secret => StoredValue::Sealed(secrets.seal(value.as_bytes(), &context(id))),
-                Some(value) => StoredValue::Plain(value),
-                None => StoredValue::Unset,
-            })
-            .await
-            .map_err(|error| taken(error, "variable", &key))?;
+            let inserted =
+                store::insert(&mut tx, resolved.rows(), &key, secret, |id| match value {
+                    Some(value) if secret => {
+                        StoredValue::Sealed(secrets.seal(value.as_bytes(), &context(id)))
+                    }
+                    Some(value) => StoredValue::Plain(value),
+                    None => StoredValue::Unset,
+                })
+                .await
+                .map_err(|error| taken(error, "variable", &key))?;
             (inserted, true)
         }
         Some(existing) => {
             let stored = match wanted.value.clone() {
-                Some(value) if wanted.secret => StoredValue::Sealed(secrets.seal(value.as_bytes(), &context(&existing.id))),
+                Some(value) if wanted.secret => {
+                    StoredValue::Sealed(secrets.seal(value.as_bytes(), &context(&existing.id)))
+                }
                 Some(value) => StoredValue::Plain(value),
                 None => keep_stored(&mut tx, secrets, existing, wanted.secret).await?,
             };
-            (store::replace(&mut tx, existing, wanted.secret, stored).await.map_err(ProjectError::from)?, false)
+            (
+                store::replace(&mut tx, existing, wanted.secret, stored)
+                    .await
+                    .map_err(ProjectError::from)?,
+                false,
+            )
         }
     };
-    let kind = if created { "variable.created" } else { "variable.updated" };
+    let kind = if created {
+        "variable.created"
+    } else {
+        "variable.updated"
+    };
     let event = event(kind, actor, scope, &saved);
-    jeny_events::append(&mut tx, event).await.map_err(ProjectError::from)?;
+    jeny_events::append(&mut tx, event)
+        .await
+        .map_err(ProjectError::from)?;
     tx.commit().await.map_err(ProjectError::from)?;
     Ok((saved, created))
 }
 
 /// An update that gives no value keeps the stored one, sealing a plain value that becomes secret.
-async fn keep_stored(tx: &mut WriteTx, secrets: &SecretBox, existing: &Variable, secret: bool) -> Result<StoredValue, ProjectError> {
+async fn keep_stored(
+    tx: &mut WriteTx,
+    secrets: &SecretBox,
+    existing: &Variable,
+    secret: bool,
+) -> Result<StoredValue, ProjectError> {
     let stored = store::stored_value(tx, &existing.id).await?;
     match (stored, secret) {
-        (StoredValue::Plain(value), true) => Ok(StoredValue::Sealed(secrets.seal(value.as_bytes(), &context(&existing.id)))),
+        (StoredValue::Plain(value), true) => Ok(StoredValue::Sealed(
+            secrets.seal(value.as_bytes(), &context(&existing.id)),
+        )),
         (StoredValue::Sealed(_), false) => Err(ProjectError::invalid(
             "value",
             "give the value to turn a secret into a plain variable: a secret's value cannot be read back",
         )),
-        (StoredValue::Unset, false) => Err(ProjectError::invalid("value", "a variable that is not secret needs a value")),
+        (StoredValue::Unset, false) => Err(ProjectError::invalid(
+            "value",
+            "a variable that is not secret needs a value",
+        )),
         (stored, _) => Ok(stored),
     }
 }
@@ -186,21 +250,41 @@ pub async fn update_variable<E: From<ProjectError>>(
     precondition: &Precondition,
     change: impl FnOnce(VariableInput) -> Result<VariableInput, E>,
 ) -> Result<Variable, E> {
-    let (variable, _) = set_variable(store, secrets, actor, scope, SetMode::Update, Some(key), precondition, |current| {
-        change(current.expect("SetMode::Update only calls change for an existing variable"))
-    })
+    let (variable, _) = set_variable(
+        store,
+        secrets,
+        actor,
+        scope,
+        SetMode::Update,
+        Some(key),
+        precondition,
+        |current| {
+            change(current.expect("SetMode::Update only calls change for an existing variable"))
+        },
+    )
     .await?;
     Ok(variable)
 }
 
-pub async fn delete_variable(store: &Store, actor: &str, scope: Scope<'_>, key: &str, precondition: &Precondition) -> Result<(), ProjectError> {
+pub async fn delete_variable(
+    store: &Store,
+    actor: &str,
+    scope: Scope<'_>,
+    key: &str,
+    precondition: &Precondition,
+) -> Result<(), ProjectError> {
     let mut tx = store.begin().await?;
     let resolved = resolve_for_update(&mut tx, scope).await?;
     let current = store::get_for_update(&mut tx, resolved.rows(), key)
         .await?
-        .ok_or_else(|| ProjectError::VariableNotFound { key: key.to_owned() })?;
+        .ok_or_else(|| ProjectError::VariableNotFound {
+            key: key.to_owned(),
+        })?;
     if !precondition.allows(&current.etag()) {
-        return Err(ProjectError::Changed { what: "variable", current_etag: current.etag() });
+        return Err(ProjectError::Changed {
+            what: "variable",
+            current_etag: current.etag(),
+        });
     }
     store::delete(&mut tx, &current.id).await?;
     jeny_events::append(&mut tx, event("variable.deleted", actor, scope, &current)).await?;

@@ -9,7 +9,11 @@ const COLUMNS: &str = "e.id, e.project_id, p.name AS project_name, e.name, e.hos
      e.deploy_timeout_secs, e.version, e.created_at, e.updated_at";
 const FROM: &str = "FROM environments e JOIN projects p ON p.id = e.project_id";
 
-pub(crate) async fn list(store: &Store, project_id: &str, page: &PageRequest) -> Result<Vec<Environment>, StoreError> {
+pub(crate) async fn list(
+    store: &Store,
+    project_id: &str,
+    page: &PageRequest,
+) -> Result<Vec<Environment>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} {FROM} WHERE e.project_id = $1 AND ($2 IS NULL OR e.name > $2) ORDER BY e.name LIMIT $3"
     ))
@@ -21,20 +25,38 @@ pub(crate) async fn list(store: &Store, project_id: &str, page: &PageRequest) ->
     rows.iter().map(from_row).collect()
 }
 
-pub(crate) async fn get(store: &Store, project: &str, name: &str) -> Result<Option<Environment>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} {FROM} WHERE p.name = $1 AND e.name = $2"))
-        .bind(project)
-        .bind(name)
-        .fetch_optional(store.reader())
-        .await?;
+pub(crate) async fn get(
+    store: &Store,
+    project: &str,
+    name: &str,
+) -> Result<Option<Environment>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} {FROM} WHERE p.name = $1 AND e.name = $2"
+    ))
+    .bind(project)
+    .bind(name)
+    .fetch_optional(store.reader())
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub(crate) async fn get_for_update(tx: &mut WriteTx, project_id: &str, name: &str) -> Result<Option<Environment>, StoreError> {
+pub(crate) async fn get_for_update(
+    tx: &mut WriteTx,
+    project_id: &str,
+    name: &str,
+) -> Result<Option<Environment>, StoreError> {
     // FOR UPDATE OF: lock the environment row, not the project's.
-    let lock = if tx.for_update().is_empty() { "" } else { " FOR UPDATE OF e" };
+    let lock = if tx.for_update().is_empty() {
+        ""
+    } else {
+        " FOR UPDATE OF e"
+    };
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE e.project_id = $1 AND e.name = $2{lock}");
-    let row = sqlx::query(&sql).bind(project_id).bind(name).fetch_optional(tx.conn()).await?;
+    let row = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(name)
+        .fetch_optional(tx.conn())
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -102,7 +124,10 @@ pub(crate) async fn replace(
 
 /// Deletes the environment and, through the foreign key, its variables.
 pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM environments WHERE id = $1").bind(id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM environments WHERE id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

@@ -4,7 +4,8 @@ use crate::model::{Project, ValidProject};
 use jeny_core::{PageRequest, Timestamp, new_id};
 use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
 
-const COLUMNS: &str = "id, name, title, description, repository, deploy_command, version, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, title, description, repository, deploy_command, version, created_at, updated_at";
 
 pub(crate) async fn list(store: &Store, page: &PageRequest) -> Result<Vec<Project>, StoreError> {
     let rows = sqlx::query(&format!(
@@ -25,13 +26,25 @@ pub(crate) async fn get(store: &Store, name: &str) -> Result<Option<Project>, St
     row.as_ref().map(from_row).transpose()
 }
 
-pub(crate) async fn get_for_update(tx: &mut WriteTx, name: &str) -> Result<Option<Project>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM projects WHERE name = $1{}", tx.for_update());
-    let row = sqlx::query(&sql).bind(name).fetch_optional(tx.conn()).await?;
+pub(crate) async fn get_for_update(
+    tx: &mut WriteTx,
+    name: &str,
+) -> Result<Option<Project>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM projects WHERE name = $1{}",
+        tx.for_update()
+    );
+    let row = sqlx::query(&sql)
+        .bind(name)
+        .fetch_optional(tx.conn())
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub(crate) async fn insert(tx: &mut WriteTx, project: &ValidProject) -> Result<Project, StoreError> {
+pub(crate) async fn insert(
+    tx: &mut WriteTx,
+    project: &ValidProject,
+) -> Result<Project, StoreError> {
     let now = Timestamp::now();
     let id = new_id();
     sqlx::query(
@@ -60,7 +73,11 @@ pub(crate) async fn insert(tx: &mut WriteTx, project: &ValidProject) -> Result<P
     })
 }
 
-pub(crate) async fn replace(tx: &mut WriteTx, current: &Project, project: &ValidProject) -> Result<Project, StoreError> {
+pub(crate) async fn replace(
+    tx: &mut WriteTx,
+    current: &Project,
+    project: &ValidProject,
+) -> Result<Project, StoreError> {
     let now = Timestamp::now();
     sqlx::query(
         "UPDATE projects SET title = $2, description = $3, repository = $4, deploy_command = $5, \
@@ -87,7 +104,10 @@ pub(crate) async fn replace(tx: &mut WriteTx, current: &Project, project: &Valid
 
 /// Deletes the project; its environments and variables go with it (foreign keys cascade).
 pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM projects WHERE id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 

@@ -32,7 +32,11 @@ pub(crate) enum StoredValue {
     Unset,
 }
 
-pub(crate) async fn list(store: &Store, scope: RowScope<'_>, page: &PageRequest) -> Result<Vec<Variable>, StoreError> {
+pub(crate) async fn list(
+    store: &Store,
+    scope: RowScope<'_>,
+    page: &PageRequest,
+) -> Result<Vec<Variable>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM variables WHERE {} AND ($3 IS NULL OR key > $3) ORDER BY key LIMIT $4",
         scope.condition()
@@ -46,18 +50,33 @@ pub(crate) async fn list(store: &Store, scope: RowScope<'_>, page: &PageRequest)
     rows.iter().map(from_row).collect()
 }
 
-pub(crate) async fn get(store: &Store, scope: RowScope<'_>, key: &str) -> Result<Option<Variable>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM variables WHERE {} AND key = $3", scope.condition()))
-        .bind(scope.project_id)
-        .bind(scope.environment_id)
-        .bind(key)
-        .fetch_optional(store.reader())
-        .await?;
+pub(crate) async fn get(
+    store: &Store,
+    scope: RowScope<'_>,
+    key: &str,
+) -> Result<Option<Variable>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM variables WHERE {} AND key = $3",
+        scope.condition()
+    ))
+    .bind(scope.project_id)
+    .bind(scope.environment_id)
+    .bind(key)
+    .fetch_optional(store.reader())
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-pub(crate) async fn get_for_update(tx: &mut WriteTx, scope: RowScope<'_>, key: &str) -> Result<Option<Variable>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM variables WHERE {} AND key = $3{}", scope.condition(), tx.for_update());
+pub(crate) async fn get_for_update(
+    tx: &mut WriteTx,
+    scope: RowScope<'_>,
+    key: &str,
+) -> Result<Option<Variable>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM variables WHERE {} AND key = $3{}",
+        scope.condition(),
+        tx.for_update()
+    );
     let row = sqlx::query(&sql)
         .bind(scope.project_id)
         .bind(scope.environment_id)
@@ -116,7 +135,15 @@ pub(crate) async fn replace(
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
-    Ok(shown(current.id.clone(), &current.key, &stored, secret, current.created_at, now, current.version + 1))
+    Ok(shown(
+        current.id.clone(),
+        &current.key,
+        &stored,
+        secret,
+        current.created_at,
+        now,
+        current.version + 1,
+    ))
 }
 
 /// The stored plain value or sealed bytes of a variable, for re-sealing or conversion.
@@ -135,7 +162,10 @@ pub(crate) async fn stored_value(tx: &mut WriteTx, id: &str) -> Result<StoredVal
 }
 
 pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM variables WHERE id = $1").bind(id).execute(tx.conn()).await?;
+    sqlx::query("DELETE FROM variables WHERE id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
     Ok(())
 }
 
@@ -147,7 +177,15 @@ fn split(stored: &StoredValue) -> (Option<String>, Option<Vec<u8>>) {
     }
 }
 
-fn shown(id: String, key: &str, stored: &StoredValue, secret: bool, created_at: Timestamp, updated_at: Timestamp, version: i64) -> Variable {
+fn shown(
+    id: String,
+    key: &str,
+    stored: &StoredValue,
+    secret: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    version: i64,
+) -> Variable {
     Variable {
         id,
         key: key.to_owned(),
@@ -166,7 +204,9 @@ fn shown(id: String, key: &str, stored: &StoredValue, secret: bool, created_at: 
 fn from_row(row: &AnyRow) -> Result<Variable, StoreError> {
     let secret = row.try_get::<i64, _>("secret")? != 0;
     let value: Option<String> = row.try_get("value")?;
-    let has_sealed = row.try_get::<bool, _>("has_sealed").or_else(|_| row.try_get::<i64, _>("has_sealed").map(|n| n != 0))?;
+    let has_sealed = row
+        .try_get::<bool, _>("has_sealed")
+        .or_else(|_| row.try_get::<i64, _>("has_sealed").map(|n| n != 0))?;
     Ok(Variable {
         id: row.try_get("id")?,
         key: row.try_get("key")?,

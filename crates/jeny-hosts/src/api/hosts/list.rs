@@ -30,5 +30,7 @@ pub(crate) async fn list_hosts(
     query.only(&["tag", "limit", "cursor"])?;
     let page = query.page()?;
     let selector = TagSelector::from_conditions("tag", query.all("tag"))?;
-    Ok(AppJson(crate::list_hosts(&state.store, &selector, &page).await?))
+    Ok(AppJson(
+        crate::list_hosts(&state.store, &selector, &page).await?,
+    ))
 }

@@ -37,7 +37,14 @@ pub(crate) async fn replace_host(
     AppJson(input): AppJson<HostInput>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let host = crate::update_host(&state.store, principal.actor(), &name, &precondition, |_| Ok::<_, ApiError>(input)).await?;
+    let host = crate::update_host(
+        &state.store,
+        principal.actor(),
+        &name,
+        &precondition,
+        |_| Ok::<_, ApiError>(input),
+    )
+    .await?;
     Ok(json_with_etag(StatusCode::OK, &host.etag(), &host))
 }
 
@@ -70,9 +77,13 @@ pub(crate) async fn patch_host(
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let host = crate::update_host(&state.store, principal.actor(), &name, &precondition, |current: HostInput| {
-        patch.apply(&current)
-    })
+    let host = crate::update_host(
+        &state.store,
+        principal.actor(),
+        &name,
+        &precondition,
+        |current: HostInput| patch.apply(&current),
+    )
     .await?;
     Ok(json_with_etag(StatusCode::OK, &host.etag(), &host))
 }

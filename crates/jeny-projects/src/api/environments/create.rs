@@ -22,7 +22,11 @@ pub(crate) async fn create_environment(
     AppJson(input): AppJson<EnvironmentInput>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let environment = crate::create_environment(&state.store, principal.actor(), &project, input).await?;
-    let location = format!("/api/v1/projects/{}/environments/{}", environment.project, environment.name);
+    let environment =
+        crate::create_environment(&state.store, principal.actor(), &project, input).await?;
+    let location = format!(
+        "/api/v1/projects/{}/environments/{}",
+        environment.project, environment.name
+    );
     Ok(json_created(&location, &environment.etag(), &environment))
 }

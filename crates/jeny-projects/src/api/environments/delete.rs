@@ -24,6 +24,13 @@ pub(crate) async fn delete_environment(
     IfMatch(precondition): IfMatch,
 ) -> Result<StatusCode, ApiError> {
     principal.require(Role::Deployer)?;
-    crate::delete_environment(&state.store, principal.actor(), &project, &environment, &precondition).await?;
+    crate::delete_environment(
+        &state.store,
+        principal.actor(),
+        &project,
+        &environment,
+        &precondition,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,5 +23,9 @@ pub(crate) async fn get_environment(
     Path((project, environment)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let environment = crate::get_environment(&state.store, &project, &environment).await?;
-    Ok(json_with_etag(StatusCode::OK, &environment.etag(), &environment))
+    Ok(json_with_etag(
+        StatusCode::OK,
+        &environment.etag(),
+        &environment,
+    ))
 }

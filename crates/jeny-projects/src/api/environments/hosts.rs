@@ -24,5 +24,7 @@ pub(crate) async fn environment_hosts(
     query: QueryPairs,
 ) -> Result<AppJson<Page<Host>>, ApiError> {
     query.only(&["limit", "cursor"])?;
-    Ok(AppJson(crate::environment_hosts(&state.store, &project, &environment, &query.page()?).await?))
+    Ok(AppJson(
+        crate::environment_hosts(&state.store, &project, &environment, &query.page()?).await?,
+    ))
 }

@@ -20,5 +20,7 @@ pub(crate) async fn list_environments(
     query: QueryPairs,
 ) -> Result<AppJson<Page<Environment>>, ApiError> {
     query.only(&["limit", "cursor"])?;
-    Ok(AppJson(crate::list_environments(&state.store, &project, &query.page()?).await?))
+    Ok(AppJson(
+        crate::list_environments(&state.store, &project, &query.page()?).await?,
+    ))
 }

@@ -28,9 +28,14 @@ pub(crate) async fn replace_environment(
     AppJson(input): AppJson<EnvironmentInput>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let updated = crate::update_environment(&state.store, principal.actor(), &project, &environment, &precondition, |_| {
-        Ok::<_, ApiError>(input)
-    })
+    let updated = crate::update_environment(
+        &state.store,
+        principal.actor(),
+        &project,
+        &environment,
+        &precondition,
+        |_| Ok::<_, ApiError>(input),
+    )
     .await?;
     Ok(json_with_etag(StatusCode::OK, &updated.etag(), &updated))
 }
@@ -56,9 +61,14 @@ pub(crate) async fn patch_environment(
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let updated = crate::update_environment(&state.store, principal.actor(), &project, &environment, &precondition, |current: EnvironmentInput| {
-        patch.apply(&current)
-    })
+    let updated = crate::update_environment(
+        &state.store,
+        principal.actor(),
+        &project,
+        &environment,
+        &precondition,
+        |current: EnvironmentInput| patch.apply(&current),
+    )
     .await?;
     Ok(json_with_etag(StatusCode::OK, &updated.etag(), &updated))
 }

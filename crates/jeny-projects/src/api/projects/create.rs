@@ -21,5 +21,9 @@ pub(crate) async fn create_project(
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
     let project = crate::create_project(&state.store, principal.actor(), input).await?;
-    Ok(json_created(&format!("/api/v1/projects/{}", project.name), &project.etag(), &project))
+    Ok(json_created(
+        &format!("/api/v1/projects/{}", project.name),
+        &project.etag(),
+        &project,
+    ))
 }

@@ -19,5 +19,7 @@ pub(crate) async fn list_projects(
     query: QueryPairs,
 ) -> Result<AppJson<Page<Project>>, ApiError> {
     query.only(&["limit", "cursor"])?;
-    Ok(AppJson(crate::list_projects(&state.store, &query.page()?).await?))
+    Ok(AppJson(
+        crate::list_projects(&state.store, &query.page()?).await?,
+    ))
 }

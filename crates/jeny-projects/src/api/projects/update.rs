@@ -27,7 +27,14 @@ pub(crate) async fn replace_project(
     AppJson(input): AppJson<ProjectInput>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let updated = crate::update_project(&state.store, principal.actor(), &project, &precondition, |_| Ok::<_, ApiError>(input)).await?;
+    let updated = crate::update_project(
+        &state.store,
+        principal.actor(),
+        &project,
+        &precondition,
+        |_| Ok::<_, ApiError>(input),
+    )
+    .await?;
     Ok(json_with_etag(StatusCode::OK, &updated.etag(), &updated))
 }
 
@@ -50,9 +57,13 @@ pub(crate) async fn patch_project(
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let updated = crate::update_project(&state.store, principal.actor(), &project, &precondition, |current: ProjectInput| {
-        patch.apply(&current)
-    })
+    let updated = crate::update_project(
+        &state.store,
+        principal.actor(),
+        &project,
+        &precondition,
+        |current: ProjectInput| patch.apply(&current),
+    )
     .await?;
     Ok(json_with_etag(StatusCode::OK, &updated.etag(), &updated))
 }

@@ -10,23 +10,44 @@ use jeny_http::{ApiError, AppJson, MergePatch, QueryPairs, json_created, json_wi
 fn location(scope: Scope<'_>, key: &str) -> String {
     match scope.environment {
         None => format!("/api/v1/projects/{}/variables/{key}", scope.project),
-        Some(environment) => format!("/api/v1/projects/{}/environments/{environment}/variables/{key}", scope.project),
+        Some(environment) => format!(
+            "/api/v1/projects/{}/environments/{environment}/variables/{key}",
+            scope.project
+        ),
     }
 }
 
-pub(super) async fn list(state: &ProjectsState, scope: Scope<'_>, query: &QueryPairs) -> Result<AppJson<Page<Variable>>, ApiError> {
+pub(super) async fn list(
+    state: &ProjectsState,
+    scope: Scope<'_>,
+    query: &QueryPairs,
+) -> Result<AppJson<Page<Variable>>, ApiError> {
     query.only(&["limit", "cursor"])?;
-    Ok(AppJson(crate::list_variables(&state.store, scope, &query.page()?).await?))
+    Ok(AppJson(
+        crate::list_variables(&state.store, scope, &query.page()?).await?,
+    ))
 }
 
-pub(super) async fn get(state: &ProjectsState, scope: Scope<'_>, key: &str) -> Result<Response, ApiError> {
+pub(super) async fn get(
+    state: &ProjectsState,
+    scope: Scope<'_>,
+    key: &str,
+) -> Result<Response, ApiError> {
     let variable = crate::get_variable(&state.store, scope, key).await?;
     Ok(json_with_etag(StatusCode::OK, &variable.etag(), &variable))
 }
 
-pub(super) async fn create(principal: &Principal, state: &ProjectsState, scope: Scope<'_>, input: VariableInput) -> Result<Response, ApiError> {
+pub(super) async fn create(
+    principal: &Principal,
+    state: &ProjectsState,
+    scope: Scope<'_>,
+    input: VariableInput,
+) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let key = input.key.clone().ok_or_else(|| ApiError::invalid("key", "a variable needs a key"))?;
+    let key = input
+        .key
+        .clone()
+        .ok_or_else(|| ApiError::invalid("key", "a variable needs a key"))?;
     let (variable, _) = crate::set_variable(
         &state.store,
         &state.secrets,
@@ -38,7 +59,11 @@ pub(super) async fn create(principal: &Principal, state: &ProjectsState, scope: 
         |_| Ok::<_, ApiError>(input),
     )
     .await?;
-    Ok(json_created(&location(scope, &variable.key), &variable.etag(), &variable))
+    Ok(json_created(
+        &location(scope, &variable.key),
+        &variable.etag(),
+        &variable,
+    ))
 }
 
 pub(super) async fn put(
@@ -62,7 +87,11 @@ pub(super) async fn put(
     )
     .await?;
     if created {
-        Ok(json_created(&location(scope, &variable.key), &variable.etag(), &variable))
+        Ok(json_created(
+            &location(scope, &variable.key),
+            &variable.etag(),
+            &variable,
+        ))
     } else {
         Ok(json_with_etag(StatusCode::OK, &variable.etag(), &variable))
     }
@@ -77,9 +106,15 @@ pub(super) async fn patch(
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Deployer)?;
-    let variable = crate::update_variable(&state.store, &state.secrets, principal.actor(), scope, key, precondition, |current| {
-        patch.apply(&current)
-    })
+    let variable = crate::update_variable(
+        &state.store,
+        &state.secrets,
+        principal.actor(),
+        scope,
+        key,
+        precondition,
+        |current| patch.apply(&current),
+    )
     .await?;
     Ok(json_with_etag(StatusCode::OK, &variable.etag(), &variable))
 }

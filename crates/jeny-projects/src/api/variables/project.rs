@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use http::StatusCode;
 use jeny_core::Page;
-use jeny_http::{ApiError, AppJson, Auth, IfMatch, MergePatch, QueryPairs, ReadErrors, WriteErrors};
+use jeny_http::{
+    ApiError, AppJson, Auth, IfMatch, MergePatch, QueryPairs, ReadErrors, WriteErrors,
+};
 
 /// Lists a project's variables by key. Secret values are never shown.
 #[utoipa::path(
@@ -22,7 +24,15 @@ pub(crate) async fn list_project_variables(
     Path(project): Path<String>,
     query: QueryPairs,
 ) -> Result<AppJson<Page<Variable>>, ApiError> {
-    actions::list(&state, Scope { project: &project, environment: None }, &query).await
+    actions::list(
+        &state,
+        Scope {
+            project: &project,
+            environment: None,
+        },
+        &query,
+    )
+    .await
 }
 
 /// Creates a variable in a project; 409 if the key exists. Needs the deployer role.
@@ -39,7 +49,16 @@ pub(crate) async fn create_project_variable(
     Path(project): Path<String>,
     AppJson(input): AppJson<VariableInput>,
 ) -> Result<Response, ApiError> {
-    actions::create(&principal, &state, Scope { project: &project, environment: None }, input).await
+    actions::create(
+        &principal,
+        &state,
+        Scope {
+            project: &project,
+            environment: None,
+        },
+        input,
+    )
+    .await
 }
 
 /// One variable in a project, with its ETag.
@@ -54,7 +73,15 @@ pub(crate) async fn get_project_variable(
     State(state): State<ProjectsState>,
     Path((project, key)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    actions::get(&state, Scope { project: &project, environment: None }, &key).await
+    actions::get(
+        &state,
+        Scope {
+            project: &project,
+            environment: None,
+        },
+        &key,
+    )
+    .await
 }
 
 /// Creates or replaces a variable in a project (201 when created). For a secret, leaving `value` out
@@ -76,7 +103,18 @@ pub(crate) async fn put_project_variable(
     IfMatch(precondition): IfMatch,
     AppJson(input): AppJson<VariableInput>,
 ) -> Result<Response, ApiError> {
-    actions::put(&principal, &state, Scope { project: &project, environment: None }, &key, &precondition, input).await
+    actions::put(
+        &principal,
+        &state,
+        Scope {
+            project: &project,
+            environment: None,
+        },
+        &key,
+        &precondition,
+        input,
+    )
+    .await
 }
 
 /// Changes a variable in a project with a JSON merge patch (RFC 7386). Needs the deployer role.
@@ -97,7 +135,18 @@ pub(crate) async fn patch_project_variable(
     IfMatch(precondition): IfMatch,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
-    actions::patch(&principal, &state, Scope { project: &project, environment: None }, &key, &precondition, patch).await
+    actions::patch(
+        &principal,
+        &state,
+        Scope {
+            project: &project,
+            environment: None,
+        },
+        &key,
+        &precondition,
+        patch,
+    )
+    .await
 }
 
 /// Deletes a variable in a project. Needs the deployer role.
@@ -116,5 +165,15 @@ pub(crate) async fn delete_project_variable(
     Path((project, key)): Path<(String, String)>,
     IfMatch(precondition): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    actions::delete(&principal, &state, Scope { project: &project, environment: None }, &key, &precondition).await
+    actions::delete(
+        &principal,
+        &state,
+        Scope {
+            project: &project,
+            environment: None,
+        },
+        &key,
+        &precondition,
+    )
+    .await
 }

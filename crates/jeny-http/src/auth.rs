@@ -1,13 +1,13 @@
 //! The `Auth` extractor: a handler that takes `Auth` runs only for an authenticated request and
 //! receives its `Principal`. How credentials become a principal is the auth part's business,
 //! plugged in as an `Authenticator` (an `Authenticators` request extension added by the server),
-//! so no other part touches tokens or cookies.
+//! so no other part touches tokens or cookies. `AsDeployer` and `AsAdmin` also require a role.
 
 use crate::ApiError;
 use axum::extract::FromRequestParts;
 use futures_util::future::BoxFuture;
 use http::request::Parts;
-use jeny_core::{ErrorCode, Principal};
+use jeny_core::{ErrorCode, Principal, Role};
 use std::sync::Arc;
 
 /// Turns a bearer token into a principal; `Ok(None)` for a token that is not valid.
@@ -62,5 +62,34 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
                 "this API token is not valid: it is unknown, revoked or expired",
             )),
         }
+    }
+}
+
+/// An authenticated request whose principal has at least the deployer role. The role is checked
+/// before the body is read, so a viewer gets 403 whatever it sent.
+#[derive(Debug, Clone)]
+pub struct AsDeployer(pub Principal);
+
+/// An authenticated request whose principal is an admin.
+#[derive(Debug, Clone)]
+pub struct AsAdmin(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for AsDeployer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<AsDeployer, ApiError> {
+        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
+        principal.require(Role::Deployer)?;
+        Ok(AsDeployer(principal))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AsAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<AsAdmin, ApiError> {
+        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
+        principal.require(Role::Admin)?;
+        Ok(AsAdmin(principal))
     }
 }

@@ -7,8 +7,8 @@ use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use jeny_core::ErrorCode;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A JSON request body or response.
@@ -64,6 +64,20 @@ impl MergePatch {
     pub fn apply<T: Serialize + DeserializeOwned>(&self, current: &T) -> Result<T, ApiError> {
         let mut value = serde_json::to_value(current)
             .map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
+        // Removing a member that does not exist is a no-op in RFC 7386, but a patch naming a
+        // field this resource does not have is a client's mistake worth saying.
+        if let Value::Object(fields) = &value
+            && let Some(unknown) = self.0.keys().find(|key| !fields.contains_key(*key))
+        {
+            let known: Vec<&str> = fields.keys().map(String::as_str).collect();
+            return Err(ApiError::invalid(
+                unknown.clone(),
+                format!(
+                    "unknown field `{unknown}`, expected one of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
         merge_patch(&mut value, &Value::Object(self.0.clone()));
         serde_path_to_error::deserialize(value).map_err(|error| {
             let path = error.path().to_string();
@@ -174,30 +188,39 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         })
 }
 
+/// Parses a request body. It must be a JSON object: serde would otherwise accept an array for a
+/// struct (its fields in order), which no client means.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        use serde_json::error::Category;
-        match inner.classify() {
-            Category::Data => ApiError {
-                field: (path != ".").then_some(path),
-                ..ApiError::new(ErrorCode::InvalidInput, strip_position(&inner.to_string()))
-            },
-            Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+    let value = Value::deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|error| {
+            ApiError::new(
                 ErrorCode::MalformedRequest,
-                format!("the body is not valid JSON: {inner}"),
-            ),
+                format!("the body is not valid JSON: {error}"),
+            )
+        })?;
+    if !value.is_object() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "the body must be a JSON object",
+        ));
+    }
+    from_value(value)
+}
+
+/// Deserializes `T` from a JSON value, naming the field at fault.
+fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        ApiError {
+            field: (path != ".").then_some(path),
+            ..ApiError::new(
+                ErrorCode::InvalidInput,
+                strip_position(&error.into_inner().to_string()),
+            )
         }
-    })?;
-    deserializer.end().map_err(|error| {
-        ApiError::new(
-            ErrorCode::MalformedRequest,
-            format!("the body is not valid JSON: {error}"),
-        )
-    })?;
-    Ok(value)
+    })
 }
 
 /// serde's data errors end in " at line 1 column 17", which helps nobody once the field is named.
@@ -247,5 +270,11 @@ mod tests {
         assert_eq!(error.code, ErrorCode::MalformedRequest);
         let error = parse_json::<Sample>(br#"{"name": "x", "count": 1} trailing"#).unwrap_err();
         assert_eq!(error.code, ErrorCode::MalformedRequest);
+        let error = parse_json::<Sample>(br#"["x", 1]"#).unwrap_err();
+        assert_eq!(
+            error.code,
+            ErrorCode::InvalidInput,
+            "an array is not an object"
+        );
     }
 }

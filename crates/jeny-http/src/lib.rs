@@ -13,7 +13,7 @@ mod problem;
 mod query;
 pub mod sse;
 
-pub use auth::{Auth, Authenticator, Authenticators};
+pub use auth::{AsAdmin, AsDeployer, Auth, Authenticator, Authenticators};
 pub use etag::IfMatch;
 pub use json::{AppJson, MergePatch, json_created, json_with_etag, merge_patch};
 pub use middleware::{RequestId, request_context};

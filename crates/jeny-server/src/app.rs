@@ -77,7 +77,7 @@ async fn readyz(State(store): State<Store>) -> Result<&'static str, ApiError> {
     Ok("ready\n")
 }
 
-async fn openapi_document() -> Response {
+async fn openapi_document(_auth: jeny_http::Auth) -> Response {
     (
         [(http::header::CONTENT_TYPE, "application/json")],
         openapi::openapi_json(),

@@ -11,6 +11,8 @@ pub enum StoreError {
     Unavailable(#[source] sqlx::Error),
     #[error("a row with the same unique key already exists ({constraint})")]
     Conflict { constraint: String },
+    #[error("text with a NUL character cannot be stored or searched for")]
+    InvalidText(#[source] sqlx::Error),
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("stored data is not what jeny expects: {0}")]
@@ -40,6 +42,11 @@ impl From<sqlx::Error> for StoreError {
                 return StoreError::Conflict { constraint };
             }
             let code = database_error.code().unwrap_or_default();
+            // PostgreSQL refuses NUL bytes in text (22021, 22P05); SQLite stores them. Input that
+            // reaches a query with one is the client's mistake, not jeny's.
+            if code == "22021" || code == "22P05" {
+                return StoreError::InvalidText(error);
+            }
             // PostgreSQL: class 08 connection exceptions, 57P admin shutdown / cannot connect now,
             // 53 insufficient resources. SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED after the timeout.
             let unreachable = code.starts_with("08")
@@ -69,6 +76,7 @@ impl DomainError for StoreError {
         match self {
             StoreError::Unavailable(_) => ErrorCode::Unavailable,
             StoreError::Conflict { .. } => ErrorCode::Conflict,
+            StoreError::InvalidText(_) => ErrorCode::InvalidInput,
             _ => ErrorCode::Internal,
         }
     }

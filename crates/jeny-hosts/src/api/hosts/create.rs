@@ -4,8 +4,7 @@ use crate::api::HostsState;
 use crate::{Host, HostInput};
 use axum::extract::State;
 use axum::response::Response;
-use jeny_core::Role;
-use jeny_http::{ApiError, AppJson, Auth, json_created};
+use jeny_http::{ApiError, AppJson, AsDeployer, json_created};
 
 /// Adds a host. Its source is `manual`.
 #[utoipa::path(
@@ -23,11 +22,10 @@ use jeny_http::{ApiError, AppJson, Auth, json_created};
     )
 )]
 pub(crate) async fn create_host(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<HostsState>,
     AppJson(input): AppJson<HostInput>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let host = crate::create_host(&state.store, principal.actor(), input).await?;
     let location = format!("/api/v1/hosts/{}", host.name);
     Ok(json_created(&location, &host.etag(), &host))

@@ -3,8 +3,7 @@
 use crate::api::HostsState;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use jeny_core::Role;
-use jeny_http::{ApiError, Auth, IfMatch};
+use jeny_http::{ApiError, AsDeployer, IfMatch};
 
 /// Removes a host. Honours `If-Match`.
 #[utoipa::path(
@@ -25,12 +24,11 @@ use jeny_http::{ApiError, Auth, IfMatch};
     )
 )]
 pub(crate) async fn delete_host(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<HostsState>,
     Path(name): Path<String>,
     IfMatch(precondition): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Deployer)?;
     crate::delete_host(&state.store, principal.actor(), &name, &precondition).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,8 +6,7 @@ use crate::{Host, HostInput};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use http::StatusCode;
-use jeny_core::Role;
-use jeny_http::{ApiError, AppJson, Auth, IfMatch, MergePatch, json_with_etag};
+use jeny_http::{ApiError, AppJson, AsDeployer, IfMatch, MergePatch, json_with_etag};
 
 /// Replaces a host's address and tags. The name cannot change.
 #[utoipa::path(
@@ -30,13 +29,12 @@ use jeny_http::{ApiError, AppJson, Auth, IfMatch, MergePatch, json_with_etag};
     )
 )]
 pub(crate) async fn replace_host(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<HostsState>,
     Path(name): Path<String>,
     IfMatch(precondition): IfMatch,
     AppJson(input): AppJson<HostInput>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let host = crate::update_host(
         &state.store,
         principal.actor(),
@@ -70,13 +68,12 @@ pub(crate) async fn replace_host(
     )
 )]
 pub(crate) async fn patch_host(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<HostsState>,
     Path(name): Path<String>,
     IfMatch(precondition): IfMatch,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let host = crate::update_host(
         &state.store,
         principal.actor(),

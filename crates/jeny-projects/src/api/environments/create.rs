@@ -4,8 +4,7 @@ use crate::api::ProjectsState;
 use crate::{Environment, EnvironmentInput};
 use axum::extract::{Path, State};
 use axum::response::Response;
-use jeny_core::Role;
-use jeny_http::{ApiError, AppJson, Auth, WriteErrors, json_created};
+use jeny_http::{ApiError, AppJson, AsDeployer, WriteErrors, json_created};
 
 /// Creates an environment in a project. Needs the deployer role.
 #[utoipa::path(
@@ -16,12 +15,11 @@ use jeny_http::{ApiError, AppJson, Auth, WriteErrors, json_created};
     responses((status = 201, description = "The environment, with its ETag and Location", body = Environment), WriteErrors)
 )]
 pub(crate) async fn create_environment(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path(project): Path<String>,
     AppJson(input): AppJson<EnvironmentInput>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let environment =
         crate::create_environment(&state.store, principal.actor(), &project, input).await?;
     let location = format!(

@@ -3,8 +3,7 @@
 use crate::api::ProjectsState;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use jeny_core::Role;
-use jeny_http::{ApiError, Auth, IfMatch, WriteErrors};
+use jeny_http::{ApiError, AsDeployer, IfMatch, WriteErrors};
 
 /// Deletes an environment with its variables. Needs the deployer role.
 #[utoipa::path(
@@ -18,12 +17,11 @@ use jeny_http::{ApiError, Auth, IfMatch, WriteErrors};
     responses((status = 204, description = "Deleted"), WriteErrors)
 )]
 pub(crate) async fn delete_environment(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path((project, environment)): Path<(String, String)>,
     IfMatch(precondition): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Deployer)?;
     crate::delete_environment(
         &state.store,
         principal.actor(),

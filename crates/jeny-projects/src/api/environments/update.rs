@@ -5,8 +5,7 @@ use crate::{Environment, EnvironmentInput};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use http::StatusCode;
-use jeny_core::Role;
-use jeny_http::{ApiError, AppJson, Auth, IfMatch, MergePatch, WriteErrors, json_with_etag};
+use jeny_http::{ApiError, AppJson, AsDeployer, IfMatch, MergePatch, WriteErrors, json_with_etag};
 
 /// Replaces an environment's writable fields (left-out fields take their defaults).
 #[utoipa::path(
@@ -21,13 +20,12 @@ use jeny_http::{ApiError, AppJson, Auth, IfMatch, MergePatch, WriteErrors, json_
     responses((status = 200, description = "The updated environment", body = Environment), WriteErrors)
 )]
 pub(crate) async fn replace_environment(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path((project, environment)): Path<(String, String)>,
     IfMatch(precondition): IfMatch,
     AppJson(input): AppJson<EnvironmentInput>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let updated = crate::update_environment(
         &state.store,
         principal.actor(),
@@ -54,13 +52,12 @@ pub(crate) async fn replace_environment(
     responses((status = 200, description = "The updated environment", body = Environment), WriteErrors)
 )]
 pub(crate) async fn patch_environment(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path((project, environment)): Path<(String, String)>,
     IfMatch(precondition): IfMatch,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let updated = crate::update_environment(
         &state.store,
         principal.actor(),

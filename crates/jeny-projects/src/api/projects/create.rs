@@ -4,8 +4,7 @@ use crate::api::ProjectsState;
 use crate::{Project, ProjectInput};
 use axum::extract::State;
 use axum::response::Response;
-use jeny_core::Role;
-use jeny_http::{ApiError, AppJson, Auth, WriteErrors, json_created};
+use jeny_http::{ApiError, AppJson, AsDeployer, WriteErrors, json_created};
 
 /// Creates a project. Needs the deployer role.
 #[utoipa::path(
@@ -15,11 +14,10 @@ use jeny_http::{ApiError, AppJson, Auth, WriteErrors, json_created};
     responses((status = 201, description = "The project, with its ETag and Location", body = Project), WriteErrors)
 )]
 pub(crate) async fn create_project(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     AppJson(input): AppJson<ProjectInput>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let project = crate::create_project(&state.store, principal.actor(), input).await?;
     Ok(json_created(
         &format!("/api/v1/projects/{}", project.name),

@@ -3,8 +3,7 @@
 use crate::api::ProjectsState;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use jeny_core::Role;
-use jeny_http::{ApiError, Auth, IfMatch, WriteErrors};
+use jeny_http::{ApiError, AsAdmin, IfMatch, WriteErrors};
 
 /// Deletes a project with its environments and variables. Needs the admin role.
 #[utoipa::path(
@@ -17,12 +16,11 @@ use jeny_http::{ApiError, Auth, IfMatch, WriteErrors};
     responses((status = 204, description = "Deleted"), WriteErrors)
 )]
 pub(crate) async fn delete_project(
-    Auth(principal): Auth,
+    AsAdmin(principal): AsAdmin,
     State(state): State<ProjectsState>,
     Path(project): Path<String>,
     IfMatch(precondition): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Admin)?;
     crate::delete_project(&state.store, principal.actor(), &project, &precondition).await?;
     Ok(StatusCode::NO_CONTENT)
 }

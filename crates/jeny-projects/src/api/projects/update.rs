@@ -5,8 +5,7 @@ use crate::{Project, ProjectInput};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use http::StatusCode;
-use jeny_core::Role;
-use jeny_http::{ApiError, AppJson, Auth, IfMatch, MergePatch, WriteErrors, json_with_etag};
+use jeny_http::{ApiError, AppJson, AsDeployer, IfMatch, MergePatch, WriteErrors, json_with_etag};
 
 /// Replaces a project's writable fields (left-out fields take their defaults). The name cannot change.
 #[utoipa::path(
@@ -20,13 +19,12 @@ use jeny_http::{ApiError, AppJson, Auth, IfMatch, MergePatch, WriteErrors, json_
     responses((status = 200, description = "The updated project", body = Project), WriteErrors)
 )]
 pub(crate) async fn replace_project(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path(project): Path<String>,
     IfMatch(precondition): IfMatch,
     AppJson(input): AppJson<ProjectInput>,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let updated = crate::update_project(
         &state.store,
         principal.actor(),
@@ -50,13 +48,12 @@ pub(crate) async fn replace_project(
     responses((status = 200, description = "The updated project", body = Project), WriteErrors)
 )]
 pub(crate) async fn patch_project(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path(project): Path<String>,
     IfMatch(precondition): IfMatch,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let updated = crate::update_project(
         &state.store,
         principal.actor(),

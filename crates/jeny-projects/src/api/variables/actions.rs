@@ -4,7 +4,7 @@ use crate::api::ProjectsState;
 use crate::{Scope, SetMode, Variable, VariableInput};
 use axum::response::Response;
 use http::StatusCode;
-use jeny_core::{Page, Precondition, Principal, Role};
+use jeny_core::{Page, Precondition, Principal};
 use jeny_http::{ApiError, AppJson, MergePatch, QueryPairs, json_created, json_with_etag};
 
 fn location(scope: Scope<'_>, key: &str) -> String {
@@ -43,7 +43,6 @@ pub(super) async fn create(
     scope: Scope<'_>,
     input: VariableInput,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let key = input
         .key
         .clone()
@@ -74,7 +73,6 @@ pub(super) async fn put(
     precondition: &Precondition,
     input: VariableInput,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let (variable, created) = crate::set_variable(
         &state.store,
         &state.secrets,
@@ -105,7 +103,6 @@ pub(super) async fn patch(
     precondition: &Precondition,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
-    principal.require(Role::Deployer)?;
     let variable = crate::update_variable(
         &state.store,
         &state.secrets,
@@ -126,7 +123,6 @@ pub(super) async fn delete(
     key: &str,
     precondition: &Precondition,
 ) -> Result<StatusCode, ApiError> {
-    principal.require(Role::Deployer)?;
     crate::delete_variable(&state.store, principal.actor(), scope, key, precondition).await?;
     Ok(StatusCode::NO_CONTENT)
 }

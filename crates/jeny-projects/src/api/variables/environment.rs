@@ -8,7 +8,7 @@ use axum::response::Response;
 use http::StatusCode;
 use jeny_core::Page;
 use jeny_http::{
-    ApiError, AppJson, Auth, IfMatch, MergePatch, QueryPairs, ReadErrors, WriteErrors,
+    ApiError, AppJson, AsDeployer, Auth, IfMatch, MergePatch, QueryPairs, ReadErrors, WriteErrors,
 };
 
 /// Lists an environment's variables by key. Secret values are never shown.
@@ -44,7 +44,7 @@ pub(crate) async fn list_environment_variables(
     responses((status = 201, description = "The variable", body = Variable), WriteErrors)
 )]
 pub(crate) async fn create_environment_variable(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path((project, environment)): Path<(String, String)>,
     AppJson(input): AppJson<VariableInput>,
@@ -97,7 +97,7 @@ pub(crate) async fn get_environment_variable(
     responses((status = 200, description = "The replaced variable", body = Variable), (status = 201, description = "The created variable", body = Variable), WriteErrors)
 )]
 pub(crate) async fn put_environment_variable(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path((project, environment, key)): Path<(String, String, String)>,
     IfMatch(precondition): IfMatch,
@@ -129,7 +129,7 @@ pub(crate) async fn put_environment_variable(
     responses((status = 200, description = "The updated variable", body = Variable), WriteErrors)
 )]
 pub(crate) async fn patch_environment_variable(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path((project, environment, key)): Path<(String, String, String)>,
     IfMatch(precondition): IfMatch,
@@ -160,7 +160,7 @@ pub(crate) async fn patch_environment_variable(
     responses((status = 204, description = "Deleted"), WriteErrors)
 )]
 pub(crate) async fn delete_environment_variable(
-    Auth(principal): Auth,
+    AsDeployer(principal): AsDeployer,
     State(state): State<ProjectsState>,
     Path((project, environment, key)): Path<(String, String, String)>,
     IfMatch(precondition): IfMatch,

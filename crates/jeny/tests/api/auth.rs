@@ -1,0 +1,167 @@
+//! Every route of the OpenAPI document, walked with each kind of credential: no token and a bad
+//! token get 401; a viewer reads but every change gets 403; only an admin deletes a project.
+
+use crate::{environment, host, project, variable};
+use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
+use reqwest::Method;
+use serde_json::Value;
+
+/// Every (method, concrete path) of the API, with path parameters naming things that exist.
+async fn every_route(admin: &Client) -> Vec<(Method, String)> {
+    let document: Value = admin
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut routes = Vec::new();
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        let concrete = path
+            .replace("{project}", "web")
+            .replace("{environment}", "production")
+            .replace("{host}", "web-1")
+            .replace("{key}", "A");
+        for method in operations.as_object().unwrap().keys() {
+            routes.push((method.to_uppercase().parse().unwrap(), concrete.clone()));
+        }
+    }
+    assert!(
+        routes.len() >= 30,
+        "the document lists only {} operations",
+        routes.len()
+    );
+    routes
+}
+
+async fn seeded(backend: Backend) -> (TestApp, Client) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    admin.create_project(&project("web")).await.unwrap();
+    admin
+        .create_environment("web", &environment("production", &[("role", "web")]))
+        .await
+        .unwrap();
+    admin
+        .create_host(&host("web-1", &[("role", "web")]))
+        .await
+        .unwrap();
+    admin
+        .put_variable(
+            VariableScope::Project("web"),
+            "A",
+            &variable("A", Some("1"), false),
+            None,
+        )
+        .await
+        .unwrap();
+    admin
+        .put_variable(
+            VariableScope::Environment("web", "production"),
+            "A",
+            &variable("A", Some("1"), false),
+            None,
+        )
+        .await
+        .unwrap();
+    (app, admin)
+}
+
+async fn send(client: &Client, method: &Method, path: &str) -> (u16, String, String) {
+    let response = client
+        .request(method.clone(), path)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+async fn no_route_answers_without_a_valid_token(backend: Backend) {
+    let (app, admin) = seeded(backend).await;
+    let routes = every_route(&admin).await;
+    let anonymous = app.anonymous();
+    let forged = app.anonymous().with_token(Some(
+        "jeny_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+    ));
+    let garbage = app
+        .anonymous()
+        .with_token(Some("not a token at all".into()));
+    let mut checked = 0;
+    for (method, path) in &routes {
+        for client in [&anonymous, &forged, &garbage] {
+            let (status, content_type, body) = send(client, method, path).await;
+            assert_eq!(status, 401, "{method} {path} answered {status}: {body}");
+            assert_eq!(content_type, "application/problem+json", "{method} {path}");
+            checked += 1;
+        }
+    }
+    let (status, _, _) = send(&anonymous, &Method::GET, "/api/v1/openapi.json").await;
+    assert_eq!(status, 401);
+    assert!(checked >= 90);
+    // Nothing changed.
+    assert_eq!(admin.get_project("web").await.unwrap().value.title, "web");
+}
+
+async fn a_viewer_reads_everything_and_changes_nothing(backend: Backend) {
+    let (app, admin) = seeded(backend).await;
+    let routes = every_route(&admin).await;
+    let viewer = app.with_viewer().await;
+    let events_before = admin
+        .list_events(0, Some(500), None, None)
+        .await
+        .unwrap()
+        .items
+        .len();
+    for (method, path) in &routes {
+        let (status, _, body) = send(&viewer, method, path).await;
+        if *method == Method::GET {
+            assert_eq!(
+                status, 200,
+                "{method} {path} answered {status} to a viewer: {body}"
+            );
+        } else {
+            assert_eq!(
+                status, 403,
+                "{method} {path} answered {status} to a viewer: {body}"
+            );
+            assert!(body.contains("\"code\":\"forbidden\""), "{body}");
+        }
+    }
+    let events_after = admin
+        .list_events(0, Some(500), None, None)
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(
+        events_before, events_after,
+        "a viewer's request changed something"
+    );
+}
+
+async fn only_an_admin_deletes_a_project(backend: Backend) {
+    let (app, admin) = seeded(backend).await;
+    let deployer = app.with_deployer().await;
+    let refused = deployer.delete_project("web", None).await.unwrap_err();
+    assert_eq!(refused.status(), Some(403));
+    deployer
+        .patch_project("web", &serde_json::json!({"title": "ok"}), None)
+        .await
+        .unwrap();
+    admin.delete_project("web", None).await.unwrap();
+}
+
+both_backends!(
+    no_route_answers_without_a_valid_token,
+    a_viewer_reads_everything_and_changes_nothing,
+    only_an_admin_deletes_a_project
+);

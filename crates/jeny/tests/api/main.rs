@@ -1,0 +1,75 @@
+//! The HTTP API end to end: the real server on SQLite and on PostgreSQL, driven through the real
+//! client. One module per resource, plus the cross-cutting behaviours (auth, errors, bad input).
+
+mod auth;
+mod environments;
+mod events;
+mod hosts;
+mod malformed;
+mod projects;
+mod server;
+mod variables;
+
+use jeny_client::ClientError;
+
+/// The status of a failed call, or a panic naming the unexpected success.
+pub fn status_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> u16 {
+    match result {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(error) => error
+            .status()
+            .unwrap_or_else(|| panic!("no status in {error:?}")),
+    }
+}
+
+/// The problem of a failed call.
+pub fn problem_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> jeny_client::Problem {
+    match result {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(error) => error
+            .problem()
+            .cloned()
+            .unwrap_or_else(|| panic!("no problem document in {error:?}")),
+    }
+}
+
+pub fn project(name: &str) -> jeny_projects::ProjectInput {
+    jeny_projects::ProjectInput {
+        name: Some(name.to_owned()),
+        title: None,
+        description: String::new(),
+        repository: None,
+        deploy_command: format!("echo deploying {name}"),
+    }
+}
+
+pub fn environment(name: &str, selector: &[(&str, &str)]) -> jeny_projects::EnvironmentInput {
+    jeny_projects::EnvironmentInput {
+        name: Some(name.to_owned()),
+        host_selector: selector
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        deploy_command: None,
+        deploy_timeout_secs: jeny_projects::DEFAULT_DEPLOY_TIMEOUT_SECS,
+    }
+}
+
+pub fn host(name: &str, tags: &[(&str, &str)]) -> jeny_hosts::HostInput {
+    jeny_hosts::HostInput {
+        name: Some(name.to_owned()),
+        address: format!("{name}.internal"),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+pub fn variable(key: &str, value: Option<&str>, secret: bool) -> jeny_projects::VariableInput {
+    jeny_projects::VariableInput {
+        key: Some(key.to_owned()),
+        value: value.map(str::to_owned),
+        secret,
+    }
+}

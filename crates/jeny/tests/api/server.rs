@@ -1,0 +1,142 @@
+//! The server's own endpoints and the behaviours every route shares.
+
+use jeny_testkit::{Backend, TestApp, both_backends};
+use reqwest::Method;
+
+async fn health_readiness_and_metrics_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let anonymous = app.anonymous();
+    for path in ["/healthz", "/readyz"] {
+        let response = anonymous.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let admin = app.with_admin().await;
+    admin.list_projects(None, None).await.unwrap();
+    let metrics = anonymous
+        .request(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "jeny_http_requests_total{method=\"GET\",route=\"/api/v1/projects\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("jeny_events_last_id"), "{metrics}");
+    assert!(metrics.trim_end().ends_with("# EOF"));
+}
+
+async fn the_served_openapi_document_is_the_committed_one(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    let served = admin
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(served, jeny_server::openapi_json());
+    let committed_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json");
+    if std::env::var("UPDATE_OPENAPI").is_ok() {
+        std::fs::write(committed_path, &served).unwrap();
+    }
+    let committed = std::fs::read_to_string(committed_path).unwrap_or_default();
+    assert!(
+        committed == served,
+        "openapi.json is out of date: run `UPDATE_OPENAPI=1 cargo test -p jeny --test api openapi` and commit it"
+    );
+}
+
+async fn errors_outside_handlers_are_problems_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    let cases = [
+        (Method::GET, "/api/v1/nothing-here", 404),
+        (Method::GET, "/api", 404),
+        (Method::DELETE, "/api/v1/projects", 405),
+        (Method::POST, "/", 404),
+    ];
+    for (method, path, expected) in cases {
+        let response = admin
+            .request(method.clone(), path)
+            .header("x-request-id", "test-request-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{method} {path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        assert_eq!(response.headers()["x-request-id"], "test-request-1");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["request_id"], "test-request-1");
+        assert_eq!(problem["status"], expected);
+    }
+}
+
+async fn app_pages_fall_back_to_the_web_app(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for path in ["/", "/projects/web/deploys/1"] {
+        let response = app
+            .anonymous()
+            .request(Method::GET, path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+}
+
+async fn a_restart_keeps_everything(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app
+        .token_for("admin@example.com", jeny_core::Role::Admin)
+        .await;
+    let client = jeny_testkit::Client::new(&app.url, Some(token.clone()));
+    client.create_project(&crate::project("web")).await.unwrap();
+    client
+        .put_variable(
+            jeny_testkit::VariableScope::Project("web"),
+            "S",
+            &crate::variable("S", Some("v"), true),
+            None,
+        )
+        .await
+        .unwrap();
+    let database = app.stop().await;
+    let app = TestApp::spawn_on(database, |_| {}).await;
+    let client = jeny_testkit::Client::new(&app.url, Some(token));
+    assert_eq!(client.get_project("web").await.unwrap().value.name, "web");
+    assert!(
+        client
+            .get_variable(jeny_testkit::VariableScope::Project("web"), "S")
+            .await
+            .unwrap()
+            .value
+            .is_set
+    );
+    let key = std::fs::metadata(app.config.secret_key_file()).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+}
+
+both_backends!(
+    health_readiness_and_metrics_answer,
+    the_served_openapi_document_is_the_committed_one,
+    errors_outside_handlers_are_problems_too,
+    app_pages_fall_back_to_the_web_app,
+    a_restart_keeps_everything,
+);

@@ -13,7 +13,7 @@ use jeny_core::Timestamp;
 use jeny_store::{AnyRow, Backend, Channel, Row, Store, StoreError, WriteTx, sqlx};
 
 /// Arbitrary constant naming the event-order lock among PostgreSQL advisory locks.
-const EVENT_ORDER_LOCK: i64 = 0x6a65_6e79_6576_74;
+const EVENT_ORDER_LOCK: i64 = 0x006a_656e_7965_7674;
 
 /// Appends `event` in the caller's transaction; returns its id. Waiters are woken at commit.
 pub async fn append(tx: &mut WriteTx, event: NewEvent) -> Result<i64, StoreError> {

@@ -35,7 +35,8 @@ pub async fn select(
 }
 
 pub async fn get_host(store: &Store, name: &str) -> Result<Host, HostError> {
-    store::get(store, name)
+    store
+        .cached(format!("host:{name}"), store::get(store, name))
         .await?
         .ok_or_else(|| HostError::NotFound(name.to_owned()))
 }

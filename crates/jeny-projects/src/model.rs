@@ -49,7 +49,7 @@ fn check_text(field: &str, value: &str, max: usize, single_line: bool) -> Result
     }
     if value
         .chars()
-        .any(|c| c.is_control() && !(!single_line && matches!(c, '\n' | '\t' | '\r')))
+        .any(|c| c.is_control() && (single_line || !matches!(c, '\n' | '\t' | '\r')))
     {
         return Err(ProjectError::invalid(
             field,

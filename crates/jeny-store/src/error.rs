@@ -49,11 +49,17 @@ impl From<sqlx::Error> for StoreError {
             }
             // PostgreSQL: class 08 connection exceptions, 57P admin shutdown / cannot connect now,
             // 53 insufficient resources. SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED after the timeout.
+            // SQLite reports extended codes as decimal numbers (261 = BUSY_RECOVERY, 517 =
+            // BUSY_SNAPSHOT, ...) whose low byte is the primary code; PostgreSQL's SQLSTATEs always
+            // have five characters, SQLite's codes at most four digits.
+            let sqlite_primary = (code.len() < 5)
+                .then(|| code.parse::<i64>().ok())
+                .flatten()
+                .map(|extended| extended & 0xff);
             let unreachable = code.starts_with("08")
                 || code.starts_with("57P")
                 || code.starts_with("53")
-                || code == "5"
-                || code == "6";
+                || matches!(sqlite_primary, Some(5 | 6));
             if unreachable {
                 return StoreError::Unavailable(error);
             }

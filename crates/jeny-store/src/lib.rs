@@ -4,6 +4,7 @@
 //! backend, and they live here: how a write transaction begins, wake-ups between writers and
 //! readers, and migration locking.
 
+mod cache;
 mod error;
 mod migrate;
 mod store;

@@ -30,7 +30,7 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[migration!(1, "foundation", "0001_foundation.sql")];
 
 /// Arbitrary constant naming jeny's migration lock among PostgreSQL advisory locks.
-const MIGRATION_LOCK_KEY: i64 = 0x6a65_6e79_6d69_67;
+const MIGRATION_LOCK_KEY: i64 = 0x006a_656e_796d_6967;
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
     if store.backend() == Backend::Sqlite {

@@ -5,6 +5,7 @@
 //! every write transaction starts with `BEGIN IMMEDIATE` so a read-then-write transaction can
 //! never fail to upgrade its lock. PostgreSQL uses one pool for both.
 
+use crate::cache::ReadCache;
 use crate::wakeups::{Channel, Wakeups};
 use crate::{StoreError, migrate};
 use sqlx::any::AnyPoolOptions;
@@ -59,6 +60,7 @@ struct Inner {
     reader: AnyPool,
     writer: AnyPool,
     wakeups: Wakeups,
+    cache: ReadCache,
     listener: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -114,6 +116,7 @@ impl Store {
                     reader,
                     writer,
                     wakeups: Wakeups::new(),
+                    cache: ReadCache::new(true),
                     listener: None,
                 }
             }
@@ -131,6 +134,7 @@ impl Store {
                     reader: pool.clone(),
                     writer: pool,
                     wakeups,
+                    cache: ReadCache::new(false),
                     listener: Some(listener),
                 }
             }
@@ -171,6 +175,29 @@ impl Store {
     /// A receiver that changes whenever something is committed on `channel`.
     pub fn subscribe(&self, channel: Channel) -> watch::Receiver<u64> {
         self.inner.wakeups.subscribe(channel)
+    }
+
+    /// `load`'s result for `key`, from the read cache when no write has committed since it was
+    /// loaded (SQLite only; on PostgreSQL this always loads). Only a found value is cached.
+    pub async fn cached<T, F>(
+        &self,
+        key: impl Into<String>,
+        load: F,
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Option<T>, StoreError>>,
+    {
+        let key = key.into();
+        if let Some(hit) = self.inner.cache.get::<T>(&key) {
+            return Ok(Some(hit));
+        }
+        let generation = self.inner.cache.generation();
+        let loaded = load.await?;
+        if let Some(value) = &loaded {
+            self.inner.cache.put(key, generation, value.clone());
+        }
+        Ok(loaded)
     }
 
     /// Closes the pools; later calls fail with `Unavailable`.
@@ -287,7 +314,12 @@ impl WriteTx {
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
+        // Invalidate on both sides of the commit: before, so no load that starts during the
+        // commit is cached under the old generation; after, so none that read pre-commit data
+        // slipped in between.
+        self.store.inner.cache.invalidate();
         self.tx.commit().await?;
+        self.store.inner.cache.invalidate();
         for channel in self.wake_after_commit {
             self.store.inner.wakeups.wake(channel);
         }

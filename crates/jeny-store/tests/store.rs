@@ -112,6 +112,62 @@ async fn a_closed_store_is_unavailable(backend: Backend) {
     assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
 }
 
+async fn a_cached_read_never_outlives_a_write(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let mut tx = store.begin().await.unwrap();
+    insert_cursor(&mut tx, "cached").await.unwrap();
+    tx.commit().await.unwrap();
+    let read = |store: Store| async move {
+        let row =
+            jeny_store::sqlx::query("SELECT position FROM event_cursors WHERE consumer = 'cached'")
+                .fetch_optional(store.reader())
+                .await?;
+        Ok(row.map(|row| row.get::<i64, _>("position")))
+    };
+    assert_eq!(
+        store.cached("k", read(store.clone())).await.unwrap(),
+        Some(0)
+    );
+    set_position(&store, 1).await;
+    assert_eq!(
+        store.cached("k", read(store.clone())).await.unwrap(),
+        Some(1),
+        "a committed write was hidden by the cache"
+    );
+    // A rolled-back write changes nothing, cached or not.
+    {
+        let mut tx = store.begin().await.unwrap();
+        jeny_store::sqlx::query("UPDATE event_cursors SET position = 99")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.cached("k", read(store.clone())).await.unwrap(),
+        Some(1)
+    );
+    if backend == Backend::Postgres {
+        // Another node's write is seen at once: PostgreSQL never serves from the cache.
+        let other_node = database.open().await;
+        set_position(&other_node, 2).await;
+        assert_eq!(
+            store.cached("k", read(store.clone())).await.unwrap(),
+            Some(2)
+        );
+    }
+}
+
+async fn set_position(store: &Store, position: i64) {
+    let mut tx = store.begin().await.unwrap();
+    jeny_store::sqlx::query("UPDATE event_cursors SET position = $1")
+        .bind(position)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn insert_cursor(tx: &mut jeny_store::WriteTx, name: &str) -> Result<(), StoreError> {
     jeny_store::sqlx::query(
         "INSERT INTO event_cursors (consumer, position, updated_at) VALUES ($1, 0, 0)",
@@ -130,6 +186,7 @@ both_backends!(
     unique_violations_become_conflicts,
     a_commit_wakes_subscribers,
     a_closed_store_is_unavailable,
+    a_cached_read_never_outlives_a_write,
 );
 
 #[test]

@@ -26,7 +26,8 @@ pub async fn get_environment(
     project: &str,
     name: &str,
 ) -> Result<Environment, ProjectError> {
-    match store::get(store, project, name).await? {
+    let key = format!("environment:{project}/{name}");
+    match store.cached(key, store::get(store, project, name)).await? {
         Some(environment) => Ok(environment),
         None => {
             // Say which of the two is missing.

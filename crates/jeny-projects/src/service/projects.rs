@@ -19,7 +19,8 @@ pub async fn list_projects(
 }
 
 pub async fn get_project(store: &Store, name: &str) -> Result<Project, ProjectError> {
-    store::get(store, name)
+    store
+        .cached(format!("project:{name}"), store::get(store, name))
         .await?
         .ok_or_else(|| ProjectError::ProjectNotFound(name.to_owned()))
 }

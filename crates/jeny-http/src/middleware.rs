@@ -44,6 +44,32 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// Runs every request that may change state (any method but GET, HEAD, OPTIONS) in a task of its
+/// own. A client that disconnects drops its request's future; without this, a write could be
+/// cancelled between `BEGIN` and `COMMIT`, which leaves nothing half-written but can leave the
+/// database connection inside a transaction. Detached, the write runs to its commit or rollback
+/// whatever the client does.
+pub async fn detach_writes(request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let span = tracing::Span::current();
+    match tokio::spawn(next.run(request).instrument(span)).await {
+        Ok(response) => response,
+        Err(error) => ApiError {
+            internal: Some(format!("the request task failed: {error}")),
+            ..ApiError::new(
+                ErrorCode::Internal,
+                "internal error; the server log has the details under this request id",
+            )
+        }
+        .into_response(),
+    }
+}
+
 async fn into_problem_if_error(
     mut response: Response,
     request_id: &str,

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Extension, Router, middleware};
 use jeny_auth::TokenAuthenticator;
 use jeny_core::{SecretBox, SecretKey};
-use jeny_http::{ApiError, Authenticators, request_context};
+use jeny_http::{ApiError, Authenticators, detach_writes, request_context};
 use jeny_store::Store;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -58,6 +58,7 @@ pub(crate) fn build(parts: Parts) -> Router {
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(Extension(Authenticators(authenticator)))
+        .layer(middleware::from_fn(detach_writes))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(jeny_core::ErrorCode::Internal, "a request handler panicked")
                 .into_response()

@@ -9,7 +9,7 @@ use crate::cache::ReadCache;
 use crate::wakeups::{Channel, Wakeups};
 use crate::{StoreError, migrate};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -155,10 +155,24 @@ impl Store {
 
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<WriteTx, StoreError> {
-        let tx = match self.inner.backend {
-            Backend::Sqlite => self.inner.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.inner.writer.begin().await?,
+        let statement = match self.inner.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
         };
+        let mut connection = self.inner.writer.acquire().await?;
+        // A task cancelled while it was beginning (its request's client went away) can return
+        // the connection to the pool inside the transaction it opened, which sqlx cannot roll
+        // back because the transaction object was never made. Such a connection is closed, not
+        // reused: reused, it would fail every later write.
+        while connection.is_in_transaction() {
+            tracing::warn!(
+                "closing a database connection left inside a transaction by a cancelled task"
+            );
+            connection.close_on_drop();
+            drop(connection);
+            connection = self.inner.writer.acquire().await?;
+        }
+        let tx = Transaction::begin(connection, Some(statement.into())).await?;
         Ok(WriteTx {
             tx,
             store: self.clone(),

@@ -158,6 +158,28 @@ async fn a_cached_read_never_outlives_a_write(backend: Backend) {
     }
 }
 
+/// A task cancelled while it begins a transaction (a request whose client went away) must not
+/// leave the writer connection inside that transaction, which would fail every later write.
+async fn a_cancelled_begin_never_poisons_later_writes(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    for attempt in 0..300u64 {
+        let budget = std::time::Duration::from_micros(attempt % 60);
+        let _ = tokio::time::timeout(budget, async {
+            let mut tx = store.begin().await?;
+            insert_cursor(&mut tx, &format!("c{attempt}")).await?;
+            tx.commit().await
+        })
+        .await;
+    }
+    let mut tx = store
+        .begin()
+        .await
+        .expect("a write after cancelled ones must begin");
+    insert_cursor(&mut tx, "after").await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn set_position(store: &Store, position: i64) {
     let mut tx = store.begin().await.unwrap();
     jeny_store::sqlx::query("UPDATE event_cursors SET position = $1")
@@ -187,6 +209,7 @@ both_backends!(
     a_commit_wakes_subscribers,
     a_closed_store_is_unavailable,
     a_cached_read_never_outlives_a_write,
+    a_cancelled_begin_never_poisons_later_writes,
 );
 
 #[test]

@@ -131,15 +131,23 @@ pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Inserts all of a host's tags in one statement (one round trip to the database, not one per tag).
 async fn insert_tags(tx: &mut WriteTx, host_id: &str, tags: &Tags) -> Result<(), StoreError> {
-    for (key, value) in tags {
-        sqlx::query("INSERT INTO host_tags (host_id, key, value) VALUES ($1, $2, $3)")
-            .bind(host_id)
-            .bind(key)
-            .bind(value)
-            .execute(tx.conn())
-            .await?;
+    if tags.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<String> = (0..tags.len())
+        .map(|index| format!("($1, ${}, ${})", 2 + 2 * index, 3 + 2 * index))
+        .collect();
+    let sql = format!(
+        "INSERT INTO host_tags (host_id, key, value) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(host_id);
+    for (key, value) in tags {
+        query = query.bind(key).bind(value);
+    }
+    query.execute(tx.conn()).await?;
     Ok(())
 }
 

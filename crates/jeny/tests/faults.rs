@@ -1,0 +1,626 @@
+//! Faults on purpose: the real `jeny` binary killed with SIGKILL in the middle of a burst of
+//! writes must come back with every acknowledged write and nothing half-written, and a server
+//! whose PostgreSQL goes away must answer 503 problem documents meanwhile and recover on its own
+//! once the database is back.
+
+use jeny_testkit::{
+    Backend, Client, ClientError, FaultProxy, TestApp, TestDatabase, both_backends,
+};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long any wait may poll before the test gives up: generous, since CI machines are shared.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Pause between two polls of a condition.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// A single request that takes longer than this is stuck, not slow.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONCURRENT_WRITERS: usize = 4;
+/// The kill comes once this many writes are acknowledged (or at the deadline, if fewer).
+const ACKNOWLEDGED_BEFORE_THE_KILL: usize = 300;
+/// The largest page the API serves.
+const PAGE_LIMIT: usize = 500;
+
+both_backends!(a_server_killed_during_a_burst_of_writes_loses_no_acknowledged_write);
+
+async fn a_server_killed_during_a_burst_of_writes_loses_no_acknowledged_write(backend: Backend) {
+    // Arrange: the real binary on a fresh database, and an admin token.
+    let database = TestDatabase::create(backend).await;
+    let mut first_server = ServerProcess::start(&database);
+    first_server.wait_until_ready().await;
+    let token = admin_token(&database).await;
+    let client = Client::new(&first_server.url, Some(token.clone()));
+
+    // Act: concurrent writers, then SIGKILL while they are still writing.
+    let acknowledged_count = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..CONCURRENT_WRITERS)
+        .map(|writer| {
+            tokio::spawn(write_until_refused(
+                writer,
+                client.clone(),
+                acknowledged_count.clone(),
+                killed.clone(),
+            ))
+        })
+        .collect();
+    let kill_deadline = Instant::now() + DEADLINE;
+    while acknowledged_count.load(Ordering::SeqCst) < ACKNOWLEDGED_BEFORE_THE_KILL
+        && Instant::now() < kill_deadline
+        && !writers.iter().all(|writer| writer.is_finished())
+    {
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    killed.store(true, Ordering::SeqCst);
+    first_server.kill();
+    let mut reports = Vec::new();
+    for writer in writers {
+        let report = tokio::time::timeout(DEADLINE, writer)
+            .await
+            .expect("a writer kept going after the server was killed")
+            .expect("a writer panicked");
+        reports.push(report);
+    }
+
+    // Assert: the writes were refused only because of the kill, and a restart finds them all.
+    for report in &reports {
+        let failure = report
+            .failure
+            .as_ref()
+            .expect("a writer stops only when a write fails");
+        assert!(
+            failure.after_the_kill && failure.is_transport_error,
+            "writer {} failed before the kill or with an answer from the server: {}\n{}",
+            report.writer,
+            failure.message,
+            first_server.logs()
+        );
+    }
+    let acknowledged: BTreeSet<String> = reports
+        .iter()
+        .flat_map(|report| report.acknowledged.iter().cloned())
+        .collect();
+    let attempted: BTreeSet<String> = reports
+        .iter()
+        .flat_map(|report| report.attempted.iter().cloned())
+        .collect();
+    assert!(
+        !acknowledged.is_empty(),
+        "no write was acknowledged before the kill\n{}",
+        first_server.logs()
+    );
+
+    let mut restarted_server = ServerProcess::start(&database);
+    restarted_server.wait_until_ready().await;
+    let client = Client::new(&restarted_server.url, Some(token));
+    let deploy_commands = all_projects(&client).await;
+    let created_events = all_project_created_events(&client).await;
+
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|name| !deploy_commands.contains_key(*name))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged projects are gone after the restart: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
+    let never_written: Vec<&String> = deploy_commands
+        .keys()
+        .filter(|name| !attempted.contains(*name))
+        .collect();
+    assert!(
+        never_written.is_empty(),
+        "projects nobody created are present: {never_written:?}"
+    );
+    for (name, deploy_command) in &deploy_commands {
+        assert_eq!(
+            deploy_command,
+            &deploy_command_of(name),
+            "project {name} is not what was written"
+        );
+    }
+    let projects_without_their_event: Vec<&String> = deploy_commands
+        .keys()
+        .filter(|name| !created_events.contains_key(*name))
+        .collect();
+    assert!(
+        projects_without_their_event.is_empty(),
+        "projects without a project.created event: {projects_without_their_event:?}"
+    );
+    for (name, payloads) in &created_events {
+        assert!(
+            deploy_commands.contains_key(name),
+            "a project.created event for {name}, which does not exist: {payloads:?}"
+        );
+        assert_eq!(
+            payloads.len(),
+            1,
+            "project {name} has {} project.created events: {payloads:?}",
+            payloads.len()
+        );
+        assert_eq!(
+            payloads[0]["deploy_command"],
+            json!(deploy_command_of(name)),
+            "the project.created event of {name} does not describe what was written"
+        );
+    }
+    restarted_server.assert_still_running();
+    restarted_server.assert_started_cleanly();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_fail_with_503_while_postgres_is_away_and_recover_without_a_restart() {
+    // Arrange: a server whose PostgreSQL connections all go through a proxy the test can cut.
+    let mut database = TestDatabase::create(Backend::Postgres).await;
+    let authority = authority_of(&database.url);
+    let postgres = resolve(&database.url[authority.clone()]).await;
+    let proxy = FaultProxy::start(postgres).await;
+    database
+        .url
+        .replace_range(authority, &proxy.address.to_string());
+    let app = TestApp::spawn_on(database, |_| {}).await;
+    let admin = app.with_admin().await;
+    // Never used before the cut, so no cache knows it: the outage hits its check in the store.
+    let viewer_with_an_unchecked_token = app.with_viewer().await;
+    let kept = "kept-through-the-outage";
+    let kept_path = format!("/api/v1/projects/{kept}");
+    create_project(&admin, kept)
+        .await
+        .expect("creating a project before the outage");
+
+    // Act: the database goes away.
+    proxy.cut();
+
+    // Assert: every request that needs the database answers a 503 problem, never a 500.
+    let read_during_the_outage =
+        poll_until("a read answers 503 while the database is away", || {
+            let request = admin.request(Method::GET, &kept_path);
+            async move {
+                let answer = Answer::of(request).await;
+                match answer.status {
+                    StatusCode::SERVICE_UNAVAILABLE => Some(answer),
+                    // The pool has not noticed yet.
+                    StatusCode::OK => None,
+                    _ => panic!("a read while the database is away: {answer:?}"),
+                }
+            }
+        })
+        .await;
+    read_during_the_outage.assert_unavailable("a read");
+    let write_during_the_outage = Answer::of(
+        admin
+            .request(Method::POST, "/api/v1/projects")
+            .json(&json!({"name": "written-during-the-outage", "deploy_command": "echo"})),
+    )
+    .await;
+    write_during_the_outage.assert_unavailable("a write");
+    let typed_read = admin
+        .get_project(kept)
+        .await
+        .expect_err("a read while the database is away");
+    assert_eq!(typed_read.status(), Some(503), "{typed_read:?}");
+    assert_eq!(
+        typed_read.problem().map(|problem| problem.code.as_str()),
+        Some("unavailable"),
+        "{typed_read:?}"
+    );
+    Answer::of(viewer_with_an_unchecked_token.request(Method::GET, &kept_path))
+        .await
+        .assert_unavailable("a request whose token must be checked in the store");
+    Answer::of(app.anonymous().request(Method::GET, "/readyz"))
+        .await
+        .assert_unavailable("the readiness check");
+    let liveness = Answer::of(app.anonymous().request(Method::GET, "/healthz")).await;
+    assert_eq!(
+        liveness.status,
+        StatusCode::OK,
+        "the process is alive even while its database is away: {liveness:?}"
+    );
+
+    // Act: the database comes back.
+    proxy.restore();
+
+    // Assert: the same server serves again, without a restart.
+    poll_until("a read answers 200 once the database is back", || {
+        let request = admin.request(Method::GET, &kept_path);
+        async move {
+            let answer = Answer::of(request).await;
+            match answer.status {
+                StatusCode::OK => Some(()),
+                // The pool is still reconnecting.
+                StatusCode::SERVICE_UNAVAILABLE => None,
+                _ => panic!("a read after the database came back: {answer:?}"),
+            }
+        }
+    })
+    .await;
+    let created_after = create_project(&admin, "created-after-the-outage").await;
+    assert!(
+        created_after.is_ok(),
+        "creating a project after the outage: {created_after:?}"
+    );
+    let read_after = admin.get_project("created-after-the-outage").await;
+    assert!(
+        read_after.is_ok(),
+        "reading a project created after the outage: {read_after:?}"
+    );
+    let refused_write = admin
+        .get_project("written-during-the-outage")
+        .await
+        .expect_err("a write refused with 503 left nothing behind");
+    assert_eq!(refused_write.status(), Some(404), "{refused_write:?}");
+    let readiness = Answer::of(app.anonymous().request(Method::GET, "/readyz")).await;
+    assert_eq!(readiness.status, StatusCode::OK, "{readiness:?}");
+    app.stop().await;
+}
+
+/// The real `jeny server` as a child process, killed when dropped so that a failing test leaves
+/// no server behind.
+struct ServerProcess {
+    child: Child,
+    url: String,
+    /// The child's stdout and stderr, shown when something goes wrong.
+    logs: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    fn start(database: &TestDatabase) -> ServerProcess {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let logs = tempfile::tempdir().expect("cannot create a folder for the server's logs");
+        let stdout = File::create(logs.path().join("stdout")).expect("cannot create a log file");
+        let stderr = File::create(logs.path().join("stderr")).expect("cannot create a log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_jeny"))
+            .args(["server", "--listen", &listen, "--data-dir"])
+            .arg(database.dir.path())
+            .args(["--database-url", &database.url])
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("cannot start the jeny binary");
+        ServerProcess {
+            child,
+            url: format!("http://{listen}"),
+            logs,
+        }
+    }
+
+    /// Polls `/readyz` until it answers 200; fails at once if the server exits.
+    async fn wait_until_ready(&mut self) {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("cannot check on the server") {
+                panic!(
+                    "the server exited ({status}) before it was ready\n{}",
+                    self.logs()
+                );
+            }
+            let readiness = http
+                .get(format!("{}/readyz", self.url))
+                .timeout(REQUEST_TIMEOUT)
+                .send()
+                .await;
+            if readiness.is_ok_and(|response| response.status() == StatusCode::OK) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server was not ready within {DEADLINE:?}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flush, no goodbye.
+    fn kill(&mut self) {
+        self.child.kill().expect("cannot kill the server");
+        self.child.wait().expect("cannot reap the killed server");
+    }
+
+    fn assert_still_running(&mut self) {
+        let exited = self.child.try_wait().expect("cannot check on the server");
+        assert!(
+            exited.is_none(),
+            "the server exited ({exited:?})\n{}",
+            self.logs()
+        );
+    }
+
+    /// Nothing went wrong while starting and serving: no error logged, no panic.
+    fn assert_started_cleanly(&self) {
+        let stdout = self.log("stdout");
+        let stderr = self.log("stderr");
+        assert!(
+            stdout.contains("jeny is running at"),
+            "the server did not say it is running\n{}",
+            self.logs()
+        );
+        assert!(
+            !stderr.contains(" ERROR ") && !stderr.contains("panicked"),
+            "the server logged errors\n{}",
+            self.logs()
+        );
+    }
+
+    fn log(&self, stream: &str) -> String {
+        std::fs::read_to_string(self.logs.path().join(stream)).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- server stdout ---\n{}--- server stderr ---\n{}",
+            self.log("stdout"),
+            self.log("stderr")
+        )
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Already dead when the test killed it; the errors say nothing useful then.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
+    listener.local_addr().expect("a bound address").port()
+}
+
+/// A fresh admin token from `jeny admin token`, which works on the database directly.
+async fn admin_token(database: &TestDatabase) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_jeny"))
+        .args(["admin", "token", "--data-dir"])
+        .arg(database.dir.path())
+        .args(["--database-url", &database.url])
+        .args(["--email", "admin@example.com", "--role", "admin"])
+        .output()
+        .await
+        .expect("cannot run jeny admin token");
+    assert!(
+        output.status.success(),
+        "jeny admin token failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout)
+        .expect("the token is text")
+        .trim()
+        .to_owned();
+    assert!(!token.is_empty(), "jeny admin token printed no token");
+    token
+}
+
+fn deploy_command_of(project: &str) -> String {
+    format!("echo {project}")
+}
+
+/// Creates `name` with a deploy command derived from it, so a restart can tell a complete
+/// project from a half-written one.
+async fn create_project(client: &Client, name: &str) -> Result<(), ClientError> {
+    // This crate does not depend on jeny-projects, so the input is built from its JSON form;
+    // the parameter's type tells serde what to build.
+    let input = serde_json::from_value(json!({
+        "name": name,
+        "deploy_command": deploy_command_of(name),
+    }))
+    .expect("a valid project input");
+    client.create_project(&input).await.map(|_| ())
+}
+
+/// What one writer did before its first failure.
+struct WriterReport {
+    writer: usize,
+    attempted: Vec<String>,
+    acknowledged: Vec<String>,
+    failure: Option<WriteFailure>,
+}
+
+struct WriteFailure {
+    message: String,
+    /// No answer came back (connection refused or reset), as opposed to an error status.
+    is_transport_error: bool,
+    after_the_kill: bool,
+}
+
+/// Creates `p-<writer>-<n>` for n = 0, 1, ... until a create fails.
+async fn write_until_refused(
+    writer: usize,
+    client: Client,
+    acknowledged_count: Arc<AtomicUsize>,
+    killed: Arc<AtomicBool>,
+) -> WriterReport {
+    let mut report = WriterReport {
+        writer,
+        attempted: Vec::new(),
+        acknowledged: Vec::new(),
+        failure: None,
+    };
+    for sequence in 0.. {
+        let name = format!("p-{writer}-{sequence}");
+        report.attempted.push(name.clone());
+        match create_project(&client, &name).await {
+            Ok(()) => {
+                report.acknowledged.push(name);
+                acknowledged_count.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(error) => {
+                report.failure = Some(WriteFailure {
+                    message: error.to_string(),
+                    is_transport_error: matches!(error, ClientError::Http(_)),
+                    after_the_kill: killed.load(Ordering::SeqCst),
+                });
+                break;
+            }
+        }
+    }
+    report
+}
+
+/// Every project, by name, with its deploy command.
+async fn all_projects(client: &Client) -> BTreeMap<String, String> {
+    let mut projects = BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = client
+            .list_projects(Some(PAGE_LIMIT), cursor.as_deref())
+            .await
+            .expect("listing projects after the restart");
+        for project in page.items {
+            let previous = projects.insert(project.name.clone(), project.deploy_command);
+            assert!(previous.is_none(), "project {} listed twice", project.name);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return projects,
+        }
+    }
+}
+
+/// The payloads of every `project.created` event, by project name.
+async fn all_project_created_events(client: &Client) -> BTreeMap<String, Vec<Value>> {
+    let mut events: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let page = client
+            .list_events(after, Some(PAGE_LIMIT), None, None)
+            .await
+            .expect("reading the event log after the restart");
+        let page_size = page.items.len();
+        for event in page.items {
+            assert!(
+                event.id > after,
+                "events out of order: {} after {after}",
+                event.id
+            );
+            after = event.id;
+            if event.kind != "project.created" {
+                continue;
+            }
+            let project = event
+                .project
+                .unwrap_or_else(|| panic!("project.created event {} has no project", event.id));
+            events.entry(project).or_default().push(event.payload);
+        }
+        if page_size < PAGE_LIMIT {
+            return events;
+        }
+    }
+}
+
+/// Polls `attempt` until it yields a value; fails after `DEADLINE`.
+async fn poll_until<T, Attempt, Pending>(condition: &str, mut attempt: Attempt) -> T
+where
+    Attempt: FnMut() -> Pending,
+    Pending: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = attempt().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {DEADLINE:?} for this and it did not happen: {condition}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// A raw answer, for checks the typed client hides (content type, exact status).
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: String,
+}
+
+impl Answer {
+    async fn of(request: RequestBuilder) -> Answer {
+        let response = request
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .expect("the server answers even while its database is away");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.expect("a readable body");
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// A 503 problem document with code `unavailable` that leaks nothing of the cause.
+    fn assert_unavailable(&self, what: &str) {
+        assert_eq!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{what} while the database is away: {self:?}"
+        );
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "{what} while the database is away is not problem+json: {self:?}"
+        );
+        let problem: Value = serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("{what}: the body is not JSON ({error}): {self:?}"));
+        assert_eq!(problem["status"], json!(503), "{what}: {self:?}");
+        assert_eq!(problem["code"], json!("unavailable"), "{what}: {self:?}");
+        assert!(
+            problem["request_id"].is_string(),
+            "{what}: no request id to quote: {self:?}"
+        );
+        assert!(
+            !self.body.contains("sqlx") && !self.body.contains("os error"),
+            "{what}: the body leaks the internal error: {self:?}"
+        );
+    }
+}
+
+/// Where the host and port sit in a `postgres://user@host:port/db?...` URL.
+fn authority_of(url: &str) -> std::ops::Range<usize> {
+    let start = url.find("://").expect("a URL with a scheme") + 3;
+    let end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |offset| start + offset);
+    let host_start = url[start..end]
+        .rfind('@')
+        .map_or(start, |at| start + at + 1);
+    host_start..end
+}
+
+/// The socket address of `host[:port]`, PostgreSQL's port by default.
+async fn resolve(authority: &str) -> SocketAddr {
+    let with_port = if authority.contains(':') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:5432")
+    };
+    tokio::net::lookup_host(&with_port)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot resolve the PostgreSQL address {with_port}: {error}")
+        })
+        .next()
+        .unwrap_or_else(|| panic!("{with_port} resolves to no address"))
+}

@@ -1,7 +1,8 @@
 //! `TokenAuthenticator`: bearer token -> `Principal`. A verified token is cached for a few seconds
 //! so that a busy client costs one hash and one map lookup per request, not a query; the price is
-//! that a revocation made on another node takes up to `CACHE_TTL` to bite (revocations on this
-//! node clear the cache at once). `last_used_at` is written at most once a minute per token.
+//! that a revoked token keeps working for up to `CACHE_TTL` on a node that verified it just
+//! before (revocation, which comes with the sign-in issue, must call `forget_all` on its own
+//! node). `last_used_at` is written at most once a minute per token.
 
 use crate::store::{find_token_owner, touch_token};
 use crate::token;

@@ -213,12 +213,21 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
+        let message = strip_position(&error.into_inner().to_string());
+        // serde reports a missing field at its parent's path; name the field itself.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(|name| {
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            });
         ApiError {
-            field: (path != ".").then_some(path),
-            ..ApiError::new(
-                ErrorCode::InvalidInput,
-                strip_position(&error.into_inner().to_string()),
-            )
+            field: missing.or((path != ".").then_some(path)),
+            ..ApiError::new(ErrorCode::InvalidInput, message)
         }
     })
 }
@@ -270,6 +279,12 @@ mod tests {
         assert_eq!(error.code, ErrorCode::MalformedRequest);
         let error = parse_json::<Sample>(br#"{"name": "x", "count": 1} trailing"#).unwrap_err();
         assert_eq!(error.code, ErrorCode::MalformedRequest);
+        let error = parse_json::<Sample>(br#"{"count": 1}"#).unwrap_err();
+        assert_eq!(
+            error.field.as_deref(),
+            Some("name"),
+            "a missing field is named"
+        );
         let error = parse_json::<Sample>(br#"["x", 1]"#).unwrap_err();
         assert_eq!(
             error.code,

@@ -313,13 +313,15 @@ impl Variable {
         VariableInput {
             key: Some(self.key.clone()),
             value: self.value.clone(),
-            secret: self.secret,
+            secret: Some(self.secret),
         }
     }
 }
 
-/// The writable fields of a variable. For a secret, leaving `value` out (or null) keeps the
-/// value it has; a plain variable needs a value (which may be empty).
+/// The writable fields of a variable. Leaving `value` out (or null) on an existing variable keeps
+/// the value it has; a new variable that is not secret needs one (which may be empty). Leaving
+/// `secret` out keeps the variable's secrecy (false for a new one): a secret only becomes plain
+/// when a request says `"secret": false`, and then only with its new value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariableInput {
@@ -329,14 +331,15 @@ pub struct VariableInput {
     #[serde(default)]
     pub value: Option<String>,
     #[serde(default)]
-    pub secret: bool,
+    pub secret: Option<bool>,
 }
 
 pub(crate) struct ValidVariable {
     pub key: VariableKey,
     /// `None`: keep the stored value (only allowed when there is one to keep, or for secrets).
     pub value: Option<String>,
-    pub secret: bool,
+    /// `None`: keep the current secrecy.
+    pub secret: Option<bool>,
 }
 
 impl VariableInput {

@@ -194,35 +194,48 @@ impl Config {
 
     /// A commented TOML file with these values, for `--print-config`.
     pub fn sample_file(&self) -> String {
-        let optional = |value: &Option<String>, example: &str| match value {
-            Some(value) => format!("{:?}", value),
-            None => format!("{example:?}  # unset"),
+        // A setting in effect is printed as a line; one left to its default, commented out with
+        // an example.
+        let line = |key: &str, value: Option<String>, example: &str| match value {
+            Some(value) => format!("{key} = {value:?}"),
+            None => format!("# {key} = {example:?}"),
         };
+        let database_url = match &self.database_url {
+            Some(_) if self.database_url_for_display() != self.database_url() => format!(
+                "# The password is not printed: put it back here, or pass JENY_DATABASE_URL.\n{}",
+                line("database_url", Some(self.database_url_for_display()), "")
+            ),
+            Some(url) => line("database_url", Some(url.clone()), ""),
+            None => line("database_url", None, "postgres://jeny@localhost/jeny"),
+        };
+        let secret_key_file = line(
+            "secret_key_file",
+            self.secret_key_file
+                .as_ref()
+                .map(|path| path.display().to_string()),
+            &self.secret_key_file().display().to_string(),
+        );
+        let public_url = line(
+            "public_url",
+            self.public_url.clone(),
+            "https://jeny.example.com",
+        );
         format!(
             "# jeny server configuration. Pass it with --config FILE or JENY_CONFIG=FILE.\n\
              # Environment variables (JENY_LISTEN, ...) and flags override what is here.\n\n\
              # Address and port to listen on.\nlisten = \"{listen}\"\n\n\
              # Folder for the SQLite database, the secret key and other state.\ndata_dir = {data_dir:?}\n\n\
              # postgres://user@host/db for PostgreSQL (several nodes may share it); unset: SQLite in data_dir.\n\
-             # database_url = {database_url}\n\n\
+             {database_url}\n\n\
              # The key that seals secret variables; every node of a cluster needs the same file.\n\
-             # secret_key_file = {secret_key_file:?}\n\n\
-             # The URL people use to reach jeny (links in notifications).\n# public_url = {public_url}\n\n\
+             {secret_key_file}\n\n\
+             # The URL people use to reach jeny (links in notifications).\n{public_url}\n\n\
              # Largest request body accepted, in bytes.\nmax_body_bytes = {max_body_bytes}\n\n\
              # Database connections: PostgreSQL pool size, or SQLite reader connections.\n\
              database_max_connections = {database_max_connections}\n\n\
              # Log filter: a level (info, debug, warn) and per-module overrides (warn,jeny_server=debug).\nlog = {log:?}\n",
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
-            database_url = optional(
-                &self
-                    .database_url
-                    .as_ref()
-                    .map(|_| self.database_url_for_display()),
-                "postgres://jeny@localhost/jeny"
-            ),
-            secret_key_file = self.secret_key_file().display().to_string(),
-            public_url = optional(&self.public_url, "https://jeny.example.com"),
             max_body_bytes = self.max_body_bytes,
             database_max_connections = self.database_max_connections,
             log = self.log,
@@ -288,10 +301,25 @@ mod tests {
     }
 
     #[test]
-    fn the_sample_file_parses_back() {
+    fn the_sample_file_parses_back_with_the_values_in_effect() {
         let config = Config::default();
         let parsed: FileConfig = toml::from_str(&config.sample_file()).unwrap();
         assert_eq!(parsed.listen, Some(config.listen));
+        assert_eq!(parsed.database_url, None);
+        let config = Config {
+            database_url: Some("postgres://jeny@db/jeny".into()),
+            public_url: Some("https://jeny.example.org".into()),
+            ..Config::default()
+        };
+        let parsed: FileConfig = toml::from_str(&config.sample_file()).unwrap();
+        assert_eq!(
+            parsed.database_url.as_deref(),
+            Some("postgres://jeny@db/jeny")
+        );
+        assert_eq!(
+            parsed.public_url.as_deref(),
+            Some("https://jeny.example.org")
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub async fn launch_with_listener(
             config.database_url_for_display()
         )
     })?;
+    secret_key::verify_against_store(&store, &key, &config.secret_key_file()).await?;
     let app = app::build(app::Parts {
         store: store.clone(),
         key,

@@ -2,8 +2,9 @@
 //! Every node of a cluster must use the same key file, or secrets sealed by one node will not
 //! open on another.
 
-use anyhow::Context;
-use jeny_core::SecretKey;
+use anyhow::{Context, bail};
+use jeny_core::{SecretBox, SecretKey, Timestamp};
+use jeny_store::{Row, Store, sqlx};
 use std::io::Write;
 use std::path::Path;
 
@@ -60,4 +61,41 @@ fn warn_if_readable_by_others(path: &Path) {
     }
     #[cfg(not(unix))]
     let _ = path;
+}
+
+const CHECK_SETTING: &str = "secret_key_check";
+const CHECK_CONTEXT: &str = "jeny secret key check";
+const CHECK_PLAINTEXT: &[u8] = b"jeny";
+
+/// Proves that `key` is the key this database's secrets are sealed with: the first server to
+/// start seals a known value into `settings`, and every later start (on any node) must open it.
+/// A node started with another key file would otherwise run, and seal secrets nobody else can
+/// read.
+pub(crate) async fn verify_against_store(
+    store: &Store,
+    key: &SecretKey,
+    key_file: &Path,
+) -> anyhow::Result<()> {
+    let secrets = SecretBox::new(key);
+    let mut tx = store.begin().await?;
+    sqlx::query("INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
+        .bind(CHECK_SETTING)
+        .bind(secrets.seal(CHECK_PLAINTEXT, CHECK_CONTEXT))
+        .bind(Timestamp::now().as_micros())
+        .execute(tx.conn())
+        .await?;
+    let stored: Vec<u8> = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(CHECK_SETTING)
+        .fetch_one(tx.conn())
+        .await?
+        .try_get("value")?;
+    tx.commit().await?;
+    match secrets.open(&stored, CHECK_CONTEXT) {
+        Ok(opened) if opened.expose().as_slice() == CHECK_PLAINTEXT => Ok(()),
+        _ => bail!(
+            "the secret key in {} is not the one this database's secrets were sealed with; every node \
+             must use the same key file (restore the original key, or this node cannot read any secret)",
+            key_file.display()
+        ),
+    }
 }

@@ -15,10 +15,13 @@ use std::sync::{Arc, RwLock};
 
 const MAX_ENTRIES: usize = 10_000;
 
+/// A cached value and the generation it was loaded under.
+type Entry = (u64, Arc<dyn Any + Send + Sync>);
+
 pub(crate) struct ReadCache {
     enabled: bool,
     generation: AtomicU64,
-    entries: RwLock<HashMap<String, (u64, Arc<dyn Any + Send + Sync>)>>,
+    entries: RwLock<HashMap<String, Entry>>,
 }
 
 impl ReadCache {

@@ -103,13 +103,23 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             database_url,
             config,
         } => {
+            let email = jeny_auth::Email::parse(&email)?;
             let config = Config::resolve(&ServerArgs {
                 config,
                 data_dir,
                 database_url,
                 ..ServerArgs::default()
             })?;
-            config.prepare_data_dir()?;
+            // A token in a database no server uses would be a puzzling success: refuse a data
+            // directory that no `jeny server` has ever started in.
+            let sqlite_file = config.data_dir.join("jeny.db");
+            if config.database_url.is_none() && !sqlite_file.exists() {
+                anyhow::bail!(
+                    "there is no jeny database at {}: check --data-dir, or start `jeny server --data-dir {}` once first",
+                    sqlite_file.display(),
+                    config.data_dir.display()
+                );
+            }
             let store = jeny_store::Store::open(
                 &config.database_url(),
                 jeny_store::StoreOptions::default(),
@@ -121,7 +131,6 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                     config.database_url_for_display()
                 )
             })?;
-            let email = jeny_auth::Email::parse(&email)?;
             let issued = jeny_auth::issue_token(&store, &email, role, &name, "jeny admin").await?;
             store.close().await;
             eprintln!(

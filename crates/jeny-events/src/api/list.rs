@@ -2,23 +2,27 @@
 
 use super::EventsState;
 use crate::{Event, EventFilter, read_after};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use jeny_core::{Page, PageRequest};
 use jeny_http::sse::{last_event_id, wants_event_stream};
-use jeny_http::{ApiError, AppJson, Auth};
+use jeny_http::{ApiError, AppJson, Auth, QueryPairs};
 use jeny_store::{Channel, Store};
-use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// The parameters of `GET /api/v1/events` (parsed from `QueryPairs`, documented here).
+#[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "documents the parameters for OpenAPI; parsing is done by `parse_query`"
+)]
 pub struct EventQuery {
     /// Only events with an id greater than this (the `id` of the last event you saw).
     after: Option<i64>,
@@ -29,8 +33,49 @@ pub struct EventQuery {
     /// Only this project's events.
     project: Option<String>,
     /// Only events whose type starts with this, such as `project.` or `variable.set`.
-    #[serde(rename = "type")]
+    #[param(rename = "type")]
     kind: Option<String>,
+}
+
+struct ParsedQuery {
+    after: i64,
+    limit: usize,
+    filter: EventFilter,
+}
+
+fn parse_query(query: &QueryPairs) -> Result<ParsedQuery, ApiError> {
+    query.only(&["after", "cursor", "limit", "project", "type"])?;
+    let position = |field: &str, text: &str| {
+        text.parse::<i64>()
+            .ok()
+            .filter(|id| *id >= 0)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    field,
+                    format!("{field} must be an event id (a whole number)"),
+                )
+            })
+    };
+    let after = match (query.first("cursor"), query.first("after")) {
+        (Some(cursor), _) => position("cursor", cursor)?,
+        (None, Some(after)) => position("after", after)?,
+        (None, None) => 0,
+    };
+    let limit = match query.first("limit") {
+        Some(text) => Some(
+            text.parse::<usize>()
+                .map_err(|_| ApiError::invalid("limit", "limit must be a whole number"))?,
+        ),
+        None => None,
+    };
+    Ok(ParsedQuery {
+        after,
+        limit: jeny_http::page_request(limit, None)?.limit,
+        filter: EventFilter {
+            project: query.first("project").map(str::to_owned),
+            kind_prefix: query.first("type").map(str::to_owned),
+        },
+    })
 }
 
 /// Lists events oldest first. With `Accept: text/event-stream`, streams them live instead: each
@@ -52,19 +97,13 @@ pub(super) async fn list_events(
     _auth: Auth,
     State(state): State<EventsState>,
     headers: HeaderMap,
-    Query(query): Query<EventQuery>,
+    query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let after = match (&query.cursor, query.after) {
-        (Some(cursor), _) => cursor
-            .parse::<i64>()
-            .map_err(|_| ApiError::invalid("cursor", "cursor must be an event id"))?,
-        (None, Some(after)) => after,
-        (None, None) => 0,
-    };
-    let filter = EventFilter {
-        project: query.project,
-        kind_prefix: query.kind,
-    };
+    let ParsedQuery {
+        after,
+        limit,
+        filter,
+    } = parse_query(&query)?;
     if wants_event_stream(&headers) {
         let resume_after = last_event_id(&headers).unwrap_or(after);
         let stream = follow(state.store, resume_after, filter, state.shutdown);
@@ -72,7 +111,6 @@ pub(super) async fn list_events(
             .keep_alive(KeepAlive::default())
             .into_response());
     }
-    let limit = jeny_http::page_request(query.limit, None)?.limit;
     let events = read_after(&state.store, after, limit as i64 + 1, &filter).await?;
     let page = Page::from_rows(events, limit, |event| event.id.to_string());
     // The cursor of an event list is the plain id, so `after` and `cursor` mean the same.

@@ -154,20 +154,31 @@ pub async fn set_variable<E: From<ProjectError>>(
         }
         _ => {}
     }
-    let current_etag = current.as_ref().map(Variable::etag);
-    if !precondition.allows(current_etag.as_deref().unwrap_or("")) {
+    // If-Match names a current representation; with none (the variable does not exist yet),
+    // even `If-Match: *` fails (RFC 9110, 13.1.1).
+    let precondition_holds = match &current {
+        Some(existing) => precondition.allows(&existing.etag()),
+        None => precondition.is_none(),
+    };
+    if !precondition_holds {
         return Err(ProjectError::Changed {
             what: "variable",
-            current_etag: current_etag
+            current_etag: current
+                .as_ref()
+                .map(Variable::etag)
                 .unwrap_or_else(|| "nothing: the variable does not exist".to_owned()),
         }
         .into());
     }
     let wanted = change(current.as_ref().map(Variable::to_input))?.validate(key_in_url)?;
     let key = wanted.key.as_str().to_owned();
+    // Left out, `secret` keeps what the variable is: a secret never turns plain by omission.
+    let secret = wanted
+        .secret
+        .unwrap_or(current.as_ref().is_some_and(|existing| existing.secret));
     let (saved, created) = match &current {
         None => {
-            if !wanted.secret && wanted.value.is_none() {
+            if !secret && wanted.value.is_none() {
                 return Err(ProjectError::invalid(
                     "value",
                     "a variable that is not secret needs a value",
@@ -175,7 +186,6 @@ pub async fn set_variable<E: From<ProjectError>>(
                 .into());
             }
             let value = wanted.value.clone();
-            let secret = wanted.secret;
             let inserted =
                 store::insert(&mut tx, resolved.rows(), &key, secret, |id| match value {
                     Some(value) if secret => {
@@ -190,14 +200,14 @@ pub async fn set_variable<E: From<ProjectError>>(
         }
         Some(existing) => {
             let stored = match wanted.value.clone() {
-                Some(value) if wanted.secret => {
+                Some(value) if secret => {
                     StoredValue::Sealed(secrets.seal(value.as_bytes(), &context(&existing.id)))
                 }
                 Some(value) => StoredValue::Plain(value),
-                None => keep_stored(&mut tx, secrets, existing, wanted.secret).await?,
+                None => keep_stored(&mut tx, secrets, existing, secret).await?,
             };
             (
-                store::replace(&mut tx, existing, wanted.secret, stored)
+                store::replace(&mut tx, existing, secret, stored)
                     .await
                     .map_err(ProjectError::from)?,
                 false,

@@ -96,3 +96,11 @@ CREATE TABLE host_tags (
     PRIMARY KEY (host_id, key)
 );
 CREATE INDEX host_tags_by_key_value ON host_tags (key, value);
+
+-- Server-wide settings that must be the same on every node (such as the check that proves the
+-- node's secret key is the one this database's secrets were sealed with).
+CREATE TABLE settings (
+    key         TEXT PRIMARY KEY,
+    value       BLOB NOT NULL,
+    updated_at  BIGINT NOT NULL
+);

@@ -70,6 +70,6 @@ pub fn variable(key: &str, value: Option<&str>, secret: bool) -> jeny_projects::
     jeny_projects::VariableInput {
         key: Some(key.to_owned()),
         value: value.map(str::to_owned),
-        secret,
+        secret: Some(secret),
     }
 }

@@ -140,3 +140,39 @@ both_backends!(
     app_pages_fall_back_to_the_web_app,
     a_restart_keeps_everything,
 );
+
+async fn a_node_with_another_secret_key_refuses_to_start(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key_file = app.config.secret_key_file();
+    let database = app.stop().await;
+    std::fs::write(
+        &key_file,
+        format!(
+            "{}\n",
+            jeny_core::SecretKey::generate().to_base64().expose()
+        ),
+    )
+    .unwrap();
+    let config = jeny_server::Config {
+        data_dir: database.dir.path().to_path_buf(),
+        database_url: Some(database.url.clone()),
+        ..jeny_server::Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = jeny_server::launch_with_listener(listener, &config, Default::default()).await;
+    let error = format!(
+        "{:#}",
+        refused
+            .err()
+            .expect("a server with a foreign key must not start")
+    );
+    assert!(
+        error.contains("is not the one this database's secrets were sealed with"),
+        "{error}"
+    );
+}
+
+mod key_check {
+    use super::*;
+    both_backends!(a_node_with_another_secret_key_refuses_to_start);
+}

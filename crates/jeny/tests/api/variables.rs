@@ -233,6 +233,62 @@ async fn a_secret_can_be_replaced_kept_or_converted_but_not_read(backend: Backen
     );
 }
 
+async fn a_secret_stays_secret_unless_a_request_says_otherwise(backend: Backend) {
+    let (_app, client) = prepared(backend).await;
+    let scope = VariableScope::Project("web");
+    client
+        .put_variable(scope, "TOKEN", &variable("TOKEN", Some("one"), true), None)
+        .await
+        .unwrap();
+    // A PUT that leaves `secret` out replaces the value and keeps the variable secret.
+    let replaced = client
+        .request(reqwest::Method::PUT, "/api/v1/projects/web/variables/TOKEN")
+        .json(&json!({"value": "two"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), 200);
+    let body: serde_json::Value = replaced.json().await.unwrap();
+    assert_eq!(
+        (body["secret"].clone(), body["value"].clone()),
+        (json!(true), json!(null))
+    );
+    let events = client
+        .list_events(0, Some(500), Some("web"), Some("variable."))
+        .await
+        .unwrap();
+    assert!(
+        events
+            .items
+            .iter()
+            .all(|event| event.payload.get("value").is_none()),
+        "{:?}",
+        events.items
+    );
+}
+
+async fn if_match_on_a_variable_that_does_not_exist_fails(backend: Backend) {
+    let (_app, client) = prepared(backend).await;
+    let scope = VariableScope::Project("web");
+    assert_eq!(
+        status_of(
+            client
+                .put_variable(scope, "NEW", &variable("NEW", Some("x"), false), Some("*"))
+                .await
+        ),
+        412
+    );
+    assert_eq!(status_of(client.get_variable(scope, "NEW").await), 404);
+    client
+        .put_variable(scope, "NEW", &variable("NEW", Some("x"), false), None)
+        .await
+        .unwrap();
+    client
+        .put_variable(scope, "NEW", &variable("NEW", Some("y"), false), Some("*"))
+        .await
+        .unwrap();
+}
+
 async fn variable_keys_are_checked(backend: Backend) {
     let (_app, client) = prepared(backend).await;
     let scope = VariableScope::Project("web");
@@ -278,4 +334,6 @@ both_backends!(
     a_secret_is_never_returned_nor_stored_in_clear,
     a_secret_can_be_replaced_kept_or_converted_but_not_read,
     variable_keys_are_checked,
+    a_secret_stays_secret_unless_a_request_says_otherwise,
+    if_match_on_a_variable_that_does_not_exist_fails,
 );

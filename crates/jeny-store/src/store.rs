@@ -253,6 +253,9 @@ fn sqlite_pool(connections: u32, options: &StoreOptions, role: SqliteRole) -> An
         .acquire_timeout(options.acquire_timeout)
         .idle_timeout(None)
         .max_lifetime(None)
+        // A file connection does not drop like a network one; pinging it before every use
+        // (sqlx's default) costs a round trip to its worker thread per query.
+        .test_before_acquire(false)
         .after_connect(move |connection, _| {
             Box::pin(async move {
                 for pragma in SQLITE_PRAGMAS {

@@ -1,6 +1,7 @@
 //! Every query of the `hosts` and `host_tags` tables. Tags are kept twice on purpose: as JSON on
 //! the host row (read with the host, no join) and as rows in `host_tags` (indexed, so a selector
-//! is answered by the database, not by scanning every host).
+//! is answered by the database, not by scanning every host). `host_tags` is maintained by a
+//! trigger from the JSON (see the migration), so this module only ever writes `hosts`.
 
 use crate::model::{Host, HostSource, TagSelector, Tags, ValidHost};
 use jeny_core::{PageRequest, Timestamp, new_id};
@@ -79,7 +80,6 @@ pub(crate) async fn insert(
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
-    insert_tags(tx, &id, &host.tags).await?;
     Ok(Host {
         id,
         name: host.name.as_str().to_owned(),
@@ -107,13 +107,6 @@ pub(crate) async fn replace(
         .bind(now.as_micros())
         .execute(tx.conn())
         .await?;
-    if host.tags != current.tags {
-        sqlx::query("DELETE FROM host_tags WHERE host_id = $1")
-            .bind(&current.id)
-            .execute(tx.conn())
-            .await?;
-        insert_tags(tx, &current.id, &host.tags).await?;
-    }
     Ok(Host {
         address: host.address.clone(),
         tags: host.tags.clone(),
@@ -128,26 +121,6 @@ pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError>
         .bind(id)
         .execute(tx.conn())
         .await?;
-    Ok(())
-}
-
-/// Inserts all of a host's tags in one statement (one round trip to the database, not one per tag).
-async fn insert_tags(tx: &mut WriteTx, host_id: &str, tags: &Tags) -> Result<(), StoreError> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<String> = (0..tags.len())
-        .map(|index| format!("($1, ${}, ${})", 2 + 2 * index, 3 + 2 * index))
-        .collect();
-    let sql = format!(
-        "INSERT INTO host_tags (host_id, key, value) VALUES {}",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(&sql).bind(host_id);
-    for (key, value) in tags {
-        query = query.bind(key).bind(value);
-    }
-    query.execute(tx.conn()).await?;
     Ok(())
 }
 

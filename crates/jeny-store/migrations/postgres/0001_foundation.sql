@@ -97,6 +97,19 @@ CREATE TABLE host_tags (
 );
 CREATE INDEX host_tags_by_key_value ON host_tags (key, value);
 
+-- host_tags is derived from hosts.tags by the database itself, so the two can never disagree
+-- and a write that changes a host's tags costs no extra statement.
+CREATE FUNCTION jeny_sync_host_tags() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM host_tags WHERE host_id = NEW.id;
+    INSERT INTO host_tags (host_id, key, value)
+        SELECT NEW.id, key, value FROM jsonb_each_text(NEW.tags::jsonb);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER host_tags_sync AFTER INSERT OR UPDATE OF tags ON hosts
+    FOR EACH ROW EXECUTE FUNCTION jeny_sync_host_tags();
+
 -- Server-wide settings that must be the same on every node (such as the check that proves the
 -- node's secret key is the one this database's secrets were sealed with).
 CREATE TABLE settings (

@@ -97,6 +97,16 @@ CREATE TABLE host_tags (
 );
 CREATE INDEX host_tags_by_key_value ON host_tags (key, value);
 
+-- host_tags is derived from hosts.tags by the database itself, so the two can never disagree
+-- and a write that changes a host's tags costs no extra statement.
+CREATE TRIGGER host_tags_after_insert AFTER INSERT ON hosts BEGIN
+    INSERT INTO host_tags (host_id, key, value) SELECT NEW.id, key, value FROM json_each(NEW.tags);
+END;
+CREATE TRIGGER host_tags_after_update AFTER UPDATE OF tags ON hosts BEGIN
+    DELETE FROM host_tags WHERE host_id = NEW.id;
+    INSERT INTO host_tags (host_id, key, value) SELECT NEW.id, key, value FROM json_each(NEW.tags);
+END;
+
 -- Server-wide settings that must be the same on every node (such as the check that proves the
 -- node's secret key is the one this database's secrets were sealed with).
 CREATE TABLE settings (

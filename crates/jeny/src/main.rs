@@ -110,13 +110,12 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 database_url,
                 ..ServerArgs::default()
             })?;
-            // A token in a database no server uses would be a puzzling success: refuse a data
-            // directory that no `jeny server` has ever started in.
+            // Works before the server ever started (it creates the database), but a token in a
+            // database no server uses would be a puzzling success: say so when that happens.
             let sqlite_file = config.data_dir.join("jeny.db");
             if config.database_url.is_none() && !sqlite_file.exists() {
-                anyhow::bail!(
-                    "there is no jeny database at {}: check --data-dir, or start `jeny server --data-dir {}` once first",
-                    sqlite_file.display(),
+                eprintln!(
+                    "note: no server has used {} yet; creating a new jeny database there (check --data-dir if you expected one)",
                     config.data_dir.display()
                 );
             }

@@ -29,7 +29,10 @@ const ACKNOWLEDGED_BEFORE_THE_KILL: usize = 300;
 /// The largest page the API serves.
 const PAGE_LIMIT: usize = 500;
 
-both_backends!(a_server_killed_during_a_burst_of_writes_loses_no_acknowledged_write);
+both_backends!(
+    a_server_killed_during_a_burst_of_writes_loses_no_acknowledged_write,
+    sigterm_stops_the_server_and_tokens_can_be_made_while_it_is_down,
+);
 
 async fn a_server_killed_during_a_burst_of_writes_loses_no_acknowledged_write(backend: Backend) {
     // Arrange: the real binary on a fresh database, and an admin token.
@@ -262,6 +265,47 @@ async fn requests_fail_with_503_while_postgres_is_away_and_recover_without_a_res
     let readiness = Answer::of(app.anonymous().request(Method::GET, "/readyz")).await;
     assert_eq!(readiness.status, StatusCode::OK, "{readiness:?}");
     app.stop().await;
+}
+
+/// SIGTERM stops the server cleanly (exit status 0), and `jeny admin token` works while no
+/// server runs: the token it prints is accepted once a server is back.
+async fn sigterm_stops_the_server_and_tokens_can_be_made_while_it_is_down(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let mut server = ServerProcess::start(&database);
+    server.wait_until_ready().await;
+    let pid = server.child.id().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("cannot run kill");
+    assert!(signalled.success());
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("cannot check on the server") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM\n{}",
+            server.logs()
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    };
+    assert!(
+        status.success(),
+        "the server exited with {status} on SIGTERM\n{}",
+        server.logs()
+    );
+    server.assert_started_cleanly();
+
+    let token = admin_token(&database).await;
+    let mut restarted = ServerProcess::start(&database);
+    restarted.wait_until_ready().await;
+    let client = Client::new(&restarted.url, Some(token));
+    client
+        .list_projects(None, None)
+        .await
+        .expect("a token made while the server was down works");
 }
 
 /// The real `jeny server` as a child process, killed when dropped so that a failing test leaves

@@ -1,8 +1,8 @@
 //! Every route of the OpenAPI document, walked with each kind of credential: no token and a bad
 //! token get 401; a viewer reads but every change gets 403; only an admin deletes a project.
 
-use crate::{environment, host, project, variable};
-use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
+use crate::seeded;
+use jeny_testkit::{Backend, Client, both_backends};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -33,39 +33,6 @@ async fn every_route(admin: &Client) -> Vec<(Method, String)> {
         routes.len()
     );
     routes
-}
-
-async fn seeded(backend: Backend) -> (TestApp, Client) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.with_admin().await;
-    admin.create_project(&project("web")).await.unwrap();
-    admin
-        .create_environment("web", &environment("production", &[("role", "web")]))
-        .await
-        .unwrap();
-    admin
-        .create_host(&host("web-1", &[("role", "web")]))
-        .await
-        .unwrap();
-    admin
-        .put_variable(
-            VariableScope::Project("web"),
-            "A",
-            &variable("A", Some("1"), false),
-            None,
-        )
-        .await
-        .unwrap();
-    admin
-        .put_variable(
-            VariableScope::Environment("web", "production"),
-            "A",
-            &variable("A", Some("1"), false),
-            None,
-        )
-        .await
-        .unwrap();
-    (app, admin)
 }
 
 async fn send(client: &Client, method: &Method, path: &str) -> (u16, String, String) {

@@ -73,3 +73,39 @@ pub fn variable(key: &str, value: Option<&str>, secret: bool) -> jeny_projects::
         secret: Some(secret),
     }
 }
+
+/// A server with one of everything, all named as the route walks expect: project `web`, its
+/// environment `production` (selector `role=web`), host `web-1`, a secret project variable `A`
+/// and a plain environment variable `A`. Returns the app and an admin client.
+pub async fn seeded(
+    backend: jeny_testkit::Backend,
+) -> (jeny_testkit::TestApp, jeny_testkit::Client) {
+    use jeny_testkit::VariableScope;
+    let app = jeny_testkit::TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    admin.create_project(&project("web")).await.unwrap();
+    admin
+        .create_environment("web", &environment("production", &[("role", "web")]))
+        .await
+        .unwrap();
+    admin
+        .create_host(&host("web-1", &[("role", "web")]))
+        .await
+        .unwrap();
+    let project_scope = VariableScope::Project("web");
+    admin
+        .put_variable(project_scope, "A", &variable("A", Some("1"), true), None)
+        .await
+        .unwrap();
+    let environment_scope = VariableScope::Environment("web", "production");
+    admin
+        .put_variable(
+            environment_scope,
+            "A",
+            &variable("A", Some("1"), false),
+            None,
+        )
+        .await
+        .unwrap();
+    (app, admin)
+}

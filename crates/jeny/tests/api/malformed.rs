@@ -2,9 +2,9 @@
 //! odd path segments sent to every route that takes input. Every answer must be a 4xx
 //! problem+json (never a 5xx, never a success), and the store must be exactly as before.
 
-use crate::{environment, host, project, variable};
+use crate::seeded;
 use jeny_store::Row;
-use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
+use jeny_testkit::{Backend, Client, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -134,39 +134,6 @@ async fn fingerprint(app: &TestApp) -> Vec<i64> {
         values.push(row.get::<i64, _>("n"));
     }
     values
-}
-
-async fn seeded(backend: Backend) -> (TestApp, Client) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.with_admin().await;
-    admin.create_project(&project("web")).await.unwrap();
-    admin
-        .create_environment("web", &environment("production", &[("role", "web")]))
-        .await
-        .unwrap();
-    admin
-        .create_host(&host("web-1", &[("role", "web")]))
-        .await
-        .unwrap();
-    admin
-        .put_variable(
-            VariableScope::Project("web"),
-            "A",
-            &variable("A", Some("1"), true),
-            None,
-        )
-        .await
-        .unwrap();
-    admin
-        .put_variable(
-            VariableScope::Environment("web", "production"),
-            "A",
-            &variable("A", Some("1"), false),
-            None,
-        )
-        .await
-        .unwrap();
-    (app, admin)
 }
 
 const WRITE_ROUTES: &[(&str, &str)] = &[

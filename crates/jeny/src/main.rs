@@ -119,6 +119,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                     config.data_dir.display()
                 );
             }
+            config.prepare_data_dir()?;
             let store = jeny_store::Store::open(
                 &config.database_url(),
                 jeny_store::StoreOptions::default(),

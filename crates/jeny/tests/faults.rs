@@ -308,6 +308,46 @@ async fn sigterm_stops_the_server_and_tokens_can_be_made_while_it_is_down(backen
         .expect("a token made while the server was down works");
 }
 
+/// `jeny admin token` on a data directory no server has used creates it, with the database, and
+/// the server that starts there later accepts the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_made_before_the_first_start_works_once_the_server_runs() {
+    let parent = tempfile::tempdir().unwrap();
+    let data_dir = parent.path().join("not-yet-created");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_jeny"))
+        .args([
+            "admin",
+            "token",
+            "--email",
+            "first@example.com",
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .env_remove("JENY_DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no server has used"));
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let database = TestDatabase {
+        backend: Backend::Sqlite,
+        url: format!("sqlite://{}", data_dir.join("jeny.db").display()),
+        dir: parent,
+    };
+    let mut server = ServerProcess::start_in(&database, &data_dir);
+    server.wait_until_ready().await;
+    let client = Client::new(&server.url, Some(token));
+    client
+        .list_projects(None, None)
+        .await
+        .expect("the token made before the first start works");
+}
+
 /// The real `jeny server` as a child process, killed when dropped so that a failing test leaves
 /// no server behind.
 struct ServerProcess {
@@ -319,13 +359,17 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(database: &TestDatabase) -> ServerProcess {
+        ServerProcess::start_in(database, database.dir.path())
+    }
+
+    fn start_in(database: &TestDatabase, data_dir: &std::path::Path) -> ServerProcess {
         let listen = format!("127.0.0.1:{}", free_port());
         let logs = tempfile::tempdir().expect("cannot create a folder for the server's logs");
         let stdout = File::create(logs.path().join("stdout")).expect("cannot create a log file");
         let stderr = File::create(logs.path().join("stderr")).expect("cannot create a log file");
         let child = Command::new(env!("CARGO_BIN_EXE_jeny"))
             .args(["server", "--listen", &listen, "--data-dir"])
-            .arg(database.dir.path())
+            .arg(data_dir)
             .args(["--database-url", &database.url])
             .stdin(Stdio::null())
             .stdout(stdout)

@@ -5,6 +5,7 @@
 
 pub mod api;
 mod error;
+pub mod inventory;
 mod model;
 mod service;
 mod store;

@@ -26,6 +26,8 @@ pub enum ProjectError {
         what: &'static str,
         current_etag: String,
     },
+    #[error("the secret variable {key:?} cannot be opened with this server's key")]
+    SecretUnreadable { key: String },
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]
@@ -50,6 +52,7 @@ impl DomainError for ProjectError {
             | ProjectError::VariableNotFound { .. } => ErrorCode::NotFound,
             ProjectError::Taken { .. } => ErrorCode::Conflict,
             ProjectError::Changed { .. } => ErrorCode::PreconditionFailed,
+            ProjectError::SecretUnreadable { .. } => ErrorCode::Internal,
             ProjectError::Host(error) => error.code(),
             ProjectError::Store(error) => error.code(),
         }

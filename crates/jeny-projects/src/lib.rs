@@ -23,6 +23,6 @@ pub use service::projects::{
     create_project, delete_project, get_project, list_projects, update_project,
 };
 pub use service::variables::{
-    Scope, ScopeRef, SetMode, delete_variable, get_variable, list_variables, set_variable,
-    update_variable,
+    ResolvedVariable, Scope, ScopeRef, SetMode, delete_variable, get_variable, list_variables,
+    resolve_variables, set_variable, update_variable,
 };

@@ -6,7 +6,7 @@ use crate::ProjectError;
 use crate::model::{Variable, VariableInput};
 use crate::store::variables::{self as store, RowScope, StoredValue};
 use crate::store::{environments, projects, taken};
-use jeny_core::{Page, PageRequest, Precondition, SecretBox};
+use jeny_core::{Page, PageRequest, Precondition, Secret, SecretBox};
 use jeny_events::NewEvent;
 use jeny_store::{Store, WriteTx};
 use serde_json::json;
@@ -300,6 +300,68 @@ pub async fn delete_variable(
     jeny_events::append(&mut tx, event("variable.deleted", actor, scope, &current)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A variable as a deploy receives it, with what identifies the exact value it had (its id and
+/// version), so a deploy can record which variables it ran with without recording secrets.
+#[derive(Debug, Clone)]
+pub struct ResolvedVariable {
+    pub key: String,
+    pub value: Secret<String>,
+    pub secret: bool,
+    /// Whether the environment's variable won over (or stood without) a project one.
+    pub from_environment: bool,
+    pub variable_id: String,
+    pub version: i64,
+}
+
+/// The variables a deploy to `environment` runs with: the project's, then the environment's,
+/// the environment winning on the same key; secrets opened. A secret declared without a value
+/// is left out, and one declared in the environment also hides the project's variable of that
+/// key (the environment said it wants its own value). Sorted by key.
+pub async fn resolve_variables(
+    store: &Store,
+    secrets: &SecretBox,
+    project: &str,
+    environment: &str,
+) -> Result<Vec<ResolvedVariable>, ProjectError> {
+    let environment = crate::get_environment(store, project, environment).await?;
+    let stored =
+        store::project_and_environment(store, &environment.project_id, &environment.id).await?;
+    let mut resolved: std::collections::BTreeMap<String, ResolvedVariable> =
+        std::collections::BTreeMap::new();
+    // Project variables first, so that an environment's variable of the same key replaces them.
+    let (from_environment, from_project): (Vec<_>, Vec<_>) =
+        stored.into_iter().partition(|v| v.from_environment);
+    for variable in from_project.into_iter().chain(from_environment) {
+        let value = match variable.stored {
+            StoredValue::Plain(value) => Secret::new(value),
+            StoredValue::Sealed(sealed) => {
+                let opened = secrets.open(&sealed, &context(&variable.id)).map_err(|_| {
+                    ProjectError::SecretUnreadable {
+                        key: variable.key.clone(),
+                    }
+                })?;
+                Secret::new(String::from_utf8_lossy(opened.expose()).into_owned())
+            }
+            StoredValue::Unset => {
+                resolved.remove(&variable.key);
+                continue;
+            }
+        };
+        resolved.insert(
+            variable.key.clone(),
+            ResolvedVariable {
+                key: variable.key,
+                value,
+                secret: variable.secret,
+                from_environment: variable.from_environment,
+                variable_id: variable.id,
+                version: variable.version,
+            },
+        );
+    }
+    Ok(resolved.into_values().collect())
 }
 
 /// The associated data a secret is sealed with: its variable's id, so a sealed value moved to

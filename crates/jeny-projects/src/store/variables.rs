@@ -161,6 +161,54 @@ pub(crate) async fn stored_value(tx: &mut WriteTx, id: &str) -> Result<StoredVal
     })
 }
 
+/// A variable with what is stored for its value, for handing variables to a deploy.
+pub(crate) struct StoredVariable {
+    pub id: String,
+    pub key: String,
+    pub secret: bool,
+    pub version: i64,
+    pub from_environment: bool,
+    pub stored: StoredValue,
+}
+
+/// Every variable of a project and of one of its environments, in one read (one snapshot, so a
+/// deploy never mixes two versions of the set).
+pub(crate) async fn project_and_environment(
+    store: &Store,
+    project_id: &str,
+    environment_id: &str,
+) -> Result<Vec<StoredVariable>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, key, value, sealed_value, secret, version, environment_id IS NOT NULL AS from_environment \
+         FROM variables WHERE project_id = $1 AND (environment_id IS NULL OR environment_id = $2) ORDER BY key",
+    )
+    .bind(project_id)
+    .bind(environment_id)
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let value: Option<String> = row.try_get("value")?;
+            let sealed: Option<Vec<u8>> = row.try_get("sealed_value")?;
+            let from_environment = row
+                .try_get::<bool, _>("from_environment")
+                .or_else(|_| row.try_get::<i64, _>("from_environment").map(|n| n != 0))?;
+            Ok(StoredVariable {
+                id: row.try_get("id")?,
+                key: row.try_get("key")?,
+                secret: row.try_get::<i64, _>("secret")? != 0,
+                version: row.try_get("version")?,
+                from_environment,
+                stored: match (value, sealed) {
+                    (_, Some(sealed)) => StoredValue::Sealed(sealed),
+                    (Some(value), None) => StoredValue::Plain(value),
+                    (None, None) => StoredValue::Unset,
+                },
+            })
+        })
+        .collect()
+}
+
 pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM variables WHERE id = $1")
         .bind(id)

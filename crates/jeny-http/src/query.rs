@@ -44,14 +44,18 @@ impl QueryPairs {
 
     /// The `limit` and `cursor` parameters.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = match self.first("limit") {
-            Some(text) => Some(
-                text.parse::<usize>()
-                    .map_err(|_| ApiError::invalid("limit", "limit must be a whole number"))?,
-            ),
-            None => None,
+        crate::page_request(self.limit()?, self.first("cursor"))
+    }
+
+    /// The `limit` parameter, checked to be 1 to 500 (`None` when absent).
+    pub fn limit(&self) -> Result<Option<usize>, ApiError> {
+        let Some(text) = self.first("limit") else {
+            return Ok(None);
         };
-        crate::page_request(limit, self.first("cursor"))
+        let limit = text
+            .parse::<usize>()
+            .map_err(|_| ApiError::invalid("limit", "limit must be a whole number"))?;
+        crate::page_request(Some(limit), None).map(|page| Some(page.limit))
     }
 }
 

@@ -61,16 +61,9 @@ fn parse_query(query: &QueryPairs) -> Result<ParsedQuery, ApiError> {
         (None, Some(after)) => position("after", after)?,
         (None, None) => 0,
     };
-    let limit = match query.first("limit") {
-        Some(text) => Some(
-            text.parse::<usize>()
-                .map_err(|_| ApiError::invalid("limit", "limit must be a whole number"))?,
-        ),
-        None => None,
-    };
     Ok(ParsedQuery {
         after,
-        limit: jeny_http::page_request(limit, None)?.limit,
+        limit: query.limit()?.unwrap_or(PageRequest::DEFAULT_LIMIT),
         filter: EventFilter {
             project: query.first("project").map(str::to_owned),
             kind_prefix: query.first("type").map(str::to_owned),

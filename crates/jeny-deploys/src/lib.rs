@@ -1,0 +1,5 @@
+//! Deploys: the run of ONE shell command with a set of environment variables, its output
+//! captured live, its exit code deciding success. This crate is being built (the deploys issue);
+//! so far it holds the masking of secret values in a deploy's output.
+
+pub mod mask;

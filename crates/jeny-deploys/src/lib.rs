@@ -1,5 +1,6 @@
 //! Deploys: the run of ONE shell command with a set of environment variables, its output
 //! captured live, its exit code deciding success. This crate is being built (the deploys issue);
-//! so far it holds the masking of secret values in a deploy's output.
+//! so far it holds the command's environment and the masking of secret values in its output.
 
+pub mod environment;
 pub mod mask;

@@ -1,0 +1,162 @@
+//! The working directory of a deploy whose project has a git repository: jeny keeps one mirror
+//! per project (cloned once, fetched before each deploy), resolves the ref asked for (the
+//! repository's default branch when none is), and checks that commit out into the deploy's own
+//! fresh directory, sharing the mirror's objects so nothing is copied. The resolved sha is what
+//! the deploy records. Git's own output is kept: on failure it is what the person reads.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// A checked-out commit.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub dir: PathBuf,
+    /// The full commit sha the ref resolved to.
+    pub sha: String,
+    /// What git printed on the way, for the deploy's output.
+    pub git_output: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// Git refused (unreachable repository, unknown ref, ...); its output says why.
+    #[error("git {step} failed:\n{output}")]
+    Git { step: &'static str, output: String },
+    #[error("cannot run git: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The mirrors of every project, under one folder; fetches of one project's mirror run one at a
+/// time (git locks its refs), different projects' in parallel.
+#[derive(Debug, Clone)]
+pub struct Mirrors {
+    root: PathBuf,
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Mirrors {
+    pub fn new(root: impl Into<PathBuf>) -> Mirrors {
+        Mirrors {
+            root: root.into(),
+            locks: Arc::default(),
+        }
+    }
+
+    /// Brings `project`'s mirror of `repository` up to date and checks out `git_ref` (the default
+    /// branch when `None`) into `into`, which must not exist yet.
+    pub async fn checkout(
+        &self,
+        project: &str,
+        repository: &str,
+        git_ref: Option<&str>,
+        into: &Path,
+    ) -> Result<Checkout, CheckoutError> {
+        let lock = {
+            let mut locks = self
+                .locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(project.to_owned()).or_default().clone()
+        };
+        let _one_at_a_time = lock.lock().await;
+        let mirror = self.root.join(format!("{project}.git"));
+        let mut output = String::new();
+        if mirror.join("HEAD").exists() {
+            output += &git(
+                "fetch",
+                &["--git-dir", path(&mirror)?, "fetch", "--prune", "origin"],
+            )
+            .await?;
+        } else {
+            tokio::fs::create_dir_all(&self.root).await?;
+            output += &git(
+                "clone",
+                &[
+                    "clone",
+                    "--mirror",
+                    "--quiet",
+                    "--",
+                    repository,
+                    path(&mirror)?,
+                ],
+            )
+            .await?;
+        }
+        let wanted = format!("{}^{{commit}}", git_ref.unwrap_or("HEAD"));
+        let sha = git(
+            "rev-parse",
+            &[
+                "--git-dir",
+                path(&mirror)?,
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &wanted,
+            ],
+        )
+        .await
+        .map_err(|error| match error {
+            CheckoutError::Git { output, .. } => CheckoutError::Git {
+                step: "rev-parse",
+                output: format!(
+                    "{output}the ref {:?} is not a branch, tag or commit of {repository}\n",
+                    git_ref.unwrap_or("HEAD")
+                ),
+            },
+            other => other,
+        })?
+        .trim()
+        .to_owned();
+        output += &git(
+            "clone",
+            &[
+                "clone",
+                "--quiet",
+                "--shared",
+                "--no-checkout",
+                "--",
+                path(&mirror)?,
+                path(into)?,
+            ],
+        )
+        .await?;
+        output += &git(
+            "checkout",
+            &["-C", path(into)?, "checkout", "--quiet", "--detach", &sha],
+        )
+        .await?;
+        Ok(Checkout {
+            dir: into.to_path_buf(),
+            sha,
+            git_output: output,
+        })
+    }
+}
+
+fn path(path: &Path) -> Result<&str, CheckoutError> {
+    path.to_str().ok_or_else(|| {
+        CheckoutError::Io(std::io::Error::other(format!(
+            "{} is not valid UTF-8",
+            path.display()
+        )))
+    })
+}
+
+/// Runs git without a terminal (it must never wait for a password) and returns its output.
+async fn git(step: &'static str, args: &[&str]) -> Result<String, CheckoutError> {
+    let output = tokio::process::Command::new("git")
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(CheckoutError::Git { step, output: text })
+    }
+}

@@ -1,179 +1,31 @@
-//! An environment's variables, which win over the project's: `/api/v1/projects/{project}/environments/{environment}/variables`.
+//! An environment's variables, which win over the project's:
+//! `/api/v1/projects/{project}/environments/{environment}/variables`.
 
-use super::actions;
-use crate::api::ProjectsState;
-use crate::{Scope, Variable, VariableInput};
-use axum::extract::{Path, State};
-use axum::response::Response;
-use http::StatusCode;
-use jeny_core::Page;
-use jeny_http::{
-    ApiError, AppJson, AsDeployer, Auth, IfMatch, MergePatch, QueryPairs, ReadErrors, WriteErrors,
-};
-
-/// Lists an environment's variables by key. Secret values are never shown.
-#[utoipa::path(
-    get, path = "/api/v1/projects/{project}/environments/{environment}/variables", tag = "variables",
-    params(("project" = String, Path, description = "The project's name"), ("environment" = String, Path, description = "The environment's name"), jeny_http::Pagination),
-    security(("bearer" = [])),
-    responses((status = 200, description = "A page of variables", body = Page<Variable>), ReadErrors)
-)]
-pub(crate) async fn list_environment_variables(
-    _auth: Auth,
-    State(state): State<ProjectsState>,
-    Path((project, environment)): Path<(String, String)>,
-    query: QueryPairs,
-) -> Result<AppJson<Page<Variable>>, ApiError> {
-    actions::list(
-        &state,
-        Scope {
-            project: &project,
-            environment: Some(&environment),
-        },
-        &query,
-    )
-    .await
-}
-
-/// Creates a variable in an environment; 409 if the key exists. Needs the deployer role.
-#[utoipa::path(
-    post, path = "/api/v1/projects/{project}/environments/{environment}/variables", tag = "variables",
-    params(("project" = String, Path, description = "The project's name"), ("environment" = String, Path, description = "The environment's name")),
-    request_body = VariableInput,
-    security(("bearer" = [])),
-    responses((status = 201, description = "The variable", body = Variable), WriteErrors)
-)]
-pub(crate) async fn create_environment_variable(
-    AsDeployer(principal): AsDeployer,
-    State(state): State<ProjectsState>,
-    Path((project, environment)): Path<(String, String)>,
-    AppJson(input): AppJson<VariableInput>,
-) -> Result<Response, ApiError> {
-    actions::create(
-        &principal,
-        &state,
-        Scope {
-            project: &project,
-            environment: Some(&environment),
-        },
-        input,
-    )
-    .await
-}
-
-/// One variable in an environment, with its ETag.
-#[utoipa::path(
-    get, path = "/api/v1/projects/{project}/environments/{environment}/variables/{key}", tag = "variables",
-    params(("project" = String, Path, description = "The project's name"), ("environment" = String, Path, description = "The environment's name"), ("key" = String, Path, description = "The variable's key")),
-    security(("bearer" = [])),
-    responses((status = 200, description = "The variable", body = Variable), ReadErrors)
-)]
-pub(crate) async fn get_environment_variable(
-    _auth: Auth,
-    State(state): State<ProjectsState>,
-    Path((project, environment, key)): Path<(String, String, String)>,
-) -> Result<Response, ApiError> {
-    actions::get(
-        &state,
-        Scope {
-            project: &project,
-            environment: Some(&environment),
-        },
-        &key,
-    )
-    .await
-}
-
-/// Creates or replaces a variable in an environment (201 when created). For a secret, leaving `value` out
-/// keeps the current value. Needs the deployer role.
-#[utoipa::path(
-    put, path = "/api/v1/projects/{project}/environments/{environment}/variables/{key}", tag = "variables",
-    params(
-        ("project" = String, Path, description = "The project's name"), ("environment" = String, Path, description = "The environment's name"), ("key" = String, Path, description = "The variable's key"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the variable changed since"),
-    ),
-    request_body = VariableInput,
-    security(("bearer" = [])),
-    responses((status = 200, description = "The replaced variable", body = Variable), (status = 201, description = "The created variable", body = Variable), WriteErrors)
-)]
-pub(crate) async fn put_environment_variable(
-    AsDeployer(principal): AsDeployer,
-    State(state): State<ProjectsState>,
-    Path((project, environment, key)): Path<(String, String, String)>,
-    IfMatch(precondition): IfMatch,
-    AppJson(input): AppJson<VariableInput>,
-) -> Result<Response, ApiError> {
-    actions::put(
-        &principal,
-        &state,
-        Scope {
-            project: &project,
-            environment: Some(&environment),
-        },
-        &key,
-        &precondition,
-        input,
-    )
-    .await
-}
-
-/// Changes a variable in an environment with a JSON merge patch (RFC 7386). Needs the deployer role.
-#[utoipa::path(
-    patch, path = "/api/v1/projects/{project}/environments/{environment}/variables/{key}", tag = "variables",
-    params(
-        ("project" = String, Path, description = "The project's name"), ("environment" = String, Path, description = "The environment's name"), ("key" = String, Path, description = "The variable's key"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the variable changed since"),
-    ),
-    request_body(content = VariableInput, content_type = "application/merge-patch+json"),
-    security(("bearer" = [])),
-    responses((status = 200, description = "The updated variable", body = Variable), WriteErrors)
-)]
-pub(crate) async fn patch_environment_variable(
-    AsDeployer(principal): AsDeployer,
-    State(state): State<ProjectsState>,
-    Path((project, environment, key)): Path<(String, String, String)>,
-    IfMatch(precondition): IfMatch,
-    patch: MergePatch,
-) -> Result<Response, ApiError> {
-    actions::patch(
-        &principal,
-        &state,
-        Scope {
-            project: &project,
-            environment: Some(&environment),
-        },
-        &key,
-        &precondition,
-        patch,
-    )
-    .await
-}
-
-/// Deletes a variable in an environment. Needs the deployer role.
-#[utoipa::path(
-    delete, path = "/api/v1/projects/{project}/environments/{environment}/variables/{key}", tag = "variables",
-    params(
-        ("project" = String, Path, description = "The project's name"), ("environment" = String, Path, description = "The environment's name"), ("key" = String, Path, description = "The variable's key"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the variable changed since"),
-    ),
-    security(("bearer" = [])),
-    responses((status = 204, description = "Deleted"), WriteErrors)
-)]
-pub(crate) async fn delete_environment_variable(
-    AsDeployer(principal): AsDeployer,
-    State(state): State<ProjectsState>,
-    Path((project, environment, key)): Path<(String, String, String)>,
-    IfMatch(precondition): IfMatch,
-) -> Result<StatusCode, ApiError> {
-    actions::delete(
-        &principal,
-        &state,
-        Scope {
-            project: &project,
-            environment: Some(&environment),
-        },
-        &key,
-        &precondition,
-    )
-    .await
+super::variable_routes! {
+    base = "/api/v1/projects/{project}/environments/{environment}/variables",
+    item = "/api/v1/projects/{project}/environments/{environment}/variables/{key}",
+    params = [("project" = String, Path, description = "The project's name"), ("environment" = String, Path, description = "The environment's name")],
+    docs = [
+        [" Lists an environment's variables by key. Secret values are never shown."],
+        [" Creates a variable in an environment; 409 if the key exists. Needs the deployer role."],
+        [" One variable in an environment, with its ETag."],
+        [
+            " Creates or replaces a variable in an environment (201 when created). For a secret, leaving `value` out",
+            " keeps the current value. Needs the deployer role."
+        ],
+        [" Changes a variable in an environment with a JSON merge patch (RFC 7386). Needs the deployer role."],
+        [" Deletes a variable in an environment. Needs the deployer role."],
+    ],
+    scope_path = ((project, environment), (String, String)),
+    item_path = ((project, environment, key), (String, String, String)),
+    scope = Scope { project: &project, environment: Some(&environment) },
+    key = key,
+    names = [
+        list_environment_variables,
+        create_environment_variable,
+        get_environment_variable,
+        put_environment_variable,
+        patch_environment_variable,
+        delete_environment_variable,
+    ],
 }

@@ -1,6 +1,6 @@
 //! Environments: per project, a host selector, overrides; and the hosts they target.
 
-use crate::{environment, host, problem_of, project, status_of};
+use crate::{environment, host, host_names, problem_of, project, status_of};
 use jeny_testkit::{Backend, TestApp, both_backends};
 use serde_json::json;
 
@@ -127,11 +127,8 @@ async fn an_environment_targets_exactly_the_hosts_its_selector_picks(backend: Ba
         .create_host(&host("db-1", &[("role", "db"), ("env", "production")]))
         .await
         .unwrap();
-    let names = |page: jeny_core::Page<jeny_hosts::Host>| {
-        page.items.into_iter().map(|h| h.name).collect::<Vec<_>>()
-    };
     assert_eq!(
-        names(
+        host_names(
             client
                 .environment_hosts("web", "production", None, None)
                 .await
@@ -140,7 +137,7 @@ async fn an_environment_targets_exactly_the_hosts_its_selector_picks(backend: Ba
         ["web-1", "web-2"]
     );
     assert!(
-        names(
+        host_names(
             client
                 .environment_hosts("web", "everything", None, None)
                 .await
@@ -160,7 +157,7 @@ async fn an_environment_targets_exactly_the_hosts_its_selector_picks(backend: Ba
         .await
         .unwrap();
     assert_eq!(
-        names(
+        host_names(
             client
                 .environment_hosts("web", "production", None, None)
                 .await
@@ -173,7 +170,7 @@ async fn an_environment_targets_exactly_the_hosts_its_selector_picks(backend: Ba
         .await
         .unwrap();
     assert_eq!(
-        names(
+        host_names(
             client
                 .environment_hosts("web", "production", None, None)
                 .await

@@ -1,6 +1,6 @@
 //! Hosts: tags, tag filters, validation.
 
-use crate::{host, problem_of, status_of};
+use crate::{host, host_names, problem_of, status_of};
 use jeny_testkit::{Backend, TestApp, both_backends};
 use serde_json::json;
 
@@ -19,19 +19,16 @@ async fn hosts_are_filtered_by_every_tag_condition(backend: Backend) {
         .create_host(&host("db-1", &[("role", "db"), ("env", "production")]))
         .await
         .unwrap();
-    let names = |page: jeny_core::Page<jeny_hosts::Host>| {
-        page.items.into_iter().map(|h| h.name).collect::<Vec<_>>()
-    };
     assert_eq!(
-        names(client.list_hosts(&[], None, None).await.unwrap()),
+        host_names(client.list_hosts(&[], None, None).await.unwrap()),
         ["db-1", "web-1", "web-2"]
     );
     assert_eq!(
-        names(client.list_hosts(&["role=web"], None, None).await.unwrap()),
+        host_names(client.list_hosts(&["role=web"], None, None).await.unwrap()),
         ["web-1", "web-2"]
     );
     assert_eq!(
-        names(
+        host_names(
             client
                 .list_hosts(&["role=web", "env=production"], None, None)
                 .await
@@ -40,7 +37,7 @@ async fn hosts_are_filtered_by_every_tag_condition(backend: Backend) {
         ["web-1"]
     );
     assert!(
-        names(
+        host_names(
             client
                 .list_hosts(&["role=cache"], None, None)
                 .await

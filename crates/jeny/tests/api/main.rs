@@ -33,6 +33,11 @@ pub fn problem_of<T: std::fmt::Debug>(result: Result<T, ClientError>) -> jeny_cl
     }
 }
 
+/// The names of a page of hosts, in order.
+pub fn host_names(page: jeny_core::Page<jeny_hosts::Host>) -> Vec<String> {
+    page.items.into_iter().map(|host| host.name).collect()
+}
+
 pub fn project(name: &str) -> jeny_projects::ProjectInput {
     jeny_projects::ProjectInput {
         name: Some(name.to_owned()),

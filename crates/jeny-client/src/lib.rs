@@ -3,6 +3,7 @@
 //! server's own message and field.
 
 use jeny_core::Page;
+use jeny_deploys::{Deploy, DeployRequest, DeployStatus, EnvironmentLock, LockRequest};
 use jeny_events::Event;
 use jeny_hosts::{Host, HostInput};
 use jeny_projects::{
@@ -440,6 +441,116 @@ impl Client {
                 .await?,
         )
         .await
+    }
+
+    // Deploys.
+
+    /// Starts a deploy of `project`/`environment`.
+    pub async fn create_deploy(
+        &self,
+        project: &str,
+        environment: &str,
+        request: &DeployRequest,
+    ) -> Result<Deploy, ClientError> {
+        let path = format!("/api/v1/projects/{project}/environments/{environment}/deploys");
+        json(
+            self.request(Method::POST, &path)
+                .json(request)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn get_deploy(&self, id: &str) -> Result<Deploy, ClientError> {
+        json(
+            self.request(Method::GET, &format!("/api/v1/deploys/{id}"))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// Deploys newest first, filtered by project, environment and status when given.
+    pub async fn list_deploys(
+        &self,
+        project: Option<&str>,
+        environment: Option<&str>,
+        status: Option<DeployStatus>,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Page<Deploy>, ClientError> {
+        let mut query = page_query(limit, cursor);
+        query.extend(project.map(|project| ("project", project.to_owned())));
+        query.extend(environment.map(|environment| ("environment", environment.to_owned())));
+        query.extend(status.map(|status| ("status", status.as_str().to_owned())));
+        json(
+            self.request(Method::GET, "/api/v1/deploys")
+                .query(&query)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn cancel_deploy(&self, id: &str) -> Result<Deploy, ClientError> {
+        json(
+            self.request(Method::POST, &format!("/api/v1/deploys/{id}/cancel"))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn redeploy(&self, id: &str) -> Result<Deploy, ClientError> {
+        json(
+            self.request(Method::POST, &format!("/api/v1/deploys/{id}/redeploy"))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// The deploy's output as plain text: what there is so far, or (`follow`) all of it, once the
+    /// deploy has ended.
+    pub async fn deploy_output(&self, id: &str, follow: bool) -> Result<String, ClientError> {
+        let response = self
+            .request(Method::GET, &format!("/api/v1/deploys/{id}/output"))
+            .query(&[("follow", follow.to_string())])
+            .send()
+            .await?;
+        Ok(checked(response).await?.text().await?)
+    }
+
+    /// Waits for the deploy to finish (following its output) and returns it.
+    pub async fn wait_for_deploy(&self, id: &str) -> Result<Deploy, ClientError> {
+        self.deploy_output(id, true).await?;
+        self.get_deploy(id).await
+    }
+
+    pub async fn lock_environment(
+        &self,
+        project: &str,
+        environment: &str,
+        request: &LockRequest,
+    ) -> Result<EnvironmentLock, ClientError> {
+        let path = format!("/api/v1/projects/{project}/environments/{environment}/lock");
+        json(
+            self.request(Method::PUT, &path)
+                .json(request)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    pub async fn unlock_environment(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> Result<(), ClientError> {
+        let path = format!("/api/v1/projects/{project}/environments/{environment}/lock");
+        self.delete(&path, None).await
     }
 
     // Shared.

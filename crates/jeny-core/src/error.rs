@@ -17,6 +17,8 @@ pub enum ErrorCode {
     NotFound,
     /// The request conflicts with the current state (duplicate name, ...).
     Conflict,
+    /// The thing is locked against this action (an environment locked against deploys).
+    Locked,
     /// An `If-Match` precondition did not hold: someone else changed the thing first.
     PreconditionFailed,
     /// The body is larger than the server accepts.
@@ -41,6 +43,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Locked => "locked",
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",

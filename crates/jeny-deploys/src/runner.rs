@@ -31,19 +31,7 @@ pub struct CommandSpec {
     pub grace: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// A piece of output as it arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunk {
-    pub stream: Stream,
-    pub at: Timestamp,
-    pub bytes: Vec<u8>,
-}
+pub use crate::output::{OutputChunk as Chunk, OutputStream as Stream};
 
 /// How the command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

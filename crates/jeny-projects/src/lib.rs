@@ -1,6 +1,7 @@
 //! Projects, their environments, and the variables both carry. A project is one app or repo with
-//! a deploy command; an environment (`staging`, `production`) belongs to a project, picks its
-//! hosts with a tag selector and may override the command and timeout; variables are passed to
+//! a deploy command and says how long its deploy output is kept; an environment (`staging`,
+//! `production`) belongs to a project, picks its hosts with a tag selector, may override the
+//! command and timeout, and says how its deploys are queued and stopped; variables are passed to
 //! deploys, environment over project, and secret ones are sealed with the server's key, never
 //! returned by the API, only replaced.
 
@@ -12,8 +13,8 @@ mod store;
 
 pub use error::ProjectError;
 pub use model::{
-    DEFAULT_DEPLOY_TIMEOUT_SECS, Environment, EnvironmentInput, Project, ProjectInput, Variable,
-    VariableInput, VariableKey,
+    DEFAULT_DEPLOY_GRACE_SECS, DEFAULT_DEPLOY_TIMEOUT_SECS, Environment, EnvironmentInput, Project,
+    ProjectInput, QueuePolicy, Variable, VariableInput, VariableKey,
 };
 pub use service::environments::{
     create_environment, delete_environment, environment_hosts, get_environment, list_environments,

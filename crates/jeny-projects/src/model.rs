@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_DEPLOY_TIMEOUT_SECS: u32 = 3600;
 const MAX_DEPLOY_TIMEOUT_SECS: u32 = 7 * 24 * 3600;
+pub const DEFAULT_DEPLOY_GRACE_SECS: u32 = 10;
+const MAX_DEPLOY_GRACE_SECS: u32 = 3600;
+const MAX_OUTPUT_RETENTION_DAYS: u32 = 3650;
+const MIN_OUTPUT_RETENTION_BYTES: u64 = 1024 * 1024;
+/// The column is a signed 64-bit integer on both backends.
+const MAX_OUTPUT_RETENTION_BYTES: u64 = i64::MAX as u64;
 const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 10_000;
 const MAX_COMMAND: usize = 10_000;
@@ -71,6 +77,12 @@ pub struct Project {
     pub repository: Option<String>,
     /// The shell command a deploy runs, unless the environment overrides it.
     pub deploy_command: String,
+    /// Deploy output older than this many days is removed (the deploy record stays); null keeps
+    /// it forever.
+    pub output_retention_days: Option<u32>,
+    /// When this project's stored deploy output exceeds this many bytes, the output of its oldest
+    /// finished deploys is removed; null sets no size limit.
+    pub output_retention_bytes: Option<u64>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(skip)]
@@ -89,6 +101,8 @@ impl Project {
             description: self.description.clone(),
             repository: self.repository.clone(),
             deploy_command: self.deploy_command.clone(),
+            output_retention_days: self.output_retention_days,
+            output_retention_bytes: self.output_retention_bytes,
         }
     }
 }
@@ -109,6 +123,14 @@ pub struct ProjectInput {
     pub repository: Option<String>,
     #[serde(default)]
     pub deploy_command: String,
+    /// Deploy output older than this many days is removed (the deploy record stays): 1 to 3650;
+    /// default null, which keeps it forever.
+    #[serde(default)]
+    pub output_retention_days: Option<u32>,
+    /// When this project's stored deploy output exceeds this many bytes, the output of its oldest
+    /// finished deploys is removed: at least 1048576 (1 MiB); default null, no size limit.
+    #[serde(default)]
+    pub output_retention_bytes: Option<u64>,
 }
 
 pub(crate) struct ValidProject {
@@ -117,6 +139,9 @@ pub(crate) struct ValidProject {
     pub description: String,
     pub repository: Option<String>,
     pub deploy_command: String,
+    pub output_retention_days: Option<u32>,
+    /// At most `i64::MAX`, so it fits the column.
+    pub output_retention_bytes: Option<u64>,
 }
 
 impl ProjectInput {
@@ -143,13 +168,64 @@ impl ProjectInput {
                 ));
             }
         }
+        if let Some(days) = self.output_retention_days
+            && !(1..=MAX_OUTPUT_RETENTION_DAYS).contains(&days)
+        {
+            return Err(ProjectError::invalid(
+                "output_retention_days",
+                format!(
+                    "output_retention_days must be between 1 and {MAX_OUTPUT_RETENTION_DAYS} (ten years), or null to keep deploy output forever"
+                ),
+            ));
+        }
+        if let Some(bytes) = self.output_retention_bytes
+            && !(MIN_OUTPUT_RETENTION_BYTES..=MAX_OUTPUT_RETENTION_BYTES).contains(&bytes)
+        {
+            return Err(ProjectError::invalid(
+                "output_retention_bytes",
+                format!(
+                    "output_retention_bytes must be between {MIN_OUTPUT_RETENTION_BYTES} (1 MiB) and {MAX_OUTPUT_RETENTION_BYTES}, or null for no size limit"
+                ),
+            ));
+        }
         Ok(ValidProject {
             name,
             title,
             description: self.description,
             repository,
             deploy_command: self.deploy_command,
+            output_retention_days: self.output_retention_days,
+            output_retention_bytes: self.output_retention_bytes,
         })
+    }
+}
+
+/// How an environment's queued deploys are taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuePolicy {
+    /// Queued deploys run one after the other, in the order they were queued.
+    #[default]
+    Fifo,
+    /// Queuing a deploy cancels the older deploys still queued, so only the newest runs next.
+    NewestWins,
+}
+
+impl QueuePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueuePolicy::Fifo => "fifo",
+            QueuePolicy::NewestWins => "newest_wins",
+        }
+    }
+
+    /// The policy stored as `as_str` gives it, or `None` for any other text.
+    pub fn parse(raw: &str) -> Option<QueuePolicy> {
+        match raw {
+            "fifo" => Some(QueuePolicy::Fifo),
+            "newest_wins" => Some(QueuePolicy::NewestWins),
+            _ => None,
+        }
     }
 }
 
@@ -169,6 +245,14 @@ pub struct Environment {
     pub deploy_command: Option<String>,
     /// A deploy running longer is stopped and ends `timed_out`.
     pub deploy_timeout_secs: u32,
+    /// Seconds between SIGTERM and SIGKILL when a deploy is cancelled or times out.
+    pub deploy_grace_secs: u32,
+    /// A deploy whose host filter (or a non-empty host selector) matches no host is refused
+    /// unless this is true.
+    pub allow_hostless_deploys: bool,
+    /// FIFO runs queued deploys in order; newest_wins cancels older queued deploys when a new one
+    /// is queued.
+    pub queue_policy: QueuePolicy,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(skip)]
@@ -192,12 +276,19 @@ impl Environment {
             host_selector: self.host_selector.clone(),
             deploy_command: self.deploy_command.clone(),
             deploy_timeout_secs: self.deploy_timeout_secs,
+            deploy_grace_secs: self.deploy_grace_secs,
+            allow_hostless_deploys: self.allow_hostless_deploys,
+            queue_policy: self.queue_policy,
         }
     }
 }
 
 fn default_timeout() -> u32 {
     DEFAULT_DEPLOY_TIMEOUT_SECS
+}
+
+fn default_grace() -> u32 {
+    DEFAULT_DEPLOY_GRACE_SECS
 }
 
 /// The writable fields of an environment. On `PUT`, a field left out takes its default.
@@ -215,6 +306,18 @@ pub struct EnvironmentInput {
     /// 1 to 604800 seconds; default 3600.
     #[serde(default = "default_timeout")]
     pub deploy_timeout_secs: u32,
+    /// Seconds between SIGTERM and SIGKILL when a deploy is cancelled or times out: 0 to 3600;
+    /// default 10.
+    #[serde(default = "default_grace")]
+    pub deploy_grace_secs: u32,
+    /// A deploy whose host filter (or a non-empty host selector) matches no host is refused
+    /// unless this is true. Default false.
+    #[serde(default)]
+    pub allow_hostless_deploys: bool,
+    /// FIFO runs queued deploys in order; newest_wins cancels older queued deploys when a new one
+    /// is queued. Default `fifo`.
+    #[serde(default)]
+    pub queue_policy: QueuePolicy,
 }
 
 pub(crate) struct ValidEnvironment {
@@ -222,6 +325,9 @@ pub(crate) struct ValidEnvironment {
     pub host_selector: TagSelector,
     pub deploy_command: Option<String>,
     pub deploy_timeout_secs: u32,
+    pub deploy_grace_secs: u32,
+    pub allow_hostless_deploys: bool,
+    pub queue_policy: QueuePolicy,
 }
 
 impl EnvironmentInput {
@@ -242,11 +348,22 @@ impl EnvironmentInput {
                 ),
             ));
         }
+        if self.deploy_grace_secs > MAX_DEPLOY_GRACE_SECS {
+            return Err(ProjectError::invalid(
+                "deploy_grace_secs",
+                format!(
+                    "deploy_grace_secs must be between 0 and {MAX_DEPLOY_GRACE_SECS} (an hour)"
+                ),
+            ));
+        }
         Ok(ValidEnvironment {
             name,
             host_selector,
             deploy_command: self.deploy_command,
             deploy_timeout_secs: self.deploy_timeout_secs,
+            deploy_grace_secs: self.deploy_grace_secs,
+            allow_hostless_deploys: self.allow_hostless_deploys,
+            queue_policy: self.queue_policy,
         })
     }
 }
@@ -398,14 +515,28 @@ mod tests {
         }
     }
 
+    fn project_input() -> ProjectInput {
+        serde_json::from_value(serde_json::json!({"name": "web"})).unwrap()
+    }
+
+    fn environment_input() -> EnvironmentInput {
+        serde_json::from_value(serde_json::json!({"name": "production"})).unwrap()
+    }
+
+    fn refused_field<T>(result: Result<T, ProjectError>) -> String {
+        match result {
+            Ok(_) => panic!("expected the input to be refused"),
+            Err(ProjectError::Invalid { field, .. }) => field,
+            Err(other) => panic!("expected an invalid-input error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_project_title_defaults_to_its_name() {
         let input = ProjectInput {
-            name: Some("web".into()),
-            title: None,
-            description: String::new(),
             repository: Some("  ".into()),
             deploy_command: "make deploy".into(),
+            ..project_input()
         };
         let valid = input.validate(None).unwrap();
         assert_eq!(valid.title, "web");
@@ -416,10 +547,98 @@ mod tests {
     fn names_cannot_change_on_update() {
         let input = EnvironmentInput {
             name: Some("prod".into()),
-            host_selector: Tags::new(),
-            deploy_command: None,
             deploy_timeout_secs: 10,
+            ..environment_input()
         };
         assert!(input.validate(Some("production")).is_err());
+    }
+
+    #[test]
+    fn left_out_deploy_settings_take_their_defaults() {
+        let environment = environment_input();
+        assert_eq!(environment.deploy_grace_secs, DEFAULT_DEPLOY_GRACE_SECS);
+        assert!(!environment.allow_hostless_deploys);
+        assert_eq!(environment.queue_policy, QueuePolicy::Fifo);
+        let project = project_input();
+        assert_eq!(project.output_retention_days, None);
+        assert_eq!(project.output_retention_bytes, None);
+    }
+
+    #[test]
+    fn queue_policies_are_snake_case_on_the_wire_and_in_the_store() {
+        for (policy, text) in [
+            (QueuePolicy::Fifo, "fifo"),
+            (QueuePolicy::NewestWins, "newest_wins"),
+        ] {
+            assert_eq!(policy.as_str(), text);
+            assert_eq!(QueuePolicy::parse(text), Some(policy));
+            assert_eq!(serde_json::to_value(policy).unwrap(), text);
+        }
+        assert_eq!(QueuePolicy::parse("lifo"), None);
+        let unknown = serde_json::from_value::<EnvironmentInput>(
+            serde_json::json!({"name": "production", "queue_policy": "lifo"}),
+        );
+        assert!(unknown.is_err(), "an unknown queue policy is refused");
+    }
+
+    #[test]
+    fn the_grace_period_is_at_most_an_hour() {
+        for good in [0, 1, MAX_DEPLOY_GRACE_SECS] {
+            let input = EnvironmentInput {
+                deploy_grace_secs: good,
+                ..environment_input()
+            };
+            assert!(input.validate(None).is_ok(), "{good}");
+        }
+        let too_long = EnvironmentInput {
+            deploy_grace_secs: MAX_DEPLOY_GRACE_SECS + 1,
+            ..environment_input()
+        };
+        assert_eq!(refused_field(too_long.validate(None)), "deploy_grace_secs");
+    }
+
+    #[test]
+    fn output_retention_days_are_one_to_ten_years_when_set() {
+        for good in [None, Some(1), Some(MAX_OUTPUT_RETENTION_DAYS)] {
+            let input = ProjectInput {
+                output_retention_days: good,
+                ..project_input()
+            };
+            assert!(input.validate(None).is_ok(), "{good:?}");
+        }
+        for bad in [0, MAX_OUTPUT_RETENTION_DAYS + 1, u32::MAX] {
+            let input = ProjectInput {
+                output_retention_days: Some(bad),
+                ..project_input()
+            };
+            assert_eq!(
+                refused_field(input.validate(None)),
+                "output_retention_days",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_retention_bytes_are_at_least_a_mebibyte_and_fit_the_column() {
+        let largest = u64::try_from(i64::MAX).unwrap();
+        for good in [None, Some(1024 * 1024), Some(largest)] {
+            let input = ProjectInput {
+                output_retention_bytes: good,
+                ..project_input()
+            };
+            assert!(input.validate(None).is_ok(), "{good:?}");
+        }
+        for bad in [0, 1024 * 1024 - 1, largest + 1, u64::MAX] {
+            let input = ProjectInput {
+                output_retention_bytes: Some(bad),
+                ..project_input()
+            };
+            assert_eq!(
+                refused_field(input.validate(None)),
+                "output_retention_bytes",
+                "{bad}"
+            );
+        }
     }
 }

@@ -50,6 +50,8 @@ async fn a_deploy_gets_project_then_environment_variables_with_secrets_opened(ba
         description: String::new(),
         repository: None,
         deploy_command: "make deploy".into(),
+        output_retention_days: None,
+        output_retention_bytes: None,
     };
     create_project(&store, "test", project).await.unwrap();
     for name in ["production", "staging"] {
@@ -58,6 +60,9 @@ async fn a_deploy_gets_project_then_environment_variables_with_secrets_opened(ba
             host_selector: Default::default(),
             deploy_command: None,
             deploy_timeout_secs: 60,
+            deploy_grace_secs: jeny_projects::DEFAULT_DEPLOY_GRACE_SECS,
+            allow_hostless_deploys: false,
+            queue_policy: jeny_projects::QueuePolicy::Fifo,
         };
         create_environment(&store, "test", "web", environment)
             .await

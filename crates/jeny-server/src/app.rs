@@ -21,6 +21,7 @@ pub(crate) struct Parts {
     pub key: SecretKey,
     pub config: Config,
     pub shutdown: CancellationToken,
+    pub links: jeny_deploys::Links,
 }
 
 pub(crate) fn build(parts: Parts) -> Router {
@@ -29,6 +30,7 @@ pub(crate) fn build(parts: Parts) -> Router {
         key,
         config,
         shutdown,
+        links,
     } = parts;
     let metrics = Metrics::new(store.clone());
     let authenticator = Arc::new(TokenAuthenticator::new(store.clone()));
@@ -41,6 +43,11 @@ pub(crate) fn build(parts: Parts) -> Router {
         ))
         .merge(jeny_hosts::api::routes(jeny_hosts::api::HostsState {
             store: store.clone(),
+        }))
+        .merge(jeny_deploys::api::routes(jeny_deploys::api::DeploysState {
+            store: store.clone(),
+            links,
+            shutdown: shutdown.clone(),
         }))
         .merge(jeny_events::api::routes(jeny_events::api::EventsState {
             store: store.clone(),

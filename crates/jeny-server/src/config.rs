@@ -43,6 +43,22 @@ pub struct ServerArgs {
     /// Log filter, such as `info` or `warn,jeny_server=debug` [default: info].
     #[arg(long, env = "JENY_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Deploys this node runs at once, across environments [default: 4].
+    #[arg(long, env = "JENY_DEPLOY_RUNNERS", value_name = "N")]
+    pub deploy_runners: Option<usize>,
+    /// The shell that runs deploy commands, with `-c` [default: sh].
+    #[arg(long, env = "JENY_DEPLOY_SHELL", value_name = "PROGRAM")]
+    pub deploy_shell: Option<String>,
+    /// Output kept per deploy, in bytes; past it the head and tail halves are kept [default: 52428800].
+    #[arg(long, env = "JENY_DEPLOY_OUTPUT_CAP_BYTES", value_name = "BYTES")]
+    pub deploy_output_cap_bytes: Option<u64>,
+    /// Seconds a deploy's supervisor may go without renewing its lease before the deploy is
+    /// marked interrupted [default: 15].
+    #[arg(long, env = "JENY_DEPLOY_LEASE_SECS", value_name = "SECONDS")]
+    pub deploy_lease_secs: Option<u64>,
+    /// This node's name on the deploys it runs [default: the host name].
+    #[arg(long, env = "JENY_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
     /// Print a commented sample configuration file with the values in effect, and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -60,6 +76,11 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     database_max_connections: Option<u32>,
     log: Option<String>,
+    deploy_runners: Option<usize>,
+    deploy_shell: Option<String>,
+    deploy_output_cap_bytes: Option<u64>,
+    deploy_lease_secs: Option<u64>,
+    node_name: Option<String>,
 }
 
 /// The settings in effect.
@@ -73,6 +94,14 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub database_max_connections: u32,
     pub log: String,
+    pub deploy_runners: usize,
+    pub deploy_shell: String,
+    pub deploy_output_cap_bytes: u64,
+    pub deploy_lease_secs: u64,
+    pub node_name: String,
+    /// The program started as `PROGRAM supervise` for each deploy: this executable unless set
+    /// (tests, whose executable is not jeny, set it).
+    pub supervisor_program: Option<PathBuf>,
 }
 
 /// The `JENY_*` variables jeny reads; any other is reported.
@@ -86,6 +115,11 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_MAX_BODY_BYTES",
     "JENY_DATABASE_MAX_CONNECTIONS",
     "JENY_LOG",
+    "JENY_DEPLOY_RUNNERS",
+    "JENY_DEPLOY_SHELL",
+    "JENY_DEPLOY_OUTPUT_CAP_BYTES",
+    "JENY_DEPLOY_LEASE_SECS",
+    "JENY_NODE_NAME",
     "JENY_TEST_DATABASE_URL",
 ];
 
@@ -100,6 +134,12 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             database_max_connections: 8,
             log: "info".to_owned(),
+            deploy_runners: 4,
+            deploy_shell: "sh".to_owned(),
+            deploy_output_cap_bytes: 50 * 1024 * 1024,
+            deploy_lease_secs: 15,
+            node_name: host_name(),
+            supervisor_program: None,
         }
     }
 }
@@ -137,7 +177,40 @@ impl Config {
                 .or(file.database_max_connections)
                 .unwrap_or(defaults.database_max_connections),
             log: args.log.clone().or(file.log).unwrap_or(defaults.log),
+            deploy_runners: args
+                .deploy_runners
+                .or(file.deploy_runners)
+                .unwrap_or(defaults.deploy_runners)
+                .max(1),
+            deploy_shell: args
+                .deploy_shell
+                .clone()
+                .or(file.deploy_shell)
+                .unwrap_or(defaults.deploy_shell),
+            deploy_output_cap_bytes: args
+                .deploy_output_cap_bytes
+                .or(file.deploy_output_cap_bytes)
+                .unwrap_or(defaults.deploy_output_cap_bytes),
+            deploy_lease_secs: args
+                .deploy_lease_secs
+                .or(file.deploy_lease_secs)
+                .unwrap_or(defaults.deploy_lease_secs)
+                .max(1),
+            node_name: args
+                .node_name
+                .clone()
+                .or(file.node_name)
+                .unwrap_or(defaults.node_name),
+            supervisor_program: None,
         })
+    }
+
+    /// The program deploy supervisors are started with.
+    pub fn supervisor_program(&self) -> anyhow::Result<PathBuf> {
+        match &self.supervisor_program {
+            Some(program) => Ok(program.clone()),
+            None => std::env::current_exe().context("cannot find the jeny executable"),
+        }
     }
 
     /// The database URL, defaulting to the SQLite file in the data directory.
@@ -233,14 +306,34 @@ impl Config {
              # Largest request body accepted, in bytes.\nmax_body_bytes = {max_body_bytes}\n\n\
              # Database connections: PostgreSQL pool size, or SQLite reader connections.\n\
              database_max_connections = {database_max_connections}\n\n\
-             # Log filter: a level (info, debug, warn) and per-module overrides (warn,jeny_server=debug).\nlog = {log:?}\n",
+             # Log filter: a level (info, debug, warn) and per-module overrides (warn,jeny_server=debug).\nlog = {log:?}\n\n\
+             # Deploys this node runs at once, across environments.\ndeploy_runners = {deploy_runners}\n\n\
+             # The shell that runs deploy commands with -c.\ndeploy_shell = {deploy_shell:?}\n\n\
+             # Output kept per deploy, in bytes (past it: the first and last halves).\ndeploy_output_cap_bytes = {deploy_output_cap_bytes}\n\n\
+             # Seconds a deploy's supervisor may go silent before its deploy is marked interrupted.\ndeploy_lease_secs = {deploy_lease_secs}\n\n\
+             # This node's name on the deploys it runs (each node of a cluster needs its own).\nnode_name = {node_name:?}\n",
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
             max_body_bytes = self.max_body_bytes,
             database_max_connections = self.database_max_connections,
             log = self.log,
+            deploy_runners = self.deploy_runners,
+            deploy_shell = self.deploy_shell,
+            deploy_output_cap_bytes = self.deploy_output_cap_bytes,
+            deploy_lease_secs = self.deploy_lease_secs,
+            node_name = self.node_name,
         )
     }
+}
+
+/// The machine's host name, or `jeny` when it cannot be read.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "jeny".to_owned())
 }
 
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {

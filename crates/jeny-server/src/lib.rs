@@ -51,11 +51,33 @@ pub async fn launch_with_listener(
         )
     })?;
     secret_key::verify_against_store(&store, &key, &config.secret_key_file()).await?;
+    let links = jeny_deploys::Links {
+        base: config.public_url(address),
+    };
+    let runner = jeny_deploys::RunnerConfig {
+        node: config.node_name.clone(),
+        concurrency: config.deploy_runners,
+        shell: config.deploy_shell.clone(),
+        lease_ttl: std::time::Duration::from_secs(config.deploy_lease_secs),
+        output_cap_bytes: config.deploy_output_cap_bytes,
+        data_dir: config.data_dir.clone(),
+        database_url: config.database_url(),
+        supervisor_program: config.supervisor_program()?,
+    };
+    // Deploys keep running when the server stops: the dispatcher only stops starting new ones.
+    let dispatcher = tokio::spawn(jeny_deploys::run_dispatcher(
+        store.clone(),
+        jeny_core::SecretBox::new(&key),
+        links.clone(),
+        runner,
+        shutdown.clone(),
+    ));
     let app = app::build(app::Parts {
         store: store.clone(),
         key,
         config: config.clone(),
         shutdown: shutdown.clone(),
+        links,
     });
     let serve_store = store.clone();
     let task = tokio::spawn(async move {
@@ -63,6 +85,7 @@ pub async fn launch_with_listener(
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await
             .context("the HTTP server failed")?;
+        let _ = dispatcher.await;
         serve_store.close().await;
         Ok(())
     });

@@ -27,7 +27,10 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. A test checks this list against the two folders.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "foundation", "0001_foundation.sql")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "foundation", "0001_foundation.sql"),
+    migration!(2, "deploys", "0002_deploys.sql"),
+];
 
 /// Arbitrary constant naming jeny's migration lock among PostgreSQL advisory locks.
 const MIGRATION_LOCK_KEY: i64 = 0x006a_656e_796d_6967;

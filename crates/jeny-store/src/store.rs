@@ -42,6 +42,10 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a request waits for a connection before the store reports `Unavailable`.
     pub acquire_timeout: Duration,
+    /// SQLite: how often to look for commits made by other processes (deploy supervisors) and
+    /// wake every channel when there are some; `None` to not look. Ignored on PostgreSQL, where
+    /// notifications cross processes.
+    pub watch_other_writers: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -49,6 +53,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
+            watch_other_writers: Some(Duration::from_millis(2)),
         }
     }
 }
@@ -122,13 +127,35 @@ impl Store {
                 let checkpointer = sqlite_pool(1, &options, SqliteRole::Checkpointer)
                     .connect(&url)
                     .await?;
+                let wakeups = Wakeups::new();
+                let watcher = match options.watch_other_writers {
+                    Some(every) => Some(
+                        sqlite_pool(1, &options, SqliteRole::Checkpointer)
+                            .connect(&url)
+                            .await
+                            .map(|pool| (pool, every))?,
+                    ),
+                    None => None,
+                };
+                let wake = wakeups.clone();
+                let background = tokio::spawn(async move {
+                    match watcher {
+                        Some((pool, every)) => {
+                            tokio::join!(
+                                checkpoint_wal(checkpointer),
+                                watch_data_version(pool, every, wake)
+                            );
+                        }
+                        None => checkpoint_wal(checkpointer).await,
+                    }
+                });
                 Inner {
                     backend,
                     reader,
                     writer,
-                    wakeups: Wakeups::new(),
+                    wakeups,
                     cache: ReadCache::new(true),
-                    background: Some(tokio::spawn(checkpoint_wal(checkpointer))),
+                    background: Some(background),
                 }
             }
             Backend::Postgres => {
@@ -330,6 +357,31 @@ async fn checkpoint_wal(checkpointer: AnyPool) {
             .await
         {
             tracing::debug!(%error, "wal checkpoint failed; retrying at the next tick");
+        }
+    }
+}
+
+/// Wakes every channel when another connection commits: `PRAGMA data_version` changes on a
+/// connection when any other connection (this process's writer, or another process) commits.
+/// This is how a server hears of a supervisor's output on SQLite. Own commits also wake it, which
+/// is harmless (waiters re-read from their cursor).
+async fn watch_data_version(pool: AnyPool, every: Duration, wakeups: Wakeups) {
+    let mut last: Option<i64> = None;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let version: Result<i64, _> = sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&pool)
+            .await;
+        match version {
+            Ok(version) => {
+                if last.is_some_and(|last| last != version) {
+                    wakeups.wake_all();
+                }
+                last = Some(version);
+            }
+            Err(error) => tracing::debug!(%error, "cannot read data_version; retrying"),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Wake-ups: "something new was committed on this channel". Readers that follow a log (event
-//! consumers, live streams) wait on a channel instead of polling. On SQLite all writers are in
-//! this process, so a commit wakes local waiters directly. On PostgreSQL a commit also sends
+//! consumers, live streams) wait on a channel instead of polling. A commit wakes local waiters
+//! directly. On SQLite, writers in other processes (a deploy's supervisor) are noticed by a
+//! watcher that reads `PRAGMA data_version` every few milliseconds and wakes every channel when
+//! it changes (see `Store::connect`). On PostgreSQL a commit also sends
 //! `pg_notify` inside the transaction, and a listener relays other nodes' notifications here.
 //! A wake-up carries no data: waiters re-read from their cursor, so a spurious or merged wake-up
 //! is harmless and a lost one is only a delay until the next.
@@ -12,20 +14,24 @@ use tokio::sync::watch;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Channel {
     Events,
+    /// Deploys changed state or wrote output.
+    Deploys,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 1] = [Channel::Events];
+    pub const ALL: [Channel; 2] = [Channel::Events, Channel::Deploys];
 
     pub fn pg_name(self) -> &'static str {
         match self {
             Channel::Events => "jeny_events",
+            Channel::Deploys => "jeny_deploys",
         }
     }
 
     fn index(self) -> usize {
         match self {
             Channel::Events => 0,
+            Channel::Deploys => 1,
         }
     }
 

@@ -17,6 +17,18 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// The `jeny` binary next to the running test executable (`target/<profile>/deps/<test>` runs,
+/// `target/<profile>/jeny` is built by cargo for a package's integration tests): deploys need it
+/// to start their supervisors.
+pub fn jeny_program() -> std::path::PathBuf {
+    let test_executable = std::env::current_exe().expect("the test executable has a path");
+    let profile_dir = test_executable
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("a test executable runs from target/<profile>/deps");
+    profile_dir.join("jeny")
+}
+
 /// A running jeny with its own database.
 pub struct TestApp {
     pub backend: Backend,
@@ -41,6 +53,9 @@ impl TestApp {
         let mut config = Config {
             data_dir: database.dir.path().to_path_buf(),
             database_url: Some(database.url.clone()),
+            node_name: format!("test-{}", jeny_core::new_id()),
+            supervisor_program: Some(jeny_program()),
+            deploy_lease_secs: 3,
             ..Config::default()
         };
         configure(&mut config);

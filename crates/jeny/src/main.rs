@@ -29,6 +29,9 @@ enum Command {
     },
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Run one deploy's command (started by the server, which sends the deploy on stdin).
+    #[command(hide = true)]
+    Supervise,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +68,9 @@ enum AdminCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Supervise = cli.command {
+        return supervise();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -90,6 +96,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", jeny_server::openapi_json());
             Ok(())
         }
+        Command::Supervise => supervise(),
     }
 }
 
@@ -141,6 +148,30 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `jeny supervise`: owns one deploy. It leaves the server's session first, so that neither a
+/// terminal's signals nor the server's end reach it, then reads its deploy from stdin.
+fn supervise() -> anyhow::Result<()> {
+    let _ = nix::unistd::setsid();
+    init_logging("info")?;
+    let mut input = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut input)
+        .context("cannot read the deploy from stdin")?;
+    let spec: jeny_deploys::SupervisorSpec =
+        serde_json::from_slice(&input).context("stdin does not hold a deploy to supervise")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let deploy = spec.deploy_id.clone();
+    runtime
+        .block_on(jeny_deploys::supervise(spec))
+        .with_context(|| format!("cannot supervise deploy {deploy}"))?;
+    // Do not wait for tasks a cancelled command left behind (a pipe reader held by a daemon).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(())
 }
 
 fn init_logging(filter: &str) -> anyhow::Result<()> {

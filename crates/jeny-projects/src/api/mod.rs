@@ -106,6 +106,7 @@ pub fn routes(state: ProjectsState) -> Router {
         crate::ProjectInput,
         crate::Environment,
         crate::EnvironmentInput,
+        crate::QueuePolicy,
         crate::Variable,
         crate::VariableInput,
     ))

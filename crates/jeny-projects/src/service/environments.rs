@@ -152,5 +152,8 @@ fn fields(environment: &Environment) -> serde_json::Value {
         "host_selector": environment.host_selector,
         "deploy_command": environment.deploy_command,
         "deploy_timeout_secs": environment.deploy_timeout_secs,
+        "deploy_grace_secs": environment.deploy_grace_secs,
+        "allow_hostless_deploys": environment.allow_hostless_deploys,
+        "queue_policy": environment.queue_policy,
     })
 }

@@ -112,5 +112,7 @@ fn fields(project: &Project) -> serde_json::Value {
         "description": project.description,
         "repository": project.repository,
         "deploy_command": project.deploy_command,
+        "output_retention_days": project.output_retention_days,
+        "output_retention_bytes": project.output_retention_bytes,
     })
 }

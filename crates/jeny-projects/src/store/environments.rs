@@ -1,12 +1,13 @@
 //! The `environments` table. Rows are read with their project's name, which the API shows.
 
-use crate::model::{Environment, ValidEnvironment};
+use crate::model::{Environment, QueuePolicy, ValidEnvironment};
 use jeny_core::{PageRequest, Timestamp, new_id};
 use jeny_hosts::Tags;
 use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
 
 const COLUMNS: &str = "e.id, e.project_id, p.name AS project_name, e.name, e.host_selector, e.deploy_command, \
-     e.deploy_timeout_secs, e.version, e.created_at, e.updated_at";
+     e.deploy_timeout_secs, e.deploy_grace_secs, e.allow_hostless_deploys, e.queue_policy, \
+     e.version, e.created_at, e.updated_at";
 const FROM: &str = "FROM environments e JOIN projects p ON p.id = e.project_id";
 
 pub(crate) async fn list(
@@ -70,7 +71,8 @@ pub(crate) async fn insert(
     let id = new_id();
     sqlx::query(
         "INSERT INTO environments (id, project_id, name, host_selector, deploy_command, deploy_timeout_secs, \
-         version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+         deploy_grace_secs, allow_hostless_deploys, queue_policy, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
     )
     .bind(&id)
     .bind(project_id)
@@ -78,6 +80,9 @@ pub(crate) async fn insert(
     .bind(selector_json(environment.host_selector.conditions()))
     .bind(environment.deploy_command.clone())
     .bind(i64::from(environment.deploy_timeout_secs))
+    .bind(i64::from(environment.deploy_grace_secs))
+    .bind(i64::from(environment.allow_hostless_deploys))
+    .bind(environment.queue_policy.as_str())
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
@@ -89,6 +94,9 @@ pub(crate) async fn insert(
         host_selector: environment.host_selector.conditions().clone(),
         deploy_command: environment.deploy_command.clone(),
         deploy_timeout_secs: environment.deploy_timeout_secs,
+        deploy_grace_secs: environment.deploy_grace_secs,
+        allow_hostless_deploys: environment.allow_hostless_deploys,
+        queue_policy: environment.queue_policy,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -103,12 +111,16 @@ pub(crate) async fn replace(
     let now = Timestamp::now();
     sqlx::query(
         "UPDATE environments SET host_selector = $2, deploy_command = $3, deploy_timeout_secs = $4, \
-         version = version + 1, updated_at = $5 WHERE id = $1",
+         deploy_grace_secs = $5, allow_hostless_deploys = $6, queue_policy = $7, \
+         version = version + 1, updated_at = $8 WHERE id = $1",
     )
     .bind(&current.id)
     .bind(selector_json(environment.host_selector.conditions()))
     .bind(environment.deploy_command.clone())
     .bind(i64::from(environment.deploy_timeout_secs))
+    .bind(i64::from(environment.deploy_grace_secs))
+    .bind(i64::from(environment.allow_hostless_deploys))
+    .bind(environment.queue_policy.as_str())
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
@@ -116,6 +128,9 @@ pub(crate) async fn replace(
         host_selector: environment.host_selector.conditions().clone(),
         deploy_command: environment.deploy_command.clone(),
         deploy_timeout_secs: environment.deploy_timeout_secs,
+        deploy_grace_secs: environment.deploy_grace_secs,
+        allow_hostless_deploys: environment.allow_hostless_deploys,
+        queue_policy: environment.queue_policy,
         updated_at: now,
         version: current.version + 1,
         ..current.clone()
@@ -138,6 +153,8 @@ fn selector_json(tags: &Tags) -> String {
 fn from_row(row: &AnyRow) -> Result<Environment, StoreError> {
     let selector: String = row.try_get("host_selector")?;
     let timeout: i64 = row.try_get("deploy_timeout_secs")?;
+    let grace: i64 = row.try_get("deploy_grace_secs")?;
+    let queue_policy: String = row.try_get("queue_policy")?;
     Ok(Environment {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -148,6 +165,11 @@ fn from_row(row: &AnyRow) -> Result<Environment, StoreError> {
         deploy_command: row.try_get("deploy_command")?,
         deploy_timeout_secs: u32::try_from(timeout)
             .map_err(|_| StoreError::Corrupt(format!("deploy_timeout_secs {timeout}")))?,
+        deploy_grace_secs: u32::try_from(grace)
+            .map_err(|_| StoreError::Corrupt(format!("deploy_grace_secs {grace}")))?,
+        allow_hostless_deploys: row.try_get::<i64, _>("allow_hostless_deploys")? != 0,
+        queue_policy: QueuePolicy::parse(&queue_policy)
+            .ok_or_else(|| StoreError::Corrupt(format!("queue_policy {queue_policy:?}")))?,
         version: row.try_get("version")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         updated_at: Timestamp::from_micros(row.try_get("updated_at")?),

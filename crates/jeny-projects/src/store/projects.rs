@@ -4,8 +4,8 @@ use crate::model::{Project, ValidProject};
 use jeny_core::{PageRequest, Timestamp, new_id};
 use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
 
-const COLUMNS: &str =
-    "id, name, title, description, repository, deploy_command, version, created_at, updated_at";
+const COLUMNS: &str = "id, name, title, description, repository, deploy_command, \
+     output_retention_days, output_retention_bytes, version, created_at, updated_at";
 
 pub(crate) async fn list(store: &Store, page: &PageRequest) -> Result<Vec<Project>, StoreError> {
     let rows = sqlx::query(&format!(
@@ -48,8 +48,9 @@ pub(crate) async fn insert(
     let now = Timestamp::now();
     let id = new_id();
     sqlx::query(
-        "INSERT INTO projects (id, name, title, description, repository, deploy_command, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+        "INSERT INTO projects (id, name, title, description, repository, deploy_command, \
+         output_retention_days, output_retention_bytes, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)",
     )
     .bind(&id)
     .bind(project.name.as_str())
@@ -57,6 +58,8 @@ pub(crate) async fn insert(
     .bind(&project.description)
     .bind(project.repository.clone())
     .bind(&project.deploy_command)
+    .bind(project.output_retention_days.map(i64::from))
+    .bind(retention_bytes_column(project))
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
@@ -67,6 +70,8 @@ pub(crate) async fn insert(
         description: project.description.clone(),
         repository: project.repository.clone(),
         deploy_command: project.deploy_command.clone(),
+        output_retention_days: project.output_retention_days,
+        output_retention_bytes: project.output_retention_bytes,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -81,13 +86,16 @@ pub(crate) async fn replace(
     let now = Timestamp::now();
     sqlx::query(
         "UPDATE projects SET title = $2, description = $3, repository = $4, deploy_command = $5, \
-         version = version + 1, updated_at = $6 WHERE id = $1",
+         output_retention_days = $6, output_retention_bytes = $7, \
+         version = version + 1, updated_at = $8 WHERE id = $1",
     )
     .bind(&current.id)
     .bind(&project.title)
     .bind(&project.description)
     .bind(project.repository.clone())
     .bind(&project.deploy_command)
+    .bind(project.output_retention_days.map(i64::from))
+    .bind(retention_bytes_column(project))
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
@@ -96,6 +104,8 @@ pub(crate) async fn replace(
         description: project.description.clone(),
         repository: project.repository.clone(),
         deploy_command: project.deploy_command.clone(),
+        output_retention_days: project.output_retention_days,
+        output_retention_bytes: project.output_retention_bytes,
         updated_at: now,
         version: current.version + 1,
         ..current.clone()
@@ -111,7 +121,20 @@ pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError>
     Ok(())
 }
 
+/// `output_retention_bytes` as the signed column holds it; validation keeps it at most `i64::MAX`.
+fn retention_bytes_column(project: &ValidProject) -> Option<i64> {
+    project.output_retention_bytes.map(|bytes| {
+        debug_assert!(
+            i64::try_from(bytes).is_ok(),
+            "unvalidated output_retention_bytes {bytes}"
+        );
+        i64::try_from(bytes).unwrap_or(i64::MAX)
+    })
+}
+
 fn from_row(row: &AnyRow) -> Result<Project, StoreError> {
+    let retention_days: Option<i64> = row.try_get("output_retention_days")?;
+    let retention_bytes: Option<i64> = row.try_get("output_retention_bytes")?;
     Ok(Project {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -119,6 +142,18 @@ fn from_row(row: &AnyRow) -> Result<Project, StoreError> {
         description: row.try_get("description")?,
         repository: row.try_get("repository")?,
         deploy_command: row.try_get("deploy_command")?,
+        output_retention_days: retention_days
+            .map(|days| {
+                u32::try_from(days)
+                    .map_err(|_| StoreError::Corrupt(format!("output_retention_days {days}")))
+            })
+            .transpose()?,
+        output_retention_bytes: retention_bytes
+            .map(|bytes| {
+                u64::try_from(bytes)
+                    .map_err(|_| StoreError::Corrupt(format!("output_retention_bytes {bytes}")))
+            })
+            .transpose()?,
         version: row.try_get("version")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         updated_at: Timestamp::from_micros(row.try_get("updated_at")?),

@@ -16,13 +16,21 @@ async fn every_route(admin: &Client) -> Vec<(Method, String)> {
         .json()
         .await
         .unwrap();
+    let deploy = admin
+        .list_deploys(None, None, None, Some(1), None)
+        .await
+        .unwrap()
+        .items
+        .pop()
+        .expect("the seeded server has a deploy");
     let mut routes = Vec::new();
     for (path, operations) in document["paths"].as_object().expect("paths") {
         let concrete = path
             .replace("{project}", "web")
             .replace("{environment}", "production")
             .replace("{host}", "web-1")
-            .replace("{key}", "A");
+            .replace("{key}", "A")
+            .replace("{id}", &deploy.id);
         for method in operations.as_object().unwrap().keys() {
             routes.push((method.to_uppercase().parse().unwrap(), concrete.clone()));
         }

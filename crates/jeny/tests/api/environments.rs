@@ -217,9 +217,64 @@ async fn deleting_an_environment_keeps_the_project(backend: Backend) {
     client.get_project("web").await.unwrap();
 }
 
+async fn bad_deploy_settings_get_422_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.with_admin().await;
+    client.create_project(&project("web")).await.unwrap();
+    let mut long_grace = environment("staging", &[]);
+    long_grace.deploy_grace_secs = 3601;
+    let refused = problem_of(client.create_environment("web", &long_grace).await);
+    assert_eq!(
+        (refused.status, refused.field.as_deref()),
+        (422, Some("deploy_grace_secs"))
+    );
+    let created = client
+        .create_environment("web", &environment("production", &[]))
+        .await
+        .unwrap();
+    for (patch, field) in [
+        (json!({"deploy_grace_secs": 3601}), "deploy_grace_secs"),
+        (json!({"queue_policy": "lifo"}), "queue_policy"),
+        (
+            json!({"allow_hostless_deploys": "yes"}),
+            "allow_hostless_deploys",
+        ),
+    ] {
+        let refused = problem_of(
+            client
+                .patch_environment("web", "production", &patch, None)
+                .await,
+        );
+        assert_eq!(
+            (refused.status, refused.field.as_deref()),
+            (422, Some(field)),
+            "{patch}"
+        );
+    }
+    let patched = client
+        .patch_environment(
+            "web",
+            "production",
+            &json!({"queue_policy": "newest_wins", "allow_hostless_deploys": true}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.value.queue_policy,
+        jeny_projects::QueuePolicy::NewestWins
+    );
+    assert!(patched.value.allow_hostless_deploys);
+    assert_eq!(
+        patched.value.deploy_grace_secs,
+        created.value.deploy_grace_secs
+    );
+}
+
 both_backends!(
     environments_belong_to_their_project,
     bad_environment_fields_are_refused,
+    bad_deploy_settings_get_422_naming_the_field,
     an_environment_targets_exactly_the_hosts_its_selector_picks,
     deleting_an_environment_keeps_the_project,
 );

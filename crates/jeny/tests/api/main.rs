@@ -2,6 +2,7 @@
 //! client. One module per resource, plus the cross-cutting behaviours (auth, errors, bad input).
 
 mod auth;
+mod deploys;
 mod environments;
 mod events;
 mod hosts;
@@ -45,6 +46,8 @@ pub fn project(name: &str) -> jeny_projects::ProjectInput {
         description: String::new(),
         repository: None,
         deploy_command: format!("echo deploying {name}"),
+        output_retention_days: None,
+        output_retention_bytes: None,
     }
 }
 
@@ -57,6 +60,9 @@ pub fn environment(name: &str, selector: &[(&str, &str)]) -> jeny_projects::Envi
             .collect(),
         deploy_command: None,
         deploy_timeout_secs: jeny_projects::DEFAULT_DEPLOY_TIMEOUT_SECS,
+        deploy_grace_secs: jeny_projects::DEFAULT_DEPLOY_GRACE_SECS,
+        allow_hostless_deploys: false,
+        queue_policy: jeny_projects::QueuePolicy::Fifo,
     }
 }
 
@@ -81,7 +87,8 @@ pub fn variable(key: &str, value: Option<&str>, secret: bool) -> jeny_projects::
 
 /// A server with one of everything, all named as the route walks expect: project `web`, its
 /// environment `production` (selector `role=web`), host `web-1`, a secret project variable `A`
-/// and a plain environment variable `A`. Returns the app and an admin client.
+/// and a plain environment variable `A`, a finished deploy, and a lock on `production`. Returns
+/// the app and an admin client.
 pub async fn seeded(
     backend: jeny_testkit::Backend,
 ) -> (jeny_testkit::TestApp, jeny_testkit::Client) {
@@ -109,6 +116,23 @@ pub async fn seeded(
             "A",
             &variable("A", Some("1"), false),
             None,
+        )
+        .await
+        .unwrap();
+    // A finished deploy, then a lock, so that every deploy and lock route has something to read.
+    let deploy = admin
+        .create_deploy("web", "production", &jeny_deploys::DeployRequest::default())
+        .await
+        .unwrap();
+    admin.wait_for_deploy(&deploy.id).await.unwrap();
+    admin
+        .lock_environment(
+            "web",
+            "production",
+            &jeny_deploys::LockRequest {
+                reason: "seeded".into(),
+                expires_at: None,
+            },
         )
         .await
         .unwrap();

@@ -254,8 +254,65 @@ impl Prereq for jeny_testkit::Client {
     }
 }
 
+async fn bad_retention_settings_get_422_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.with_admin().await;
+    let mut zero_days = project("web");
+    zero_days.output_retention_days = Some(0);
+    let refused = problem_of(client.create_project(&zero_days).await);
+    assert_eq!(
+        (refused.status, refused.field.as_deref()),
+        (422, Some("output_retention_days"))
+    );
+    client.create_project(&project("web")).await.unwrap();
+    for (patch, field) in [
+        (
+            json!({"output_retention_days": 3651}),
+            "output_retention_days",
+        ),
+        (
+            json!({"output_retention_bytes": 1024}),
+            "output_retention_bytes",
+        ),
+    ] {
+        let refused = problem_of(client.patch_project("web", &patch, None).await);
+        assert_eq!(
+            (refused.status, refused.field.as_deref()),
+            (422, Some(field)),
+            "{patch}"
+        );
+    }
+    let patched = client
+        .patch_project(
+            "web",
+            &json!({"output_retention_days": 30, "output_retention_bytes": 1048576}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            patched.value.output_retention_days,
+            patched.value.output_retention_bytes
+        ),
+        (Some(30), Some(1048576))
+    );
+    let cleared = client
+        .patch_project("web", &json!({"output_retention_days": null}), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            cleared.value.output_retention_days,
+            cleared.value.output_retention_bytes
+        ),
+        (None, Some(1048576))
+    );
+}
+
 both_backends!(
     a_created_project_can_be_read_back,
+    bad_retention_settings_get_422_naming_the_field,
     duplicate_and_invalid_names_are_refused_and_change_nothing,
     lists_paginate_with_a_cursor,
     put_replaces_and_patch_merges,

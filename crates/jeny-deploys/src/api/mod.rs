@@ -1,0 +1,74 @@
+//! The deploys routes: start, read, list, cancel and redeploy deploys, follow their output, and
+//! lock environments.
+
+mod deploys;
+mod locks;
+mod output;
+
+use crate::service::Links;
+use axum::Router;
+use axum::routing::{get, post};
+use jeny_store::Store;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct DeploysState {
+    pub store: Store,
+    pub links: Links,
+    /// Ends live output streams when the server shuts down.
+    pub shutdown: CancellationToken,
+}
+
+pub fn routes(state: DeploysState) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/deploys",
+            get(deploys::list_environment_deploys).post(deploys::create_deploy),
+        )
+        .route(
+            "/api/v1/projects/{project}/deploys",
+            get(deploys::list_project_deploys),
+        )
+        .route("/api/v1/deploys", get(deploys::list_deploys))
+        .route("/api/v1/deploys/{id}", get(deploys::get_deploy))
+        .route("/api/v1/deploys/{id}/cancel", post(deploys::cancel_deploy))
+        .route("/api/v1/deploys/{id}/redeploy", post(deploys::redeploy))
+        .route("/api/v1/deploys/{id}/output", get(output::deploy_output))
+        .route(
+            "/api/v1/projects/{project}/environments/{environment}/lock",
+            get(locks::get_lock)
+                .put(locks::lock_environment)
+                .delete(locks::unlock_environment),
+        )
+        .with_state(state)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        deploys::create_deploy,
+        deploys::list_environment_deploys,
+        deploys::list_project_deploys,
+        deploys::list_deploys,
+        deploys::get_deploy,
+        deploys::cancel_deploy,
+        deploys::redeploy,
+        output::deploy_output,
+        locks::get_lock,
+        locks::lock_environment,
+        locks::unlock_environment,
+    ),
+    components(schemas(
+        crate::Deploy,
+        crate::DeployRequest,
+        crate::DeployStatus,
+        crate::TargetHost,
+        crate::DeployVariable,
+        crate::EnvironmentLock,
+        crate::LockRequest,
+        crate::OutputStream,
+        output::OutputEvent,
+        output::OutputText,
+    ))
+)]
+pub struct DeploysApi;

@@ -1,0 +1,301 @@
+//! Deploys and environment locks: their wire types and the validation of what a client may ask.
+
+use crate::DeployError;
+use jeny_core::Timestamp;
+use jeny_hosts::{TagSelector, Tags};
+use serde::{Deserialize, Serialize};
+
+const MAX_REF: usize = 255;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_LOCK_REASON: usize = 500;
+
+/// Where a deploy is in its life. `queued` and `running` are live; every other status is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployStatus {
+    /// Waiting for the deploy before it in its environment, or for a free runner.
+    Queued,
+    Running,
+    /// The command exited with code 0.
+    Succeeded,
+    /// The command exited with another code (recorded in `exit_code`).
+    Failed,
+    /// Someone cancelled it (`cancelled_by`), or a newer deploy superseded it (`reason`).
+    Cancelled,
+    /// It ran longer than its environment's timeout and was stopped.
+    TimedOut,
+    /// jeny could not run it (git failed, the command could not start); `reason` says why.
+    Errored,
+    /// Its supervisor process was lost (the machine rebooted, it was killed) and its lease
+    /// expired; `reason` says when.
+    Interrupted,
+}
+
+impl DeployStatus {
+    pub const ALL: [DeployStatus; 8] = [
+        DeployStatus::Queued,
+        DeployStatus::Running,
+        DeployStatus::Succeeded,
+        DeployStatus::Failed,
+        DeployStatus::Cancelled,
+        DeployStatus::TimedOut,
+        DeployStatus::Errored,
+        DeployStatus::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployStatus::Queued => "queued",
+            DeployStatus::Running => "running",
+            DeployStatus::Succeeded => "succeeded",
+            DeployStatus::Failed => "failed",
+            DeployStatus::Cancelled => "cancelled",
+            DeployStatus::TimedOut => "timed_out",
+            DeployStatus::Errored => "errored",
+            DeployStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<DeployStatus> {
+        DeployStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == raw)
+    }
+
+    pub fn is_finished(self) -> bool {
+        !matches!(self, DeployStatus::Queued | DeployStatus::Running)
+    }
+}
+
+impl std::fmt::Display for DeployStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A host as a deploy targeted it, frozen when the deploy started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TargetHost {
+    pub name: String,
+    pub address: String,
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub tags: Tags,
+}
+
+/// A variable a deploy ran with: which one and which version. The value of a plain variable is
+/// kept; a secret's never is (its id and version say which value it was).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeployVariable {
+    pub key: String,
+    /// `project` or `environment`: where the value came from.
+    pub scope: String,
+    pub secret: bool,
+    pub variable_id: String,
+    pub version: i64,
+    /// The value, for plain variables only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// A deploy as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Deploy {
+    pub id: String,
+    pub project: String,
+    pub environment: String,
+    pub status: DeployStatus,
+    /// The git ref or version label asked for; null for the repository's default branch.
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// The commit the ref resolved to, once the checkout is done (projects with a repository).
+    pub sha: Option<String>,
+    pub description: String,
+    /// The command's exit code, once it exited by itself.
+    pub exit_code: Option<i32>,
+    /// The email of who started it.
+    pub user: String,
+    /// 1 for the next deploy to run in its environment; null unless queued.
+    pub queue_position: Option<i64>,
+    pub queued_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// From start to finish, in milliseconds, once finished (from queueing when it never started).
+    pub duration_ms: Option<i64>,
+    /// The hosts it targets: frozen when it started; before that, the hosts it would target now.
+    pub hosts: Vec<TargetHost>,
+    /// The extra tag conditions given when it was started.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub host_filter: Tags,
+    /// Why it ended as it did, when that needs saying (who cancelled, what failed).
+    pub reason: Option<String>,
+    /// Who cancelled it, when someone did.
+    pub cancelled_by: Option<String>,
+    /// The deploy this one redeploys.
+    pub redeploy_of: Option<String>,
+    /// The command it ran (recorded when it started).
+    pub command: Option<String>,
+    /// The variables it ran with (recorded when it started).
+    pub variables: Vec<DeployVariable>,
+    /// Bytes of output stored.
+    pub output_bytes: i64,
+    /// The deploy's page in the web app.
+    pub url: String,
+    /// Its output: plain text, or live with `Accept: text/event-stream`.
+    pub output_url: String,
+}
+
+/// What `POST .../deploys` takes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    /// A git ref (branch, tag, commit) or a version label; the repository's default branch when
+    /// left out.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Extra tag conditions narrowing the environment's hosts for this deploy (a canary on
+    /// `{"az": "us-east-1a"}`).
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub host_filter: Tags,
+}
+
+pub(crate) struct ValidRequest {
+    pub git_ref: Option<String>,
+    pub description: String,
+    pub host_filter: TagSelector,
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), DeployError> {
+    if value.chars().count() > max {
+        return Err(DeployError::invalid(
+            field,
+            format!("{field} is at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(DeployError::invalid(
+            field,
+            format!("{field} may not contain control characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl DeployRequest {
+    pub(crate) fn validate(self) -> Result<ValidRequest, DeployError> {
+        let git_ref = self
+            .git_ref
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if let Some(git_ref) = &git_ref {
+            check_text("ref", git_ref, MAX_REF)?;
+            if git_ref.starts_with('-') || git_ref.chars().any(char::is_whitespace) {
+                return Err(DeployError::invalid(
+                    "ref",
+                    "a ref is a branch, tag, commit or version label: no spaces, not starting with '-'",
+                ));
+            }
+        }
+        let description = self.description.unwrap_or_default().trim().to_owned();
+        check_text("description", &description, MAX_DESCRIPTION)?;
+        let host_filter = TagSelector::from_tags("host_filter", self.host_filter)?;
+        Ok(ValidRequest {
+            git_ref,
+            description,
+            host_filter,
+        })
+    }
+}
+
+/// An environment's lock: while it holds, new deploys are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EnvironmentLock {
+    pub project: String,
+    pub environment: String,
+    pub reason: String,
+    pub locked_by: String,
+    pub locked_at: Timestamp,
+    /// When the lock lifts by itself; null to hold until unlocked.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// What `PUT .../lock` takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockRequest {
+    /// Shown to whoever tries to deploy meanwhile.
+    pub reason: String,
+    /// RFC 3339 time at which the lock lifts by itself.
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl LockRequest {
+    pub(crate) fn validate(self) -> Result<LockRequest, DeployError> {
+        let reason = self.reason.trim().to_owned();
+        if reason.is_empty() {
+            return Err(DeployError::invalid(
+                "reason",
+                "say why the environment is locked",
+            ));
+        }
+        check_text("reason", &reason, MAX_LOCK_REASON)?;
+        if let Some(expires_at) = self.expires_at
+            && expires_at <= Timestamp::now()
+        {
+            return Err(DeployError::invalid(
+                "expires_at",
+                "expires_at is in the past",
+            ));
+        }
+        Ok(LockRequest {
+            reason,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in DeployStatus::ALL {
+            assert_eq!(DeployStatus::parse(status.as_str()), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
+        assert!(!DeployStatus::Running.is_finished());
+        assert!(DeployStatus::Interrupted.is_finished());
+    }
+
+    #[test]
+    fn refs_that_could_be_options_or_hold_spaces_are_refused() {
+        for bad in ["-h", "--upload-pack=evil", "a b", "x\u{7}"] {
+            let request = DeployRequest {
+                git_ref: Some(bad.into()),
+                ..DeployRequest::default()
+            };
+            let Err(error) = request.validate() else {
+                panic!("{bad:?} was accepted")
+            };
+            assert_eq!(
+                jeny_core::DomainError::field(&error).as_deref(),
+                Some("ref")
+            );
+        }
+        let fine = DeployRequest {
+            git_ref: Some(" v1.2.3 ".into()),
+            ..DeployRequest::default()
+        };
+        assert_eq!(fine.validate().unwrap().git_ref.as_deref(), Some("v1.2.3"));
+    }
+}

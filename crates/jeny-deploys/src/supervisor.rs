@@ -1,0 +1,676 @@
+//! The supervisor: a small process (`jeny supervise`, the same binary in a hidden mode) that owns
+//! one deploy's command. The server starts it and hands it everything it needs on its standard
+//! input (never on a command line: the variables include secrets); from then on the supervisor
+//! needs only the database. It checks the code out, writes the inventory, runs the command in a
+//! process group of its own, masks and persists the output in batches, renews its lease, watches
+//! for a cancel, and records how the deploy ended. It is in a session of its own, so a server
+//! that stops, restarts or is killed leaves it running: the new server simply finds its output
+//! and status in the store. If the supervisor itself dies, its lease expires and the server marks
+//! the deploy `interrupted`.
+
+use crate::model::DeployStatus;
+use crate::output::{OutputStream, encode_frame};
+use crate::runner::{self, CommandSpec};
+use crate::store::{self, Ending};
+use crate::{Masker, OutputChunk, checkout};
+use jeny_core::{Secret, Timestamp};
+use jeny_store::{Channel, Store, StoreOptions, sqlx};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Output is stored in batches of at most this many bytes.
+pub const BATCH_BYTES: usize = 1024 * 1024;
+/// How often the supervisor looks for a cancel request.
+const CANCEL_POLL: Duration = Duration::from_millis(200);
+
+/// Everything a supervisor needs, sent by the server on the supervisor's standard input.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SupervisorSpec {
+    pub database_url: String,
+    pub deploy_id: String,
+    pub lease_token: String,
+    pub lease_ttl_ms: u64,
+    /// The deploy's own directory (`<data>/deploys/<id>`); removed when it ends.
+    pub work_dir: PathBuf,
+    /// Where the git mirrors are kept (`<data>/mirrors`).
+    pub mirrors_dir: PathBuf,
+    pub project: String,
+    pub repository: Option<String>,
+    pub git_ref: Option<String>,
+    pub shell: String,
+    pub command: String,
+    /// The command's whole environment, secrets included.
+    pub environment: BTreeMap<String, String>,
+    /// Values to mask in the output.
+    pub secrets: Vec<String>,
+    /// The Ansible inventory to write at `environment["JENY_INVENTORY"]`.
+    pub inventory: serde_json::Value,
+    pub timeout_ms: u64,
+    pub grace_ms: u64,
+    pub output_cap_bytes: u64,
+}
+
+impl std::fmt::Debug for SupervisorSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorSpec")
+            .field("deploy_id", &self.deploy_id)
+            .field("command", &self.command)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the command was asked to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StopReason {
+    Cancelled { by: String },
+    LostLease,
+}
+
+/// Runs the deploy described by `spec` to its end. Returns an error only when the store cannot be
+/// reached at all; everything else ends the deploy with a status.
+pub async fn supervise(spec: SupervisorSpec) -> Result<(), jeny_store::StoreError> {
+    let store = Store::connect(
+        &spec.database_url,
+        StoreOptions {
+            max_connections: 2,
+            watch_other_writers: None,
+            ..StoreOptions::default()
+        },
+    )
+    .await?;
+    let started = std::time::Instant::now();
+    let _ = write(
+        &store,
+        sqlx::query("UPDATE deploys SET supervisor_pid = $2 WHERE id = $1 AND lease_token = $3")
+            .bind(&spec.deploy_id)
+            .bind(i64::from(std::process::id()))
+            .bind(&spec.lease_token),
+    )
+    .await;
+    let stop = CancellationToken::new();
+    let (reason_tx, reason_rx) = tokio::sync::watch::channel(None::<StopReason>);
+    let watcher = tokio::spawn(watch_lease(
+        store.clone(),
+        spec.clone(),
+        stop.clone(),
+        reason_tx,
+    ));
+    let (output, writer) = OutputWriter::start(store.clone(), &spec);
+
+    let outcome = run_deploy(&spec, &output, stop.clone()).await;
+    let stop_reason = reason_rx.borrow().clone();
+    let (status, exit_code, reason, cancelled_by) = match (&outcome, stop_reason) {
+        (Outcome::Errored(why), _) => (DeployStatus::Errored, None, Some(why.clone()), None),
+        (Outcome::Ended(runner::Ending::Cancelled), Some(StopReason::Cancelled { by })) => (
+            DeployStatus::Cancelled,
+            None,
+            Some(format!("cancelled by {by}")),
+            Some(by),
+        ),
+        (Outcome::Ended(runner::Ending::Cancelled), _) => (
+            DeployStatus::Interrupted,
+            None,
+            Some("its supervisor lost its lease (the database was unreachable too long, or the deploy was ended elsewhere)".to_owned()),
+            None,
+        ),
+        (Outcome::Ended(runner::Ending::TimedOut), _) => (
+            DeployStatus::TimedOut,
+            None,
+            Some(format!(
+                "it ran longer than the environment's timeout of {}s",
+                spec.timeout_ms / 1000
+            )),
+            None,
+        ),
+        (Outcome::Ended(runner::Ending::Exited(0)), _) => (DeployStatus::Succeeded, Some(0), None, None),
+        (Outcome::Ended(runner::Ending::Exited(code)), _) => {
+            (DeployStatus::Failed, Some(*code), None, None)
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let summary = match (&status, &reason) {
+        (DeployStatus::Succeeded, _) => format!("[jeny] deploy succeeded in {elapsed:.1}s"),
+        (DeployStatus::Failed, _) => format!(
+            "[jeny] deploy failed in {elapsed:.1}s: the command exited with code {}",
+            exit_code.unwrap_or_default()
+        ),
+        (status, Some(reason)) => format!("[jeny] deploy {status} after {elapsed:.1}s: {reason}"),
+        (status, None) => format!("[jeny] deploy {status} after {elapsed:.1}s"),
+    };
+    output.line(&summary).await;
+    drop(output);
+    let written = writer.await.unwrap_or_default();
+    if written.omitted > 0 {
+        tracing::info!(omitted = written.omitted, "output over the cap");
+    }
+    let ending = Ending {
+        status,
+        exit_code,
+        reason: reason.as_deref(),
+        cancelled_by: cancelled_by.as_deref(),
+        lease_token: Some(&spec.lease_token),
+    };
+    // The end must be recorded; while the store is away, keep trying for as long as the lease
+    // would have held (after that the server has marked the deploy interrupted anyway).
+    let give_up =
+        std::time::Instant::now() + Duration::from_millis(spec.lease_ttl_ms.max(1000) * 4);
+    loop {
+        match record_end(&store, &spec, &ending).await {
+            Ok(()) => break,
+            Err(error) if std::time::Instant::now() < give_up => {
+                tracing::warn!(%error, "cannot record the deploy's end yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "giving up recording the deploy's end");
+                break;
+            }
+        }
+    }
+    watcher.abort();
+    compress_output(&store, &spec.deploy_id).await;
+    let _ = tokio::fs::remove_dir_all(&spec.work_dir).await;
+    store.close().await;
+    Ok(())
+}
+
+async fn record_end(
+    store: &Store,
+    spec: &SupervisorSpec,
+    ending: &Ending<'_>,
+) -> Result<(), jeny_store::StoreError> {
+    let mut tx = store.begin().await?;
+    let Some(row) = store::get_in(&mut tx, &spec.deploy_id).await? else {
+        return Ok(());
+    };
+    if store::finish(&mut tx, &spec.deploy_id, DeployStatus::Running, ending).await? {
+        let event = crate::service::finished_event(&row.deploy, &row.deploy.user, ending, None);
+        jeny_events::append(&mut tx, event).await?;
+    }
+    tx.wake_on_commit(Channel::Deploys).await?;
+    tx.commit().await
+}
+
+enum Outcome {
+    Ended(runner::Ending),
+    Errored(String),
+}
+
+/// Prepares the working directory and runs the command.
+async fn run_deploy(
+    spec: &SupervisorSpec,
+    output: &OutputSender,
+    stop: CancellationToken,
+) -> Outcome {
+    let source = spec.work_dir.join("src");
+    if let Err(error) = tokio::fs::create_dir_all(&spec.work_dir).await {
+        return Outcome::Errored(format!(
+            "cannot create {}: {error}",
+            spec.work_dir.display()
+        ));
+    }
+    if let Some(inventory) = spec.environment.get("JENY_INVENTORY") {
+        let text = serde_json::to_string_pretty(&spec.inventory).unwrap_or_default();
+        if let Err(error) = tokio::fs::write(inventory, text).await {
+            return Outcome::Errored(format!("cannot write the inventory {inventory}: {error}"));
+        }
+    }
+    match &spec.repository {
+        Some(repository) => {
+            output
+                .line(&format!(
+                    "[jeny] checking out {} from {repository}",
+                    spec.git_ref.as_deref().unwrap_or("the default branch")
+                ))
+                .await;
+            let mirrors = checkout::Mirrors::new(&spec.mirrors_dir);
+            let checkout = tokio::select! {
+                result = mirrors.checkout(&spec.project, repository, spec.git_ref.as_deref(), &source) => result,
+                _ = stop.cancelled() => return Outcome::Ended(runner::Ending::Cancelled),
+            };
+            match checkout {
+                Ok(done) => {
+                    if !done.git_output.trim().is_empty() {
+                        output
+                            .text(OutputStream::Jeny, done.git_output.as_bytes())
+                            .await;
+                    }
+                    output.line(&format!("[jeny] at commit {}", done.sha)).await;
+                    let _ = write(
+                        &output.store,
+                        sqlx::query("UPDATE deploys SET sha = $2 WHERE id = $1")
+                            .bind(&spec.deploy_id)
+                            .bind(&done.sha),
+                    )
+                    .await;
+                }
+                Err(checkout::CheckoutError::Git { step, output: text }) => {
+                    output.text(OutputStream::Jeny, text.as_bytes()).await;
+                    return Outcome::Errored(format!("git {step} failed (its output is above)"));
+                }
+                Err(error) => return Outcome::Errored(error.to_string()),
+            }
+        }
+        None => {
+            if let Err(error) = tokio::fs::create_dir_all(&source).await {
+                return Outcome::Errored(format!("cannot create {}: {error}", source.display()));
+            }
+        }
+    }
+    let command = CommandSpec {
+        shell: spec.shell.clone(),
+        command: spec.command.clone(),
+        environment: spec
+            .environment
+            .iter()
+            .map(|(key, value)| (key.clone(), Secret::new(value.clone())))
+            .collect(),
+        working_dir: source,
+        timeout: Duration::from_millis(spec.timeout_ms),
+        grace: Duration::from_millis(spec.grace_ms),
+    };
+    let (chunks_tx, mut chunks_rx) = mpsc::channel::<OutputChunk>(64);
+    let forward = {
+        let output = output.clone();
+        tokio::spawn(async move {
+            while let Some(chunk) = chunks_rx.recv().await {
+                output.send(chunk).await;
+            }
+        })
+    };
+    let ending = runner::run(&command, chunks_tx, stop).await;
+    let _ = forward.await;
+    match ending {
+        Ok(ending) => Outcome::Ended(ending),
+        Err(error) => Outcome::Errored(format!("cannot start {}: {error}", spec.shell)),
+    }
+}
+
+/// Renews the lease and looks for a cancel request until aborted. Stops the command when the
+/// deploy is cancelled or the lease is lost.
+async fn watch_lease(
+    store: Store,
+    spec: SupervisorSpec,
+    stop: CancellationToken,
+    reason: tokio::sync::watch::Sender<Option<StopReason>>,
+) {
+    let ttl = Duration::from_millis(spec.lease_ttl_ms.max(300));
+    let renew_every = ttl / 3;
+    let mut last_renewal = std::time::Instant::now();
+    let mut tick = tokio::time::interval(CANCEL_POLL.min(renew_every));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if last_renewal.elapsed() >= renew_every {
+            let expires = Timestamp::now().as_micros() + ttl.as_micros() as i64;
+            let renewal = sqlx::query(
+                "UPDATE deploys SET lease_expires_at = $3 WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+            )
+            .bind(&spec.deploy_id)
+            .bind(&spec.lease_token)
+            .bind(expires);
+            match write(&store, renewal).await {
+                Ok(1) => last_renewal = std::time::Instant::now(),
+                Ok(_) => {
+                    reason.send_replace(Some(StopReason::LostLease));
+                    stop.cancel();
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "cannot renew the lease; retrying"),
+            }
+        }
+        let requested: Result<Option<(Option<i64>, Option<String>)>, _> =
+            sqlx::query_as("SELECT cancel_requested_at, cancelled_by FROM deploys WHERE id = $1")
+                .bind(&spec.deploy_id)
+                .fetch_optional(store.reader())
+                .await;
+        if let Ok(Some((Some(_), by))) = requested {
+            reason.send_replace(Some(StopReason::Cancelled {
+                by: by.unwrap_or_else(|| "someone".to_owned()),
+            }));
+            stop.cancel();
+            return;
+        }
+    }
+}
+
+/// Runs one statement in a write transaction of its own; returns the rows it changed.
+async fn write<'q>(
+    store: &Store,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<u64, jeny_store::StoreError> {
+    let mut tx = store.begin().await?;
+    let done = query.execute(tx.conn()).await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// Sends output to the writer task.
+#[derive(Clone)]
+struct OutputSender {
+    sender: mpsc::Sender<OutputChunk>,
+    store: Store,
+}
+
+impl OutputSender {
+    async fn send(&self, chunk: OutputChunk) {
+        let _ = self.sender.send(chunk).await;
+    }
+
+    async fn text(&self, stream: OutputStream, bytes: &[u8]) {
+        self.send(OutputChunk {
+            stream,
+            at: Timestamp::now(),
+            bytes: bytes.to_vec(),
+        })
+        .await;
+    }
+
+    async fn line(&self, line: &str) {
+        self.text(OutputStream::Jeny, format!("{line}\n").as_bytes())
+            .await;
+    }
+}
+
+/// What the writer stored.
+#[derive(Debug, Clone, Copy, Default)]
+struct Written {
+    omitted: i64,
+}
+
+/// Masks output (secrets, and their encoded forms), keeps UTF-8 characters whole across chunks,
+/// batches it and stores it: one row per batch, a batch being whatever arrived while the previous
+/// one was written (so a quiet command's lines are stored one by one at once, and a loud one's
+/// in large batches). Past half the cap, the head is kept and the rest becomes a rolling tail
+/// of the other half, with a marker between. While the store is away the writer stops reading,
+/// which stops the command's pipes: nothing is dropped and memory stays flat.
+struct OutputWriter {
+    store: Store,
+    deploy_id: String,
+    maskers: [Masker; 3],
+    /// Bytes of an incomplete UTF-8 character at the end of each stream so far.
+    partial: [Vec<u8>; 3],
+    head_budget: i64,
+    tail_budget: i64,
+    stored: i64,
+    /// Once the head is full, the rolling tail.
+    tail: Option<Tail>,
+    omitted: i64,
+}
+
+/// The output stored after the head, once the head is full.
+#[derive(Debug, Clone)]
+struct Tail {
+    /// The marker row between the head and the tail.
+    marker_seq: i64,
+    /// The tail's rows, oldest first: (seq, payload bytes).
+    rows: std::collections::VecDeque<(i64, i64)>,
+    bytes: i64,
+}
+
+fn index(stream: OutputStream) -> usize {
+    match stream {
+        OutputStream::Stdout => 0,
+        OutputStream::Stderr => 1,
+        OutputStream::Jeny => 2,
+    }
+}
+
+impl OutputWriter {
+    fn start(
+        store: Store,
+        spec: &SupervisorSpec,
+    ) -> (OutputSender, tokio::task::JoinHandle<Written>) {
+        let (sender, receiver) = mpsc::channel(64);
+        let secrets: Vec<&str> = spec.secrets.iter().map(String::as_str).collect();
+        let cap = spec.output_cap_bytes.max(2 * BATCH_BYTES as u64) as i64;
+        let writer = OutputWriter {
+            store: store.clone(),
+            deploy_id: spec.deploy_id.clone(),
+            maskers: [
+                Masker::new(secrets.iter().copied()),
+                Masker::new(secrets.iter().copied()),
+                Masker::new(secrets.iter().copied()),
+            ],
+            partial: Default::default(),
+            head_budget: cap / 2,
+            tail_budget: cap - cap / 2,
+            stored: 0,
+            tail: None,
+            omitted: 0,
+        };
+        let task = tokio::spawn(writer.run(receiver));
+        (OutputSender { sender, store }, task)
+    }
+
+    async fn run(mut self, mut receiver: mpsc::Receiver<OutputChunk>) -> Written {
+        let mut frames = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
+        let mut payload = 0i64;
+        let mut open = true;
+        while open {
+            match receiver.recv().await {
+                Some(chunk) => payload += self.frame(&mut frames, chunk),
+                None => open = false,
+            }
+            while open && frames.len() < BATCH_BYTES {
+                match receiver.try_recv() {
+                    Ok(chunk) => payload += self.frame(&mut frames, chunk),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => open = false,
+                }
+            }
+            if !open {
+                payload += self.release_held(&mut frames);
+            }
+            if !frames.is_empty() {
+                self.store_batch(std::mem::take(&mut frames), payload).await;
+                frames = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
+                payload = 0;
+            }
+        }
+        Written {
+            omitted: self.omitted,
+        }
+    }
+
+    /// Masks a chunk and frames what can be released; returns the payload bytes framed.
+    fn frame(&mut self, frames: &mut Vec<u8>, chunk: OutputChunk) -> i64 {
+        let i = index(chunk.stream);
+        let masked = self.maskers[i].push(&chunk.bytes);
+        let mut pending = std::mem::take(&mut self.partial[i]);
+        pending.extend_from_slice(&masked);
+        let whole = whole_utf8_prefix(&pending);
+        self.partial[i] = pending.split_off(whole);
+        if pending.is_empty() {
+            return 0;
+        }
+        encode_frame(frames, chunk.stream, chunk.at, &pending);
+        pending.len() as i64
+    }
+
+    /// The output has ended: releases what the maskers and the UTF-8 joiner held.
+    fn release_held(&mut self, frames: &mut Vec<u8>) -> i64 {
+        let mut payload = 0;
+        for stream in [
+            OutputStream::Stdout,
+            OutputStream::Stderr,
+            OutputStream::Jeny,
+        ] {
+            let i = index(stream);
+            let mut rest = std::mem::take(&mut self.partial[i]);
+            rest.extend_from_slice(&self.maskers[i].finish());
+            if !rest.is_empty() {
+                encode_frame(frames, stream, Timestamp::now(), &rest);
+                payload += rest.len() as i64;
+            }
+        }
+        payload
+    }
+
+    /// Stores one batch, retrying while the store is away.
+    async fn store_batch(&mut self, frames: Vec<u8>, payload: i64) {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.try_store(&frames, payload).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot store deploy output yet; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    async fn try_store(
+        &mut self,
+        frames: &[u8],
+        payload: i64,
+    ) -> Result<(), jeny_store::StoreError> {
+        let mut tx = self.store.begin().await?;
+        let mut tail = self.tail.clone();
+        let mut omitted = self.omitted;
+        if tail.is_none() && self.stored + payload > self.head_budget && self.stored > 0 {
+            let mut marker = Vec::new();
+            let text = format!(
+                "\n[jeny] the output is over this deploy's cap of {} MB: what follows is its end; the middle is left out\n",
+                (self.head_budget + self.tail_budget) / (1024 * 1024)
+            );
+            encode_frame(
+                &mut marker,
+                OutputStream::Jeny,
+                Timestamp::now(),
+                text.as_bytes(),
+            );
+            let seq = store::append_output(&mut tx, &self.deploy_id, 0, marker).await?;
+            tail = Some(Tail {
+                marker_seq: seq,
+                rows: std::collections::VecDeque::new(),
+                bytes: 0,
+            });
+        }
+        let seq = store::append_output(&mut tx, &self.deploy_id, payload, frames.to_vec()).await?;
+        if let Some(Tail { rows, bytes, .. }) = &mut tail {
+            rows.push_back((seq, payload));
+            *bytes += payload;
+            while *bytes > self.tail_budget && rows.len() > 1 {
+                let Some((old_seq, old_bytes)) = rows.pop_front() else {
+                    break;
+                };
+                sqlx::query("DELETE FROM deploy_output WHERE deploy_id = $1 AND seq = $2")
+                    .bind(&self.deploy_id)
+                    .bind(old_seq)
+                    .execute(tx.conn())
+                    .await?;
+                *bytes -= old_bytes;
+                omitted += old_bytes;
+            }
+        }
+        sqlx::query(
+            "UPDATE deploys SET output_bytes = output_bytes + $2, output_omitted_bytes = $3, \
+             output_head_end = $4 WHERE id = $1",
+        )
+        .bind(&self.deploy_id)
+        .bind(payload)
+        .bind(omitted)
+        .bind(tail.as_ref().map(|tail| tail.marker_seq - 1))
+        .execute(tx.conn())
+        .await?;
+        tx.wake_on_commit(Channel::Deploys).await?;
+        tx.commit().await?;
+        self.stored += payload;
+        self.tail = tail;
+        self.omitted = omitted;
+        Ok(())
+    }
+}
+
+/// The length of the longest prefix of `bytes` that does not end inside a UTF-8 character.
+/// Invalid bytes count as whole (they are shown as replacement characters).
+fn whole_utf8_prefix(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=3.min(len) {
+        let byte = bytes[len - back];
+        if byte & 0b1100_0000 == 0b1000_0000 {
+            continue; // a continuation byte: look further back for the lead
+        }
+        let needed = match byte {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if needed > back { len - back } else { len };
+    }
+    len
+}
+
+/// Deflates a finished deploy's raw output batches, one at a time.
+async fn compress_output(store: &Store, deploy_id: &str) {
+    let seqs: Vec<i64> = match sqlx::query_scalar(
+        "SELECT seq FROM deploy_output WHERE deploy_id = $1 AND encoding = 'raw' ORDER BY seq",
+    )
+    .bind(deploy_id)
+    .fetch_all(store.reader())
+    .await
+    {
+        Ok(seqs) => seqs,
+        Err(_) => return,
+    };
+    for seq in seqs {
+        let Ok(data): Result<Vec<u8>, _> = sqlx::query_scalar(
+            "SELECT data FROM deploy_output WHERE deploy_id = $1 AND seq = $2 AND encoding = 'raw'",
+        )
+        .bind(deploy_id)
+        .bind(seq)
+        .fetch_one(store.reader())
+        .await
+        else {
+            continue;
+        };
+        let Ok(compressed) = crate::output::compress(&data) else {
+            continue;
+        };
+        if compressed.len() >= data.len() {
+            continue;
+        }
+        let Ok(mut tx) = store.begin().await else {
+            return;
+        };
+        let updated = sqlx::query(
+            "UPDATE deploy_output SET data = $3, encoding = 'deflate' WHERE deploy_id = $1 AND seq = $2 AND encoding = 'raw'",
+        )
+        .bind(deploy_id)
+        .bind(seq)
+        .bind(compressed)
+        .execute(tx.conn())
+        .await;
+        if updated.is_err() || tx.commit().await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_utf8_prefix;
+
+    #[test]
+    fn an_incomplete_character_at_the_end_is_held_back() {
+        let text = "é€😀".as_bytes(); // 2 + 3 + 4 bytes
+        assert_eq!(whole_utf8_prefix(text), text.len());
+        assert_eq!(whole_utf8_prefix(&text[..text.len() - 1]), 5);
+        assert_eq!(whole_utf8_prefix(&text[..4]), 2);
+        assert_eq!(whole_utf8_prefix(&text[..1]), 0);
+        assert_eq!(whole_utf8_prefix(b"plain"), 5);
+        assert_eq!(
+            whole_utf8_prefix(&[b'a', 0xff]),
+            2,
+            "invalid bytes are not held"
+        );
+    }
+}

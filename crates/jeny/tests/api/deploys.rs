@@ -1,0 +1,731 @@
+//! Deploys end to end: the real server starts real supervisors (the `jeny` binary) that run real
+//! shell commands, on SQLite and on PostgreSQL.
+
+use crate::{environment, host, problem_of, project, status_of, variable};
+use jeny_deploys::{Deploy, DeployRequest, DeployStatus, LockRequest};
+use jeny_projects::{EnvironmentInput, QueuePolicy};
+use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
+use serde_json::json;
+use std::time::Duration;
+
+both_backends!(
+    a_deploy_runs_its_command_with_its_variables_and_hosts,
+    a_failing_command_records_its_exit_code,
+    deploys_of_one_environment_never_overlap_and_run_in_order,
+    cancel_ends_a_queued_deploy_at_once_and_stops_a_running_one,
+    a_deploy_over_its_timeout_ends_timed_out,
+    a_locked_environment_refuses_deploys_until_unlocked,
+    newest_wins_supersedes_older_queued_deploys,
+    host_filters_narrow_the_hosts_and_an_empty_target_is_refused,
+    bad_requests_get_problems_and_queue_nothing,
+    output_streams_live_and_resumes_from_last_event_id,
+    deploys_are_listed_newest_first_with_filters_and_pages,
+);
+
+/// Project `app` with `command`, environment `production` on `role=web` with two hosts.
+async fn app_with(backend: Backend, command: &str) -> (TestApp, Client) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    let mut input = project("app");
+    input.deploy_command = command.to_owned();
+    admin.create_project(&input).await.unwrap();
+    admin
+        .create_environment("app", &environment("production", &[("role", "web")]))
+        .await
+        .unwrap();
+    for (name, az) in [("web-1", "a"), ("web-2", "b")] {
+        admin
+            .create_host(&host(name, &[("role", "web"), ("az", az)]))
+            .await
+            .unwrap();
+    }
+    (app, admin)
+}
+
+async fn deploy(client: &Client, request: DeployRequest) -> Deploy {
+    client
+        .create_deploy("app", "production", &request)
+        .await
+        .unwrap()
+}
+
+async fn set_environment(client: &Client, change: impl FnOnce(&mut EnvironmentInput)) {
+    let current = client
+        .get_environment("app", "production")
+        .await
+        .unwrap()
+        .value;
+    let mut input = current.to_input();
+    change(&mut input);
+    client
+        .replace_environment("app", "production", &input, None)
+        .await
+        .unwrap();
+}
+
+/// Polls until the deploy has `status` (or panics after a minute).
+async fn wait_for_status(client: &Client, id: &str, status: DeployStatus) -> Deploy {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let deploy = client.get_deploy(id).await.unwrap();
+        if deploy.status == status {
+            return deploy;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deploy {id} is still {} (waited for {status})",
+            deploy.status
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend) {
+    let command = "echo \"token=$API_TOKEN level=$LOG_LEVEL\"; \
+                   echo \"encoded=$(printf %s \"$API_TOKEN\" | base64)\"; \
+                   echo \"jeny=$JENY_PROJECT/$JENY_ENVIRONMENT $JENY_DEPLOY_ID $JENY_REF $JENY_USER\"; \
+                   echo \"hosts=$JENY_HOSTS\"; echo \"url=$JENY_DEPLOY_URL\"; \
+                   echo \"inventory=$ANSIBLE_INVENTORY\"; test -s \"$JENY_INVENTORY\" && echo inventory-written; \
+                   echo \"leak=${CARGO_MANIFEST_DIR:-none}\"; pwd; echo oops >&2";
+    let (app, admin) = app_with(backend, command).await;
+    admin
+        .put_variable(
+            VariableScope::Project("app"),
+            "API_TOKEN",
+            &variable("API_TOKEN", Some("s3cr3t-t0ken"), true),
+            None,
+        )
+        .await
+        .unwrap();
+    admin
+        .put_variable(
+            VariableScope::Project("app"),
+            "LOG_LEVEL",
+            &variable("LOG_LEVEL", Some("info"), false),
+            None,
+        )
+        .await
+        .unwrap();
+    admin
+        .put_variable(
+            VariableScope::Environment("app", "production"),
+            "LOG_LEVEL",
+            &variable("LOG_LEVEL", Some("warn"), false),
+            None,
+        )
+        .await
+        .unwrap();
+    let deployer = app.with_deployer().await;
+    let started = deploy(
+        &deployer,
+        DeployRequest {
+            git_ref: Some("v1.2.3".into()),
+            description: Some("first".into()),
+            ..DeployRequest::default()
+        },
+    )
+    .await;
+    assert!(matches!(
+        started.status,
+        DeployStatus::Queued | DeployStatus::Running
+    ));
+    assert_eq!(started.user, "deployer@example.com");
+    assert_eq!(
+        started.url,
+        format!("{}/projects/app/deploys/{}", app.url, started.id)
+    );
+
+    let finished = deployer.wait_for_deploy(&started.id).await.unwrap();
+    let output = deployer.deploy_output(&started.id, false).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::Succeeded, "{output}");
+    assert_eq!(finished.exit_code, Some(0));
+    assert!(finished.started_at.is_some() && finished.finished_at.is_some());
+    assert!(output.contains("token=*** level=warn"), "{output}");
+    assert!(output.contains("encoded=***"), "{output}");
+    assert!(!output.contains("s3cr3t"), "a secret leaked: {output}");
+    assert!(
+        output.contains(&format!(
+            "jeny=app/production {} v1.2.3 deployer@example.com",
+            started.id
+        )),
+        "{output}"
+    );
+    assert!(output.contains("hosts=web-1,web-2"), "{output}");
+    assert!(output.contains(&format!("url={}", started.url)), "{output}");
+    assert!(output.contains("inventory-written"), "{output}");
+    assert!(
+        output.contains("leak=none"),
+        "the server's environment leaked: {output}"
+    );
+    assert!(output.contains("oops"), "stderr is captured: {output}");
+    assert!(output.contains("[jeny] deploy succeeded"), "{output}");
+
+    // What ran is recorded: the command, the variables (a secret by reference), the hosts.
+    assert_eq!(finished.command.as_deref(), Some(command));
+    let variables: Vec<_> = finished
+        .variables
+        .iter()
+        .map(|v| {
+            (
+                v.key.as_str(),
+                v.scope.as_str(),
+                v.secret,
+                v.value.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        variables,
+        [
+            ("API_TOKEN", "project", true, None),
+            ("LOG_LEVEL", "environment", false, Some("warn")),
+        ]
+    );
+    let hosts: Vec<_> = finished.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(hosts, ["web-1", "web-2"]);
+    assert_eq!(finished.hosts[0].address, "web-1.internal");
+
+    // The working directory is removed afterwards.
+    let workdir = app.config.data_dir.join("deploys").join(&started.id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while workdir.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!workdir.exists(), "{} is left behind", workdir.display());
+
+    // Queued, started and finished are in the event log, finished with what consumers need.
+    let events = admin
+        .list_events(0, Some(500), Some("app"), Some("deploy."))
+        .await
+        .unwrap()
+        .items;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["deploy.queued", "deploy.started", "deploy.finished"]
+    );
+    let finished_event = &events[2];
+    assert_eq!(finished_event.environment.as_deref(), Some("production"));
+    assert_eq!(finished_event.payload["status"], "succeeded");
+    assert_eq!(finished_event.payload["user"], "deployer@example.com");
+    assert_eq!(finished_event.payload["ref"], "v1.2.3");
+    assert_eq!(finished_event.payload["host_count"], 2);
+    assert!(finished_event.payload["duration_ms"].as_i64().unwrap() >= 0);
+    assert!(!finished_event.payload.to_string().contains("s3cr3t"));
+}
+
+async fn a_failing_command_records_its_exit_code(backend: Backend) {
+    let (_app, admin) = app_with(backend, "echo before; exit 3").await;
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let finished = admin.wait_for_deploy(&started.id).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::Failed);
+    assert_eq!(finished.exit_code, Some(3));
+    let output = admin.deploy_output(&started.id, false).await.unwrap();
+    assert!(output.contains("before"), "{output}");
+    assert!(output.contains("exited with code 3"), "{output}");
+}
+
+async fn deploys_of_one_environment_never_overlap_and_run_in_order(backend: Backend) {
+    // Each deploy prints its start and end (nanoseconds) and holds the environment a moment.
+    let (_app, admin) = app_with(
+        backend,
+        "echo \"start $(date +%s%N)\"; sleep 0.2; echo \"end $(date +%s%N)\"",
+    )
+    .await;
+    // A second environment runs beside the first.
+    admin
+        .create_environment("app", &environment("staging", &[("role", "web")]))
+        .await
+        .unwrap();
+    let mut fired = Vec::new();
+    for i in 0..6 {
+        let client = admin.clone();
+        fired.push(tokio::spawn(async move {
+            client
+                .create_deploy(
+                    "app",
+                    if i == 5 { "staging" } else { "production" },
+                    &DeployRequest::default(),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut deploys = Vec::new();
+    for task in fired {
+        deploys.push(task.await.unwrap());
+    }
+    let mut production = Vec::new();
+    for deploy in &deploys {
+        let finished = admin.wait_for_deploy(&deploy.id).await.unwrap();
+        assert_eq!(finished.status, DeployStatus::Succeeded);
+        let output = admin.deploy_output(&deploy.id, false).await.unwrap();
+        let stamp = |word: &str| -> u128 {
+            output
+                .lines()
+                .find_map(|line| line.strip_prefix(word))
+                .unwrap_or_else(|| panic!("no {word} in {output}"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        if finished.environment == "production" {
+            production.push((
+                finished.queued_at,
+                finished.id.clone(),
+                stamp("start "),
+                stamp("end "),
+            ));
+        }
+    }
+    // Never two at once: sorted by start, each starts after the previous ended.
+    production.sort_by_key(|(_, _, start, _)| *start);
+    for pair in production.windows(2) {
+        assert!(
+            pair[1].2 > pair[0].3,
+            "deploys {} and {} overlapped",
+            pair[0].1,
+            pair[1].1
+        );
+    }
+    // First in, first out.
+    let by_start: Vec<_> = production.iter().map(|(_, id, _, _)| id.clone()).collect();
+    production.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let by_queue: Vec<_> = production.iter().map(|(_, id, _, _)| id.clone()).collect();
+    assert_eq!(by_start, by_queue);
+}
+
+async fn cancel_ends_a_queued_deploy_at_once_and_stops_a_running_one(backend: Backend) {
+    // The command traps SIGTERM and cleans up: cancel gives it the chance.
+    let (app, admin) = app_with(
+        backend,
+        "trap 'echo cleaning up; exit 0' TERM; echo ready; sleep 30 & wait",
+    )
+    .await;
+    let running = deploy(&admin, DeployRequest::default()).await;
+    let queued = deploy(&admin, DeployRequest::default()).await;
+    wait_for_status(&admin, &running.id, DeployStatus::Running).await;
+    let queued_now = admin.get_deploy(&queued.id).await.unwrap();
+    assert_eq!(queued_now.status, DeployStatus::Queued);
+    assert_eq!(queued_now.queue_position, Some(1));
+
+    let deployer = app.with_deployer().await;
+    let cancelled = deployer.cancel_deploy(&queued.id).await.unwrap();
+    assert_eq!(cancelled.status, DeployStatus::Cancelled);
+    assert_eq!(
+        cancelled.cancelled_by.as_deref(),
+        Some("deployer@example.com")
+    );
+    assert!(cancelled.started_at.is_none());
+
+    // Wait until the command is up before cancelling it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !admin
+        .deploy_output(&running.id, false)
+        .await
+        .unwrap()
+        .contains("ready")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    deployer.cancel_deploy(&running.id).await.unwrap();
+    let finished = deployer.wait_for_deploy(&running.id).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::Cancelled);
+    assert_eq!(
+        finished.cancelled_by.as_deref(),
+        Some("deployer@example.com")
+    );
+    let output = deployer.deploy_output(&running.id, false).await.unwrap();
+    assert!(output.contains("cleaning up"), "{output}");
+    assert!(
+        output.contains("cancelled by deployer@example.com"),
+        "{output}"
+    );
+
+    // A finished deploy cannot be cancelled; the refusal changes nothing.
+    let problem = problem_of(deployer.cancel_deploy(&running.id).await);
+    assert_eq!(problem.status, 409);
+    assert_eq!(
+        admin.get_deploy(&running.id).await.unwrap().status,
+        DeployStatus::Cancelled
+    );
+    // A viewer cannot cancel.
+    let viewer = app.with_viewer().await;
+    assert_eq!(status_of(viewer.cancel_deploy(&queued.id).await), 403);
+}
+
+async fn a_deploy_over_its_timeout_ends_timed_out(backend: Backend) {
+    let (_app, admin) = app_with(backend, "echo started; sleep 30").await;
+    set_environment(&admin, |input| {
+        input.deploy_timeout_secs = 1;
+        input.deploy_grace_secs = 1;
+    })
+    .await;
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let finished = admin.wait_for_deploy(&started.id).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::TimedOut);
+    assert!(finished.duration_ms.unwrap() < 20_000, "{finished:?}");
+    let output = admin.deploy_output(&started.id, false).await.unwrap();
+    assert!(output.contains("timeout of 1s"), "{output}");
+}
+
+async fn a_locked_environment_refuses_deploys_until_unlocked(backend: Backend) {
+    let (app, admin) = app_with(backend, "true").await;
+    let deployer = app.with_deployer().await;
+    let lock = deployer
+        .lock_environment(
+            "app",
+            "production",
+            &LockRequest {
+                reason: "database migration".into(),
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(lock.locked_by, "deployer@example.com");
+    let problem = problem_of(
+        admin
+            .create_deploy("app", "production", &DeployRequest::default())
+            .await,
+    );
+    assert_eq!(problem.status, 423);
+    assert_eq!(problem.code, "locked");
+    assert!(problem.detail.contains("database migration"), "{problem:?}");
+    assert!(
+        problem.detail.contains("deployer@example.com"),
+        "{problem:?}"
+    );
+    assert!(
+        admin
+            .list_deploys(Some("app"), None, None, None, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "a refused deploy is not queued"
+    );
+    // An empty reason is refused.
+    let problem = problem_of(
+        deployer
+            .lock_environment(
+                "app",
+                "production",
+                &LockRequest {
+                    reason: " ".into(),
+                    expires_at: None,
+                },
+            )
+            .await,
+    );
+    assert_eq!(problem.field.as_deref(), Some("reason"));
+
+    deployer
+        .unlock_environment("app", "production")
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(deployer.unlock_environment("app", "production").await),
+        404
+    );
+    let started = deploy(&admin, DeployRequest::default()).await;
+    assert_eq!(
+        admin.wait_for_deploy(&started.id).await.unwrap().status,
+        DeployStatus::Succeeded
+    );
+    // A lock that expires lifts by itself.
+    let soon = jeny_core::Timestamp::from_micros(jeny_core::Timestamp::now().as_micros() + 300_000);
+    deployer
+        .lock_environment(
+            "app",
+            "production",
+            &LockRequest {
+                reason: "brief".into(),
+                expires_at: Some(soon),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(
+            admin
+                .create_deploy("app", "production", &DeployRequest::default())
+                .await
+        ),
+        423
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    deploy(&admin, DeployRequest::default()).await;
+}
+
+async fn newest_wins_supersedes_older_queued_deploys(backend: Backend) {
+    let (_app, admin) = app_with(backend, "sleep 30").await;
+    set_environment(&admin, |input| {
+        input.queue_policy = QueuePolicy::NewestWins;
+        input.deploy_grace_secs = 0;
+    })
+    .await;
+    let running = deploy(&admin, DeployRequest::default()).await;
+    wait_for_status(&admin, &running.id, DeployStatus::Running).await;
+    let older = deploy(&admin, DeployRequest::default()).await;
+    let newer = deploy(&admin, DeployRequest::default()).await;
+    let older = admin.get_deploy(&older.id).await.unwrap();
+    assert_eq!(older.status, DeployStatus::Cancelled);
+    assert_eq!(
+        older.reason,
+        Some(format!("superseded by the newer deploy {}", newer.id))
+    );
+    let newer = admin.get_deploy(&newer.id).await.unwrap();
+    assert_eq!(newer.status, DeployStatus::Queued);
+    assert_eq!(newer.queue_position, Some(1));
+    assert_eq!(
+        admin.get_deploy(&running.id).await.unwrap().status,
+        DeployStatus::Running,
+        "the running deploy is not touched"
+    );
+    admin.cancel_deploy(&newer.id).await.unwrap();
+    admin.cancel_deploy(&running.id).await.unwrap();
+    admin.wait_for_deploy(&running.id).await.unwrap();
+}
+
+async fn host_filters_narrow_the_hosts_and_an_empty_target_is_refused(backend: Backend) {
+    let (_app, admin) = app_with(backend, "echo \"hosts=$JENY_HOSTS\"").await;
+    let canary = deploy(
+        &admin,
+        DeployRequest {
+            host_filter: [("az".to_owned(), "b".to_owned())].into(),
+            ..DeployRequest::default()
+        },
+    )
+    .await;
+    let finished = admin.wait_for_deploy(&canary.id).await.unwrap();
+    let hosts: Vec<_> = finished.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(hosts, ["web-2"]);
+    let output = admin.deploy_output(&canary.id, false).await.unwrap();
+    assert!(output.contains("hosts=web-2\n"), "{output}");
+
+    let nowhere = DeployRequest {
+        host_filter: [("az".to_owned(), "z".to_owned())].into(),
+        ..DeployRequest::default()
+    };
+    let problem = problem_of(admin.create_deploy("app", "production", &nowhere).await);
+    assert_eq!(problem.status, 422);
+    assert_eq!(problem.field.as_deref(), Some("host_filter"));
+    assert!(problem.detail.contains("no host"), "{problem:?}");
+    let contradiction = DeployRequest {
+        host_filter: [("role".to_owned(), "db".to_owned())].into(),
+        ..DeployRequest::default()
+    };
+    let problem = problem_of(
+        admin
+            .create_deploy("app", "production", &contradiction)
+            .await,
+    );
+    assert_eq!(problem.field.as_deref(), Some("host_filter"));
+
+    // Allowed host-less, the same filter deploys to no host.
+    set_environment(&admin, |input| input.allow_hostless_deploys = true).await;
+    let hostless = admin
+        .create_deploy("app", "production", &nowhere)
+        .await
+        .unwrap();
+    let finished = admin.wait_for_deploy(&hostless.id).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::Succeeded);
+    assert!(finished.hosts.is_empty());
+}
+
+async fn bad_requests_get_problems_and_queue_nothing(backend: Backend) {
+    let (app, admin) = app_with(backend, "true").await;
+    let post = |body: serde_json::Value, path: &'static str| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .request(reqwest::Method::POST, path)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let path = "/api/v1/projects/app/environments/production/deploys";
+    let response = post(json!({"ref": "--upload-pack=touch /tmp/x"}), path).await;
+    assert_eq!(response.status(), 422);
+    let problem: jeny_testkit::Problem = response.json().await.unwrap();
+    assert_eq!(problem.field.as_deref(), Some("ref"));
+    let response = post(json!({"branch": "main"}), path).await;
+    assert_eq!(response.status(), 422);
+    let response = post(json!({"description": 7}), path).await;
+    assert_eq!(response.status(), 422);
+    let response = post(
+        json!({}),
+        "/api/v1/projects/nope/environments/production/deploys",
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    let response = post(json!({}), "/api/v1/projects/app/environments/nope/deploys").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(status_of(admin.get_deploy("nope").await), 404);
+    assert_eq!(status_of(admin.cancel_deploy("nope").await), 404);
+    assert_eq!(status_of(admin.redeploy("nope").await), 404);
+    let viewer = app.with_viewer().await;
+    assert_eq!(
+        status_of(
+            viewer
+                .create_deploy("app", "production", &DeployRequest::default())
+                .await
+        ),
+        403
+    );
+    // A project without a command cannot deploy.
+    let mut commandless = project("bare");
+    commandless.deploy_command = String::new();
+    admin.create_project(&commandless).await.unwrap();
+    admin
+        .create_environment("bare", &environment("production", &[]))
+        .await
+        .unwrap();
+    let problem = problem_of(
+        admin
+            .create_deploy("bare", "production", &DeployRequest::default())
+            .await,
+    );
+    assert_eq!(problem.field.as_deref(), Some("deploy_command"));
+    let response = admin
+        .request(reqwest::Method::GET, "/api/v1/deploys?status=sideways")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(
+        admin
+            .list_deploys(None, None, None, None, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn output_streams_live_and_resumes_from_last_event_id(backend: Backend) {
+    use futures_util::StreamExt;
+    let (_app, admin) = app_with(
+        backend,
+        "for i in 1 2 3; do echo \"line $i\"; sleep 0.1; done; printf '\\033[32mgreen\\033[0m\\n'",
+    )
+    .await;
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let read_events = |last_event_id: Option<String>| {
+        let admin = admin.clone();
+        let path = format!("/api/v1/deploys/{}/output", started.id);
+        async move {
+            let mut request = admin
+                .request(reqwest::Method::GET, &path)
+                .header("accept", "text/event-stream");
+            if let Some(id) = last_event_id {
+                request = request.header("last-event-id", id);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let mut body = String::new();
+            let mut stream = response.bytes_stream();
+            while let Some(bytes) = stream.next().await {
+                body.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
+            }
+            body
+        }
+    };
+    let live = read_events(None).await;
+    let mut outputs = Vec::new();
+    let mut ids = Vec::new();
+    let mut end = None;
+    for message in live.split("\n\n") {
+        let field = |name: &str| {
+            message
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(str::to_owned)
+        };
+        match field("event: ").as_deref() {
+            Some("output") => {
+                ids.push(field("id: ").unwrap());
+                outputs.push(
+                    serde_json::from_str::<serde_json::Value>(&field("data: ").unwrap()).unwrap(),
+                );
+            }
+            Some("end") => {
+                end = Some(serde_json::from_str::<Deploy>(&field("data: ").unwrap()).unwrap())
+            }
+            _ => {}
+        }
+    }
+    let end = end.unwrap_or_else(|| panic!("no end event in {live}"));
+    assert_eq!(end.status, DeployStatus::Succeeded);
+    let text: String = outputs
+        .iter()
+        .flat_map(|event| event["chunks"].as_array().unwrap().clone())
+        .filter(|chunk| chunk["stream"] == "stdout")
+        .map(|chunk| chunk["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(text, "line 1\nline 2\nline 3\n\u{1b}[32mgreen\u{1b}[0m\n");
+    assert!(outputs[0]["chunks"][0]["at"].is_string());
+    // Resuming after the first event gives the rest, not the first again.
+    let resumed = read_events(Some(ids[0].clone())).await;
+    assert!(!resumed.contains(&format!("id: {}\n", ids[0])), "{resumed}");
+    assert!(
+        resumed.contains(&format!("id: {}\n", ids.last().unwrap())),
+        "{resumed}"
+    );
+    assert!(resumed.contains("event: end"));
+}
+
+async fn deploys_are_listed_newest_first_with_filters_and_pages(backend: Backend) {
+    let (_app, admin) = app_with(backend, "true").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let started = deploy(&admin, DeployRequest::default()).await;
+        admin.wait_for_deploy(&started.id).await.unwrap();
+        ids.push(started.id);
+    }
+    ids.reverse();
+    let first = admin
+        .list_deploys(Some("app"), Some("production"), None, Some(2), None)
+        .await
+        .unwrap();
+    let second = admin
+        .list_deploys(
+            Some("app"),
+            Some("production"),
+            None,
+            Some(2),
+            first.next_cursor.as_deref(),
+        )
+        .await
+        .unwrap();
+    let listed: Vec<_> = first
+        .items
+        .iter()
+        .chain(&second.items)
+        .map(|d| d.id.clone())
+        .collect();
+    assert_eq!(listed, ids);
+    assert!(second.next_cursor.is_none());
+    let failed = admin
+        .list_deploys(None, None, Some(DeployStatus::Failed), None, None)
+        .await
+        .unwrap();
+    assert!(failed.items.is_empty());
+    let nested = admin
+        .request(
+            reqwest::Method::GET,
+            "/api/v1/projects/app/environments/production/deploys?status=succeeded",
+        )
+        .send()
+        .await
+        .unwrap();
+    let page: jeny_core::Page<Deploy> = nested.json().await.unwrap();
+    assert_eq!(page.items.len(), 3);
+}

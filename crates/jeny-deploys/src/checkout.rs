@@ -3,6 +3,10 @@
 //! repository's default branch when none is), and checks that commit out into the deploy's own
 //! fresh directory, sharing the mirror's objects so nothing is copied. The resolved sha is what
 //! the deploy records. Git's own output is kept: on failure it is what the person reads.
+//!
+//! Each deploy's supervisor is a process of its own, so a mirror is guarded by a file lock
+//! (`<project>.lock`, `flock`) as well as by an in-process lock: two environments of one project
+//! deploying at once fetch one after the other instead of tripping over git's ref locks.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -60,6 +64,18 @@ impl Mirrors {
             locks.entry(project.to_owned()).or_default().clone()
         };
         let _one_at_a_time = lock.lock().await;
+        tokio::fs::create_dir_all(&self.root).await?;
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join(format!("{project}.lock")))?;
+        let _one_process_at_a_time = tokio::task::spawn_blocking(move || {
+            nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, errno)| std::io::Error::from(errno))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         let mirror = self.root.join(format!("{project}.git"));
         let mut output = String::new();
         if mirror.join("HEAD").exists() {
@@ -69,7 +85,6 @@ impl Mirrors {
             )
             .await?;
         } else {
-            tokio::fs::create_dir_all(&self.root).await?;
             output += &git(
                 "clone",
                 &[

@@ -121,12 +121,16 @@ impl Dispatcher {
                 lease_token: None,
             };
             if store::finish(&mut tx, &id, DeployStatus::Running, &ending).await? {
-                store::append_jeny_line(
-                    &mut tx,
-                    &id,
-                    &format!("[jeny] deploy interrupted: {reason}"),
-                )
-                .await?;
+                let mut line = format!("[jeny] deploy interrupted: {reason}");
+                if row.runner_node.as_deref() == Some(self.config.node.as_str()) {
+                    let killed = kill_leftovers(&id);
+                    if killed > 0 {
+                        line.push_str(&format!(
+                            "; the {killed} process(es) its command left were killed"
+                        ));
+                    }
+                }
+                store::append_jeny_line(&mut tx, &id, &line).await?;
                 jeny_events::append(&mut tx, finished_event(&row.deploy, "jeny", &ending, None))
                     .await?;
                 tx.wake_on_commit(Channel::Deploys).await?;
@@ -350,6 +354,21 @@ impl Dispatcher {
             timeout_ms: u64::from(environment.deploy_timeout_secs) * 1000,
             grace_ms: u64::from(environment.deploy_grace_secs) * 1000,
             output_cap_bytes: self.config.output_cap_bytes,
+            notes: variables
+                .iter()
+                .filter(|variable| {
+                    variable.secret
+                        && !variable.value.expose().is_empty()
+                        && variable.value.expose().len() < crate::mask::MIN_MASKED_LEN
+                })
+                .map(|variable| {
+                    format!(
+                        "the secret {} is shorter than {} bytes, so it is not masked in this output",
+                        variable.key,
+                        crate::mask::MIN_MASKED_LEN
+                    )
+                })
+                .collect(),
         };
         self.spawn_supervisor(&spec).await
     }
@@ -424,4 +443,39 @@ impl Dispatcher {
         tx.wake_on_commit(Channel::Deploys).await?;
         tx.commit().await
     }
+}
+
+/// Kills what is left of a deploy whose supervisor is gone: every process of this machine whose
+/// environment carries the deploy's `JENY_DEPLOY_ID` (the command and everything it started,
+/// unless it cleared its environment). Returns how many were killed.
+fn kill_leftovers(deploy_id: &str) -> usize {
+    let marker = format!("JENY_DEPLOY_ID={deploy_id}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|byte| *byte == 0)
+            .any(|variable| variable == marker.as_bytes())
+            && nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .is_ok()
+        {
+            killed += 1;
+        }
+    }
+    killed
 }

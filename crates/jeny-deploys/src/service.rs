@@ -158,8 +158,24 @@ async fn queue(
             expires_at: lock.expires_at,
         });
     }
-    let id = store::insert(
+    // The event first: appending takes the event-order lock (on PostgreSQL), which holds until
+    // commit, so `queued_at`, read after it, follows commit order. The queue is then first
+    // committed, first run, even for deploys posted at the same moment on several nodes.
+    let id = jeny_core::new_id();
+    let payload = json!({
+        "id": id, "ref": request.git_ref, "user": user, "description": request.description,
+        "redeploy_of": redeploy_of,
+    });
+    jeny_events::append(
         &mut tx,
+        NewEvent::new("deploy.queued", user, payload)
+            .in_project(&project.name)
+            .in_environment(&environment.name),
+    )
+    .await?;
+    store::insert(
+        &mut tx,
+        &id,
         &NewDeploy {
             project_id: &project.id,
             environment_id: &environment.id,
@@ -182,17 +198,6 @@ async fn queue(
             end_queued(&mut tx, &older, user, &reason, None).await?;
         }
     }
-    let payload = json!({
-        "id": id, "ref": request.git_ref, "user": user, "description": request.description,
-        "redeploy_of": redeploy_of,
-    });
-    jeny_events::append(
-        &mut tx,
-        NewEvent::new("deploy.queued", user, payload)
-            .in_project(&project.name)
-            .in_environment(&environment.name),
-    )
-    .await?;
     tx.wake_on_commit(Channel::Deploys).await?;
     tx.commit().await?;
     get_deploy(store, links, &id).await

@@ -1,19 +1,21 @@
 //! The `deploys`, `deploy_output` and `environment_locks` tables. Only this crate reads them.
 
 use crate::model::{Deploy, DeployStatus, DeployVariable, EnvironmentLock, TargetHost};
-use jeny_core::{Timestamp, new_id};
+use jeny_core::Timestamp;
 use jeny_hosts::Tags;
 use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
 
 pub(crate) const COLUMNS: &str = "id, project_id, environment_id, project, environment, status, git_ref, sha, \
      description, host_filter, user_email, redeploy_of, command, variables, hosts, exit_code, reason, \
-     cancelled_by, queued_at, started_at, finished_at, output_bytes";
+     cancelled_by, queued_at, started_at, finished_at, output_bytes, runner_node";
 
 /// A deploy row with the ids the API does not show.
 #[derive(Debug, Clone)]
 pub(crate) struct DeployRow {
     pub deploy: Deploy,
     pub environment_id: String,
+    /// The node whose dispatcher started it.
+    pub runner_node: Option<String>,
 }
 
 fn json_or_default<T: serde::de::DeserializeOwned + Default>(text: Option<String>) -> T {
@@ -35,6 +37,7 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<DeployRow, StoreError> {
     let host_filter: Tags = json_or_default(Some(row.try_get("host_filter")?));
     Ok(DeployRow {
         environment_id: row.try_get("environment_id")?,
+        runner_node: row.try_get("runner_node")?,
         deploy: Deploy {
             project: row.try_get("project")?,
             environment: row.try_get("environment")?,
@@ -136,14 +139,17 @@ pub(crate) struct NewDeploy<'a> {
     pub redeploy_of: Option<&'a str>,
 }
 
-pub(crate) async fn insert(tx: &mut WriteTx, new: &NewDeploy<'_>) -> Result<String, StoreError> {
-    let id = new_id();
+pub(crate) async fn insert(
+    tx: &mut WriteTx,
+    id: &str,
+    new: &NewDeploy<'_>,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO deploys (id, project_id, environment_id, project, environment, status, git_ref, \
          description, host_filter, user_email, redeploy_of, queued_at) \
          VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11)",
     )
-    .bind(&id)
+    .bind(id)
     .bind(new.project_id)
     .bind(new.environment_id)
     .bind(new.project)
@@ -156,7 +162,7 @@ pub(crate) async fn insert(tx: &mut WriteTx, new: &NewDeploy<'_>) -> Result<Stri
     .bind(Timestamp::now().as_micros())
     .execute(tx.conn())
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// The queued deploys of an environment, oldest first.

@@ -52,6 +52,9 @@ pub struct SupervisorSpec {
     pub timeout_ms: u64,
     pub grace_ms: u64,
     pub output_cap_bytes: u64,
+    /// Lines jeny writes at the start of the output (warnings about the deploy).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl std::fmt::Debug for SupervisorSpec {
@@ -101,6 +104,9 @@ pub async fn supervise(spec: SupervisorSpec) -> Result<(), jeny_store::StoreErro
     ));
     let (output, writer) = OutputWriter::start(store.clone(), &spec);
 
+    for note in &spec.notes {
+        output.line(&format!("[jeny] note: {note}")).await;
+    }
     let outcome = run_deploy(&spec, &output, stop.clone()).await;
     let stop_reason = reason_rx.borrow().clone();
     let (status, exit_code, reason, cancelled_by) = match (&outcome, stop_reason) {

@@ -32,6 +32,8 @@ const PAGE_LIMIT: usize = 500;
 both_backends!(
     a_server_killed_during_a_burst_of_writes_loses_no_acknowledged_write,
     sigterm_stops_the_server_and_tokens_can_be_made_while_it_is_down,
+    a_deploy_outlives_server_stops_and_kills_and_the_queue_moves_on,
+    a_killed_supervisor_ends_its_deploy_interrupted_and_the_queue_moves_on,
 );
 
 async fn a_server_killed_during_a_burst_of_writes_loses_no_acknowledged_write(backend: Backend) {
@@ -363,6 +365,15 @@ impl ServerProcess {
     }
 
     fn start_in(database: &TestDatabase, data_dir: &std::path::Path) -> ServerProcess {
+        ServerProcess::start_with(database, data_dir, &[])
+    }
+
+    /// A server with extra flags (`--deploy-lease-secs 2`, ...).
+    fn start_with(
+        database: &TestDatabase,
+        data_dir: &std::path::Path,
+        extra: &[&str],
+    ) -> ServerProcess {
         let listen = format!("127.0.0.1:{}", free_port());
         let logs = tempfile::tempdir().expect("cannot create a folder for the server's logs");
         let stdout = File::create(logs.path().join("stdout")).expect("cannot create a log file");
@@ -371,6 +382,7 @@ impl ServerProcess {
             .args(["server", "--listen", &listen, "--data-dir"])
             .arg(data_dir)
             .args(["--database-url", &database.url])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -711,4 +723,317 @@ async fn resolve(authority: &str) -> SocketAddr {
         })
         .next()
         .unwrap_or_else(|| panic!("{with_port} resolves to no address"))
+}
+
+/// Flags for deploy fault tests: a short lease, so a lost supervisor is noticed in seconds.
+const DEPLOY_FLAGS: &[&str] = &["--deploy-lease-secs", "2", "--log", "info"];
+
+/// Project `app` whose deploy prints `tick 1` to `tick N`, one every 50 ms, and a host-less
+/// environment `production`.
+async fn ticking_project(client: &Client, ticks: u32) {
+    ticking_project_with(client, ticks, "").await;
+}
+
+/// The same, with `before` run first in the command.
+async fn ticking_project_with(client: &Client, ticks: u32, before: &str) {
+    let created = client
+        .request(Method::POST, "/api/v1/projects")
+        .json(&json!({
+            "name": "app",
+            "deploy_command": format!("{before}i=1; while [ $i -le {ticks} ]; do echo \"tick $i\"; i=$((i+1)); sleep 0.05; done"),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    let created = client
+        .request(Method::POST, "/api/v1/projects/app/environments")
+        .json(&json!({"name": "production"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+}
+
+async fn start_deploy(client: &Client) -> String {
+    client
+        .create_deploy("app", "production", &jeny_deploys::DeployRequest::default())
+        .await
+        .expect("the deploy is accepted")
+        .id
+}
+
+/// Waits until the deploy's output has `text` (through any server that answers).
+async fn wait_for_output(client: &Client, id: &str, text: &str) {
+    poll_until(&format!("deploy {id} prints {text:?}"), || async {
+        let output = client.deploy_output(id, false).await.ok()?;
+        output.contains(text).then_some(())
+    })
+    .await
+}
+
+async fn wait_for_end(client: &Client, id: &str) -> jeny_deploys::Deploy {
+    poll_until(&format!("deploy {id} ends"), || async {
+        let deploy = client.get_deploy(id).await.ok()?;
+        deploy.status.is_finished().then_some(deploy)
+    })
+    .await
+}
+
+/// Every `tick N` line, in order.
+fn ticks(output: &str) -> Vec<u32> {
+    output
+        .lines()
+        .filter_map(|line| line.strip_prefix("tick "))
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// A deploy runs on while its server is stopped with SIGTERM and while it is killed with
+/// SIGKILL; each restarted server takes it up again: the output is complete, in order, with no
+/// gap, the deploy succeeds, and the next deploy in the queue then runs.
+async fn a_deploy_outlives_server_stops_and_kills_and_the_queue_moves_on(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let data_dir = database.dir.path().to_path_buf();
+    let mut server = ServerProcess::start_with(&database, &data_dir, DEPLOY_FLAGS);
+    server.wait_until_ready().await;
+    let token = admin_token(&database).await;
+    let client = Client::new(&server.url, Some(token.clone()));
+    ticking_project(&client, 80).await;
+    let first = start_deploy(&client).await;
+    let second = start_deploy(&client).await;
+    wait_for_output(&client, &first, "tick 5\n").await;
+
+    // SIGTERM: the server stops taking work and exits; the deploy goes on without it.
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("cannot run kill");
+    assert!(signalled.success());
+    poll_until("the server exits on SIGTERM", || {
+        let exited = server.child.try_wait().expect("cannot check on the server");
+        async move { exited.map(|_| ()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut server = ServerProcess::start_with(&database, &data_dir, DEPLOY_FLAGS);
+    server.wait_until_ready().await;
+    let client = Client::new(&server.url, Some(token.clone()));
+    assert_eq!(
+        client.get_deploy(&first).await.unwrap().status,
+        jeny_deploys::DeployStatus::Running,
+        "the deploy kept running while no server was up"
+    );
+    wait_for_output(&client, &first, "tick 30\n").await;
+
+    // SIGKILL: no goodbye at all; the deploy still goes on and the next server picks it up.
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut server = ServerProcess::start_with(&database, &data_dir, DEPLOY_FLAGS);
+    server.wait_until_ready().await;
+    let client = Client::new(&server.url, Some(token));
+    let finished = wait_for_end(&client, &first).await;
+    let output = client.deploy_output(&first, false).await.unwrap();
+    assert_eq!(
+        finished.status,
+        jeny_deploys::DeployStatus::Succeeded,
+        "{output}\n{}",
+        server.logs()
+    );
+    assert_eq!(ticks(&output), (1..=80).collect::<Vec<_>>(), "{output}");
+
+    // The queue moved on: the second deploy ran after the first, and can be cancelled.
+    wait_for_output(&client, &second, "tick 3\n").await;
+    let second_deploy = client.get_deploy(&second).await.unwrap();
+    assert!(second_deploy.started_at.unwrap() >= finished.finished_at.unwrap());
+    client.cancel_deploy(&second).await.unwrap();
+    let second_deploy = wait_for_end(&client, &second).await;
+    assert_eq!(second_deploy.status, jeny_deploys::DeployStatus::Cancelled);
+    server.assert_still_running();
+}
+
+/// A supervisor killed with SIGKILL stops renewing its lease: once the lease expires the deploy
+/// ends `interrupted` with a line saying why, what its command left running is killed, and the
+/// next deploy runs.
+async fn a_killed_supervisor_ends_its_deploy_interrupted_and_the_queue_moves_on(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let data_dir = database.dir.path().to_path_buf();
+    let mut server = ServerProcess::start_with(&database, &data_dir, DEPLOY_FLAGS);
+    server.wait_until_ready().await;
+    let token = admin_token(&database).await;
+    let client = Client::new(&server.url, Some(token));
+    // A background sleep that prints nothing would outlive its supervisor, were it not killed.
+    ticking_project_with(&client, 400, "sleep 300 & ").await;
+    let first = start_deploy(&client).await;
+    let second = start_deploy(&client).await;
+    wait_for_output(&client, &first, "tick 3\n").await;
+
+    let store = database.open().await;
+    let supervisor: i64 =
+        jeny_store::sqlx::query_scalar("SELECT supervisor_pid FROM deploys WHERE id = $1")
+            .bind(&first)
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &supervisor.to_string()])
+        .status()
+        .expect("cannot run kill");
+    assert!(killed.success());
+
+    let interrupted = wait_for_end(&client, &first).await;
+    assert_eq!(
+        interrupted.status,
+        jeny_deploys::DeployStatus::Interrupted,
+        "{}",
+        server.logs()
+    );
+    assert!(
+        interrupted
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("supervisor process is gone"),
+        "{interrupted:?}"
+    );
+    let output = client.deploy_output(&first, false).await.unwrap();
+    assert!(output.contains("[jeny] deploy interrupted"), "{output}");
+    assert!(output.contains("its command left were killed"), "{output}");
+    assert_eq!(
+        processes_of_deploy(&first),
+        Vec::<u32>::new(),
+        "processes of the interrupted deploy are left"
+    );
+    // The orphaned command was killed: its output stops.
+    let stopped = ticks(&output).last().copied().unwrap_or_default();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = client.deploy_output(&first, false).await.unwrap();
+    assert_eq!(
+        ticks(&later).last().copied().unwrap_or_default(),
+        stopped,
+        "the command of the lost supervisor goes on"
+    );
+
+    // The queue moved on.
+    wait_for_output(&client, &second, "tick 2\n").await;
+    client.cancel_deploy(&second).await.unwrap();
+    wait_for_end(&client, &second).await;
+    server.assert_still_running();
+    store.close().await;
+}
+
+/// Two servers on one PostgreSQL database, deploys posted to both at once: a deploy of the
+/// environment never starts before the previous one ended, by the commands' own clocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_never_run_two_deploys_of_an_environment_at_once() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let key = database.dir.path().join("shared.key");
+    let key_flag = key.display().to_string();
+    let node = |name: &'static str| {
+        let dir = database.dir.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        (dir, name)
+    };
+    let (dir_a, _) = node("a");
+    let (dir_b, _) = node("b");
+    let mut server_a = ServerProcess::start_with(
+        &database,
+        &dir_a,
+        &["--node-name", "a", "--secret-key-file", &key_flag],
+    );
+    server_a.wait_until_ready().await;
+    let mut server_b = ServerProcess::start_with(
+        &database,
+        &dir_b,
+        &["--node-name", "b", "--secret-key-file", &key_flag],
+    );
+    server_b.wait_until_ready().await;
+    let token = admin_token(&database).await;
+    let a = Client::new(&server_a.url, Some(token.clone()));
+    let b = Client::new(&server_b.url, Some(token));
+    let created = a
+        .request(Method::POST, "/api/v1/projects")
+        .json(&json!({
+            "name": "app",
+            "deploy_command": "echo \"start $(date +%s%N)\"; sleep 0.1; echo \"end $(date +%s%N)\"",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let created = a
+        .request(Method::POST, "/api/v1/projects/app/environments")
+        .json(&json!({"name": "production"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+
+    let posts: Vec<_> = (0..12)
+        .map(|i| {
+            let client = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { start_deploy(&client).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for post in posts {
+        ids.push(post.await.unwrap());
+    }
+    let mut spans = Vec::new();
+    for id in &ids {
+        let deploy = wait_for_end(&a, id).await;
+        let output = a.deploy_output(id, false).await.unwrap();
+        assert_eq!(
+            deploy.status,
+            jeny_deploys::DeployStatus::Succeeded,
+            "{output}"
+        );
+        let stamp = |word: &str| -> u128 {
+            output
+                .lines()
+                .find_map(|line| line.strip_prefix(word))
+                .unwrap_or_else(|| panic!("no {word:?} in {output}"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        spans.push((stamp("start "), stamp("end "), id.clone()));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].0 > pair[0].1,
+            "deploys {} and {} overlapped",
+            pair[0].2,
+            pair[1].2
+        );
+    }
+    let store = database.open().await;
+    let nodes: Vec<String> =
+        jeny_store::sqlx::query_scalar("SELECT DISTINCT runner_node FROM deploys ORDER BY 1")
+            .fetch_all(store.reader())
+            .await
+            .unwrap();
+    eprintln!("deploys ran on nodes {nodes:?}");
+    store.close().await;
+    server_a.assert_still_running();
+    server_b.assert_still_running();
+}
+
+/// The processes whose environment names the deploy (its command and what it started).
+fn processes_of_deploy(id: &str) -> Vec<u32> {
+    let marker = format!("JENY_DEPLOY_ID={id}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            !status.contains("State:\tZ")
+                && environ
+                    .split(|byte| *byte == 0)
+                    .any(|variable| variable == marker.as_bytes())
+        })
+        .collect()
 }

@@ -20,6 +20,9 @@ both_backends!(
     bad_requests_get_problems_and_queue_nothing,
     output_streams_live_and_resumes_from_last_event_id,
     deploys_are_listed_newest_first_with_filters_and_pages,
+    a_project_repository_is_checked_out_at_the_ref_and_redeploy_runs_the_same_commit,
+    a_real_ansible_playbook_sees_exactly_the_targeted_hosts_and_the_variables,
+    cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period,
 );
 
 /// Project `app` with `command`, environment `production` on `role=web` with two hosts.
@@ -108,6 +111,15 @@ async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend
         .unwrap();
     admin
         .put_variable(
+            VariableScope::Project("app"),
+            "PIN",
+            &variable("PIN", Some("42"), true),
+            None,
+        )
+        .await
+        .unwrap();
+    admin
+        .put_variable(
             VariableScope::Environment("app", "production"),
             "LOG_LEVEL",
             &variable("LOG_LEVEL", Some("warn"), false),
@@ -159,6 +171,10 @@ async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend
     );
     assert!(output.contains("oops"), "stderr is captured: {output}");
     assert!(output.contains("[jeny] deploy succeeded"), "{output}");
+    assert!(
+        output.contains("[jeny] note: the secret PIN is shorter than 4 bytes"),
+        "{output}"
+    );
 
     // What ran is recorded: the command, the variables (a secret by reference), the hosts.
     assert_eq!(finished.command.as_deref(), Some(command));
@@ -179,6 +195,7 @@ async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend
         [
             ("API_TOKEN", "project", true, None),
             ("LOG_LEVEL", "environment", false, Some("warn")),
+            ("PIN", "project", true, None),
         ]
     );
     let hosts: Vec<_> = finished.hosts.iter().map(|h| h.name.as_str()).collect();
@@ -728,4 +745,225 @@ async fn deploys_are_listed_newest_first_with_filters_and_pages(backend: Backend
         .unwrap();
     let page: jeny_core::Page<Deploy> = nested.json().await.unwrap();
     assert_eq!(page.items.len(), 3);
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+async fn a_project_repository_is_checked_out_at_the_ref_and_redeploy_runs_the_same_commit(
+    backend: Backend,
+) {
+    let repository = tempfile::tempdir().unwrap();
+    let dir = repository.path();
+    git(dir, &["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(dir.join("VERSION"), "one\n").unwrap();
+    git(dir, &["add", "VERSION"]);
+    git(dir, &["commit", "--quiet", "-m", "one"]);
+    git(dir, &["tag", "v1"]);
+    let v1 = git(dir, &["rev-parse", "HEAD"]);
+    std::fs::write(dir.join("VERSION"), "two\n").unwrap();
+    git(dir, &["commit", "--quiet", "-am", "two"]);
+    let head = git(dir, &["rev-parse", "HEAD"]);
+
+    let (_app, admin) = app_with(backend, "echo \"version $(cat VERSION)\"").await;
+    admin
+        .patch_project(
+            "app",
+            &json!({"repository": dir.display().to_string()}),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let tagged = deploy(
+        &admin,
+        DeployRequest {
+            git_ref: Some("v1".into()),
+            ..DeployRequest::default()
+        },
+    )
+    .await;
+    let tagged = admin.wait_for_deploy(&tagged.id).await.unwrap();
+    let output = admin.deploy_output(&tagged.id, false).await.unwrap();
+    assert_eq!(tagged.status, DeployStatus::Succeeded, "{output}");
+    assert_eq!(tagged.sha.as_deref(), Some(v1.as_str()));
+    assert!(output.contains("version one"), "{output}");
+    assert!(output.contains(&format!("at commit {v1}")), "{output}");
+
+    // The default branch when no ref is given; the mirror is fetched again and sees commit two.
+    let latest = deploy(&admin, DeployRequest::default()).await;
+    let latest = admin.wait_for_deploy(&latest.id).await.unwrap();
+    assert_eq!(latest.sha.as_deref(), Some(head.as_str()));
+    assert!(
+        admin
+            .deploy_output(&latest.id, false)
+            .await
+            .unwrap()
+            .contains("version two")
+    );
+
+    // Rolling back: redeploying the first deploy runs its commit again.
+    let rollback = admin.redeploy(&tagged.id).await.unwrap();
+    assert_eq!(rollback.redeploy_of.as_deref(), Some(tagged.id.as_str()));
+    assert_eq!(rollback.git_ref.as_deref(), Some(v1.as_str()));
+    let rollback = admin.wait_for_deploy(&rollback.id).await.unwrap();
+    assert_eq!(rollback.sha.as_deref(), Some(v1.as_str()));
+    assert!(
+        admin
+            .deploy_output(&rollback.id, false)
+            .await
+            .unwrap()
+            .contains("version one")
+    );
+
+    // A ref that does not exist ends the deploy errored, with git's reason in the output.
+    let bad = deploy(
+        &admin,
+        DeployRequest {
+            git_ref: Some("no-such-branch".into()),
+            ..DeployRequest::default()
+        },
+    )
+    .await;
+    let bad = admin.wait_for_deploy(&bad.id).await.unwrap();
+    assert_eq!(bad.status, DeployStatus::Errored);
+    assert!(bad.reason.as_deref().unwrap().contains("git"), "{bad:?}");
+    let output = admin.deploy_output(&bad.id, false).await.unwrap();
+    assert!(
+        output.contains("\"no-such-branch\" is not a branch, tag or commit"),
+        "{output}"
+    );
+    assert!(
+        !output.contains("version"),
+        "the command did not run: {output}"
+    );
+}
+
+async fn a_real_ansible_playbook_sees_exactly_the_targeted_hosts_and_the_variables(
+    backend: Backend,
+) {
+    // The playbook runs on the controller (ansible_connection=local, a host tag that becomes a
+    // host variable) and prints what it saw of each host and of the environment.
+    let command = r#"cat > site.yml <<'EOF'
+- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.debug:
+        msg: "seen {{ inventory_hostname }} at {{ ansible_host }} az={{ az }} in {{ group_names | sort | join(',') }} version={{ lookup('env', 'APP_VERSION') }}"
+EOF
+ansible-playbook site.yml"#;
+    let (_app, admin) = app_with(backend, command).await;
+    for name in ["web-1", "web-2", "web-3", "db-1"] {
+        let role = if name.starts_with("db") { "db" } else { "web" };
+        let az = if name == "web-2" { "b" } else { "a" };
+        let input = host(
+            name,
+            &[("role", role), ("az", az), ("ansible_connection", "local")],
+        );
+        if admin.get_host(name).await.is_ok() {
+            admin.replace_host(name, &input, None).await.unwrap();
+        } else {
+            admin.create_host(&input).await.unwrap();
+        }
+    }
+    admin
+        .put_variable(
+            VariableScope::Environment("app", "production"),
+            "APP_VERSION",
+            &variable("APP_VERSION", Some("2.4.1"), false),
+            None,
+        )
+        .await
+        .unwrap();
+    let started = deploy(
+        &admin,
+        DeployRequest {
+            host_filter: [("az".to_owned(), "a".to_owned())].into(),
+            ..DeployRequest::default()
+        },
+    )
+    .await;
+    let finished = admin.wait_for_deploy(&started.id).await.unwrap();
+    let output = admin.deploy_output(&started.id, false).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::Succeeded, "{output}");
+    let seen: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("\"msg\": \"seen "))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "web-1 at web-1.internal az=a in ansible_connection_local,az_a,role_web version=2.4.1\"",
+            "web-3 at web-3.internal az=a in ansible_connection_local,az_a,role_web version=2.4.1\"",
+        ],
+        "{output}"
+    );
+    assert!(output.contains("ok=1"), "{output}");
+}
+
+async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period(backend: Backend) {
+    // The script ignores SIGTERM, and so does the grandchild it starts; both record their pids.
+    let pids = tempfile::tempdir().unwrap();
+    let command = format!(
+        "trap '' TERM; sh -c 'trap \"\" TERM; echo $$ > {dir}/grandchild; sleep 60' & echo $$ > {dir}/script; echo ready; wait",
+        dir = pids.path().display()
+    );
+    let (_app, admin) = app_with(backend, &command).await;
+    set_environment(&admin, |input| input.deploy_grace_secs = 1).await;
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !pids.path().join("grandchild").exists()
+        || !admin
+            .deploy_output(&started.id, false)
+            .await
+            .unwrap()
+            .contains("ready")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let pid_of = |name: &str| -> String {
+        std::fs::read_to_string(pids.path().join(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let processes = [pid_of("script"), pid_of("grandchild")];
+    let cancelled_at = std::time::Instant::now();
+    admin.cancel_deploy(&started.id).await.unwrap();
+    let finished = admin.wait_for_deploy(&started.id).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::Cancelled);
+    assert!(
+        cancelled_at.elapsed() >= Duration::from_millis(900),
+        "SIGKILL came before the grace period"
+    );
+    // Both are gone (a zombie is gone too: it only waits for its parent to read its status).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for pid in processes {
+        loop {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            if status.is_empty() || status.contains("State:\tZ") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process {pid} survived the cancel"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
 }

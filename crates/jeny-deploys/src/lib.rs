@@ -17,6 +17,7 @@ mod error;
 pub mod mask;
 mod model;
 pub mod output;
+pub mod retention;
 pub mod runner;
 mod service;
 mod store;
@@ -29,6 +30,7 @@ pub use model::{
     Deploy, DeployRequest, DeployStatus, DeployVariable, EnvironmentLock, LockRequest, TargetHost,
 };
 pub use output::{OutputChunk, OutputStream};
+pub use retention::prune_output;
 pub use service::{
     Links, cancel_deploy, create_deploy, get_deploy, get_lock, list_deploys, lock_environment,
     redeploy, unlock_environment,

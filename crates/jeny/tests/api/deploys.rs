@@ -23,6 +23,8 @@ both_backends!(
     a_project_repository_is_checked_out_at_the_ref_and_redeploy_runs_the_same_commit,
     a_real_ansible_playbook_sees_exactly_the_targeted_hosts_and_the_variables,
     cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period,
+    output_over_the_cap_keeps_head_and_tail_and_finished_output_is_compressed,
+    retention_removes_old_and_excess_output_and_keeps_the_records,
 );
 
 /// Project `app` with `command`, environment `production` on `role=web` with two hosts.
@@ -897,10 +899,12 @@ ansible-playbook site.yml"#;
     let finished = admin.wait_for_deploy(&started.id).await.unwrap();
     let output = admin.deploy_output(&started.id, false).await.unwrap();
     assert_eq!(finished.status, DeployStatus::Succeeded, "{output}");
-    let seen: Vec<&str> = output
+    // Ansible runs the hosts in parallel forks: their order varies.
+    let mut seen: Vec<&str> = output
         .lines()
         .filter_map(|line| line.trim().strip_prefix("\"msg\": \"seen "))
         .collect();
+    seen.sort();
     assert_eq!(
         seen,
         [
@@ -966,4 +970,157 @@ async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+async fn output_over_the_cap_keeps_head_and_tail_and_finished_output_is_compressed(
+    backend: Backend,
+) {
+    let database = jeny_testkit::TestDatabase::create(backend).await;
+    let app = TestApp::spawn_on(database, |config| {
+        config.deploy_output_cap_bytes = 2 * 1024 * 1024;
+    })
+    .await;
+    let admin = app.with_admin().await;
+    let mut input = project("app");
+    // About 6.9 MB of numbered lines, as fast as the command can print them.
+    input.deploy_command = "seq 1 1000000".into();
+    admin.create_project(&input).await.unwrap();
+    admin
+        .create_environment("app", &environment("production", &[]))
+        .await
+        .unwrap();
+    let started = admin
+        .create_deploy("app", "production", &DeployRequest::default())
+        .await
+        .unwrap();
+    let finished = admin.wait_for_deploy(&started.id).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::Succeeded);
+    let output = admin.deploy_output(&started.id, false).await.unwrap();
+    assert!(
+        output.len() < 3 * 1024 * 1024,
+        "{} bytes kept for a 2 MB cap",
+        output.len()
+    );
+    let numbers: Vec<u64> = output
+        .lines()
+        .filter_map(|line| line.parse().ok())
+        .collect();
+    // The head from the first line, the tail up to the last, the marker between.
+    assert_eq!(&numbers[..3], &[1, 2, 3]);
+    assert_eq!(numbers.last(), Some(&1_000_000));
+    assert!(
+        output.contains("is over this deploy's cap of 2 MB"),
+        "no marker in the output"
+    );
+    let gap = numbers
+        .windows(2)
+        .filter(|pair| pair[1] != pair[0] + 1)
+        .count();
+    assert!(
+        gap <= 2,
+        "the kept output has {gap} gaps besides the marker"
+    );
+    // Once finished, the stored batches are deflated (the supervisor does it after the end).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let raw: i64 = jeny_store::sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deploy_output WHERE deploy_id = $1 AND encoding = 'raw'",
+        )
+        .bind(&started.id)
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap();
+        if raw == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{raw} batches left raw"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored: i64 = jeny_store::sqlx::query_scalar(
+        "SELECT CAST(SUM(LENGTH(data)) AS BIGINT) FROM deploy_output WHERE deploy_id = $1",
+    )
+    .bind(&started.id)
+    .fetch_one(app.store.reader())
+    .await
+    .unwrap();
+    assert!(
+        (stored as usize) < output.len() / 2,
+        "{stored} bytes stored for {} of output",
+        output.len()
+    );
+    // Reading it back after compression gives the same text.
+    assert_eq!(
+        admin.deploy_output(&started.id, false).await.unwrap(),
+        output
+    );
+}
+
+async fn retention_removes_old_and_excess_output_and_keeps_the_records(backend: Backend) {
+    // Each deploy prints about 0.6 MB; the project keeps 1 MiB of output.
+    let (app, admin) = app_with(backend, "seq 1 100000").await;
+    admin
+        .patch_project("app", &json!({"output_retention_bytes": 1_048_576}), None)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let started = deploy(&admin, DeployRequest::default()).await;
+        admin.wait_for_deploy(&started.id).await.unwrap();
+        ids.push(started.id);
+    }
+    let pruned = jeny_deploys::prune_output(&app.store).await.unwrap();
+    assert_eq!(pruned.deploys, 2, "only the newest fits in 1 MiB");
+    let newest = admin.deploy_output(&ids[2], false).await.unwrap();
+    assert!(newest.contains("\n100000\n"));
+    for old in &ids[..2] {
+        let output = admin.deploy_output(old, false).await.unwrap();
+        assert!(
+            output.contains("removed by the project's retention policy")
+                && output.contains("at most 1048576 bytes"),
+            "{output}"
+        );
+        assert!(!output.contains("\n100000\n"));
+        let record = admin.get_deploy(old).await.unwrap();
+        assert_eq!(record.status, DeployStatus::Succeeded, "the record stays");
+        assert_eq!(record.command.as_deref(), Some("seq 1 100000"));
+    }
+    // A second pass has nothing left to do.
+    assert_eq!(
+        jeny_deploys::prune_output(&app.store)
+            .await
+            .unwrap()
+            .deploys,
+        0
+    );
+
+    // By age: a deploy that finished two days ago loses its output with a one-day retention.
+    admin
+        .patch_project(
+            "app",
+            &json!({"output_retention_bytes": null, "output_retention_days": 1}),
+            None,
+        )
+        .await
+        .unwrap();
+    let two_days_ago = jeny_core::Timestamp::now().as_micros() - 2 * 86_400_000_000;
+    let mut tx = app.store.begin().await.unwrap();
+    jeny_store::sqlx::query("UPDATE deploys SET finished_at = $2 WHERE id = $1")
+        .bind(&ids[2])
+        .bind(two_days_ago)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        jeny_deploys::prune_output(&app.store)
+            .await
+            .unwrap()
+            .deploys,
+        1
+    );
+    let output = admin.deploy_output(&ids[2], false).await.unwrap();
+    assert!(output.contains("more than 1 day(s) ago"), "{output}");
 }

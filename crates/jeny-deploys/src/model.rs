@@ -121,7 +121,7 @@ pub struct Deploy {
     pub finished_at: Option<Timestamp>,
     /// From start to finish, in milliseconds, once finished (from queueing when it never started).
     pub duration_ms: Option<i64>,
-    /// The hosts it targets: frozen when it started; before that, the hosts it would target now.
+    /// The hosts it targets, frozen when it started (empty until then).
     pub hosts: Vec<TargetHost>,
     /// The extra tag conditions given when it was started.
     #[schema(value_type = BTreeMap<String, String>)]
@@ -136,7 +136,8 @@ pub struct Deploy {
     pub command: Option<String>,
     /// The variables it ran with (recorded when it started).
     pub variables: Vec<DeployVariable>,
-    /// Bytes of output stored.
+    /// Bytes of output it printed, including any left out over the cap. Once retention removed
+    /// its output, only the line saying so counts.
     pub output_bytes: i64,
     /// The deploy's page in the web app.
     pub url: String,

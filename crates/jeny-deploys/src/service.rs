@@ -26,7 +26,8 @@ impl Links {
 async fn present(store: &Store, links: &Links, row: DeployRow) -> Result<Deploy, DeployError> {
     let mut deploy = row.deploy.clone();
     if deploy.status == DeployStatus::Queued {
-        deploy.queue_position = Some(store::queue_position(store, &row).await?);
+        // At least 1: it was queued when read, even if a runner took it a moment later.
+        deploy.queue_position = Some(store::queue_position(store, &row).await?.max(1));
     }
     deploy.url = links.deploy_page(&deploy.project, &deploy.id);
     Ok(deploy)

@@ -60,7 +60,10 @@ pub async fn launch_with_listener(
         shell: config.deploy_shell.clone(),
         lease_ttl: std::time::Duration::from_secs(config.deploy_lease_secs),
         output_cap_bytes: config.deploy_output_cap_bytes,
-        data_dir: config.data_dir.clone(),
+        // Absolute: a deploy's command runs in its own folder, where a relative path to its
+        // inventory would point nowhere.
+        data_dir: std::path::absolute(&config.data_dir)
+            .with_context(|| format!("cannot resolve {}", config.data_dir.display()))?,
         database_url: config.database_url(),
         supervisor_program: config.supervisor_program()?,
     };

@@ -364,27 +364,39 @@ async fn checkpoint_wal(checkpointer: AnyPool) {
 /// Wakes every channel when another connection commits: `PRAGMA data_version` changes on a
 /// connection when any other connection (this process's writer, or another process) commits.
 /// This is how a server hears of a supervisor's output on SQLite. Own commits also wake it, which
-/// is harmless (waiters re-read from their cursor).
+/// is harmless (waiters re-read from their cursor). It polls every `every` while commits come,
+/// and backs off to `WATCH_IDLE_MAX` after a quiet moment, so an idle server costs nearly nothing.
 async fn watch_data_version(pool: AnyPool, every: Duration, wakeups: Wakeups) {
     let mut last: Option<i64> = None;
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut interval = every;
+    let mut quiet_since = tokio::time::Instant::now();
     loop {
-        tick.tick().await;
+        tokio::time::sleep(interval).await;
         let version: Result<i64, _> = sqlx::query_scalar("PRAGMA data_version")
             .fetch_one(&pool)
             .await;
         match version {
-            Ok(version) => {
-                if last.is_some_and(|last| last != version) {
-                    wakeups.wake_all();
-                }
+            Ok(version) if last.is_some_and(|last| last != version) => {
+                wakeups.wake_all();
                 last = Some(version);
+                interval = every;
+                quiet_since = tokio::time::Instant::now();
+            }
+            Ok(version) => {
+                last = Some(version);
+                if quiet_since.elapsed() >= WATCH_QUIET {
+                    interval = (interval * 2).min(WATCH_IDLE_MAX.max(every));
+                }
             }
             Err(error) => tracing::debug!(%error, "cannot read data_version; retrying"),
         }
     }
 }
+
+/// After this long without a commit, the data_version watcher starts backing off.
+const WATCH_QUIET: Duration = Duration::from_millis(500);
+/// The longest the data_version watcher sleeps between two looks.
+const WATCH_IDLE_MAX: Duration = Duration::from_millis(100);
 
 /// Follows PostgreSQL notifications from every node and wakes local waiters. After a lost
 /// connection it wakes everything, since notifications sent meanwhile are gone.

@@ -1012,14 +1012,12 @@ async fn output_over_the_cap_keeps_head_and_tail_and_finished_output_is_compress
         output.contains("is over this deploy's cap of 2 MB"),
         "no marker in the output"
     );
-    let gap = numbers
+    // One jump where the middle is left out, plus at most one cut line at each side of it.
+    let gaps = numbers
         .windows(2)
         .filter(|pair| pair[1] != pair[0] + 1)
         .count();
-    assert!(
-        gap <= 2,
-        "the kept output has {gap} gaps besides the marker"
-    );
+    assert!(gaps <= 3, "the kept output has {gaps} jumps");
     // Once finished, the stored batches are deflated (the supervisor does it after the end).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {

@@ -10,6 +10,7 @@
 //! ```text
 //! bench_deploys --url URL --token TOKEN [--server-pid PID] [--samples 50] [--warmup 5]
 //!               [--lines 1000000] [--viewers 100] [--only latency,throughput,viewers]
+//!               [--latency-command 'echo hello']
 //! ```
 //!
 //! `--url`, `--token` and `--server-pid` may also come from `JENY_BENCH_URL`, `JENY_BENCH_TOKEN`
@@ -46,6 +47,8 @@ struct Options {
     lines: u64,
     viewers: usize,
     only: Vec<String>,
+    /// The command of the latency deploys.
+    latency_command: String,
 }
 
 impl Options {
@@ -61,6 +64,7 @@ impl Options {
             lines: 1_000_000,
             viewers: 100,
             only: vec!["latency".into(), "throughput".into(), "viewers".into()],
+            latency_command: "echo hello".into(),
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -76,6 +80,7 @@ impl Options {
                 "--lines" => options.lines = value.parse()?,
                 "--viewers" => options.viewers = value.parse()?,
                 "--only" => options.only = value.split(',').map(str::to_owned).collect(),
+                "--latency-command" => options.latency_command = value,
                 _ => bail!("unknown flag {flag} (see the top of bench_deploys.rs)"),
             }
         }
@@ -164,7 +169,11 @@ impl Api {
     async fn start_deploy(&self, environment: &str) -> Result<String> {
         let path = format!("/api/v1/projects/{PROJECT}/environments/{environment}/deploys");
         let (status, answer) = self
-            .send(self.http.post(format!("{}{path}", self.url)).json(&json!({})))
+            .send(
+                self.http
+                    .post(format!("{}{path}", self.url))
+                    .json(&json!({})),
+            )
             .await?;
         if status != 201 {
             bail!("POST {path} answered {status}: {answer}");
@@ -200,21 +209,31 @@ impl Api {
     }
 }
 
+/// The project `bench` and its environments, each with its command (set again when they exist,
+/// so a second run on one server runs what it is asked to).
 async fn set_up(api: &Api, options: &Options) -> Result<()> {
     api.create(
         "/api/v1/projects",
         json!({"name": PROJECT, "deploy_command": "echo hello"}),
     )
     .await?;
-    let environments = format!("/api/v1/projects/{PROJECT}/environments");
-    api.create(&environments, json!({"name": "latency"})).await?;
-    let command = throughput_command(options.lines);
-    for name in ["throughput", "viewers"] {
-        api.create(
-            &environments,
-            json!({"name": name, "deploy_command": command}),
-        )
-        .await?;
+    let throughput = throughput_command(options.lines);
+    let environments = [
+        ("latency", options.latency_command.as_str()),
+        ("throughput", throughput.as_str()),
+        ("viewers", throughput.as_str()),
+    ];
+    for (name, command) in environments {
+        let settings = json!({"name": name, "deploy_command": command});
+        let collection = format!("/api/v1/projects/{PROJECT}/environments");
+        api.create(&collection, settings.clone()).await?;
+        let path = format!("{collection}/{name}");
+        let (status, answer) = api
+            .send(api.http.put(format!("{}{path}", api.url)).json(&settings))
+            .await?;
+        if status != 200 {
+            bail!("PUT {path} answered {status}: {answer}");
+        }
     }
     Ok(())
 }
@@ -252,13 +271,13 @@ async fn latency(api: &Api, options: &Options) -> Result<()> {
             wait_no_supervisor(server, Duration::from_secs(10)).await;
         }
     }
-    let millis = |pick: &dyn Fn(&LatencySample) -> f64| -> Vec<f64> {
-        samples.iter().map(pick).collect()
-    };
+    let millis =
+        |pick: &dyn Fn(&LatencySample) -> f64| -> Vec<f64> { samples.iter().map(pick).collect() };
     let first = millis(&|s| ms(s.first_output));
     let capture = millis(&|s| s.captured_at as f64 / 1000.0);
     println!(
-        "latency: time to first output (echo hello, {} samples): {}",
+        "latency: time to first output ({}, {} samples): {}",
+        options.latency_command,
         samples.len(),
         spread(&first)
     );
@@ -294,8 +313,7 @@ async fn latency_sample(api: &Api) -> Result<LatencySample> {
     let stream_open = before.elapsed();
     let mut watcher = FirstOutput::default();
     read_events(response, &mut watcher).await?;
-    let (Some(seen), Some(captured_at), Some(end)) = (watcher.seen, watcher.at, watcher.end)
-    else {
+    let (Some(seen), Some(captured_at), Some(end)) = (watcher.seen, watcher.at, watcher.end) else {
         bail!("deploy {deploy_id} ended without stdout (or without an end event)");
     };
     let started_at = end
@@ -367,6 +385,8 @@ struct Viewer {
     checks_left: u32,
     end: Option<Value>,
     ended_wall: i64,
+    /// Why the viewer stopped early.
+    error: Option<String>,
 }
 
 impl EventHandler for Viewer {
@@ -408,7 +428,11 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
     } else {
         format!("viewers ({viewer_count})")
     };
-    let environment = if viewer_count == 0 { "throughput" } else { "viewers" };
+    let environment = if viewer_count == 0 {
+        "throughput"
+    } else {
+        "viewers"
+    };
     let expected_stdout = options.lines * LINE_BYTES;
     let cpu_before = CpuTimes::read(options.server_pid);
     let stop_sampling = Arc::new(AtomicBool::new(false));
@@ -439,17 +463,19 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
     let observed_finish = before.elapsed();
     let mut seen = Vec::with_capacity(viewer_count);
     for viewer in viewers {
-        seen.push(viewer.await?);
+        seen.push(match viewer.await? {
+            Ok(viewer) => viewer,
+            Err(error) => Viewer {
+                error: Some(format!("{error:#}")),
+                ..Viewer::default()
+            },
+        });
     }
     let viewers_done = before.elapsed();
-    // Wall clock when the supervisor had exited.
-    let supervisor_gone_at = match options.server_pid {
-        Some(server) => {
-            wait_no_supervisor(server, Duration::from_secs(60)).await;
-            Some(wall_micros())
-        }
-        None => None,
-    };
+    if let Some(server) = options.server_pid {
+        // The next phase starts once this supervisor has compressed the output and exited.
+        wait_no_supervisor(server, Duration::from_secs(120)).await;
+    }
     stop_sampling.store(true, Ordering::Relaxed);
     let memory = sampler.await?;
     let cpu = CpuTimes::read(options.server_pid).since(&cpu_before);
@@ -490,12 +516,14 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
             MEMORY_SAMPLE_EVERY.as_millis()
         );
         println!(
-            "{label}: CPU: server {:.2} s, this load generator {:.2} s; supervisor exited {:.0} ms \
-             after finished_at (it compresses the output after recording the end)",
+            "{label}: CPU: server {:.2} s, supervisor {:.2} s, this load generator {:.2} s; supervisor \
+             exited {:.0} ms after finished_at (it compresses the output after recording the end)",
             cpu.server,
+            memory.supervisor_cpu,
             cpu.own,
-            supervisor_gone_at
-                .map(|gone| (gone - finished_at) as f64 / 1000.0)
+            memory
+                .supervisor_last_seen
+                .map(|seen| (seen - finished_at) as f64 / 1000.0)
                 .unwrap_or_default(),
         );
     }
@@ -517,9 +545,10 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
     for (index, viewer) in seen.iter().enumerate() {
         if viewer.stdout_bytes != expected_stdout || viewer.end.is_none() {
             println!(
-                "{label}:   viewer {index}: {} stdout bytes, end event {}",
+                "{label}:   viewer {index}: {} stdout bytes, end event {}, error {:?}",
                 viewer.stdout_bytes,
-                viewer.end.is_some()
+                viewer.end.is_some(),
+                viewer.error
             );
         }
     }
@@ -536,11 +565,12 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
         all_lags.len(),
         spread(&all_lags)
     );
-    println!(
-        "{label}: max lag per viewer: {}",
-        spread(&max_per_viewer)
-    );
-    let last_end = seen.iter().map(|viewer| viewer.ended_wall).max().unwrap_or_default();
+    println!("{label}: max lag per viewer: {}", spread(&max_per_viewer));
+    let last_end = seen
+        .iter()
+        .map(|viewer| viewer.ended_wall)
+        .max()
+        .unwrap_or_default();
     let events_per_viewer: Vec<f64> = seen.iter().map(|viewer| viewer.events as f64).collect();
     println!(
         "{label}: last viewer's end event {:.0} ms after finished_at (all viewers done {:.3} s \
@@ -612,7 +642,11 @@ impl SseParser {
     fn line(&mut self, line: &[u8], handler: &mut impl EventHandler) -> Result<bool> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            let event: &[u8] = if self.event.is_empty() { b"message" } else { &self.event };
+            let event: &[u8] = if self.event.is_empty() {
+                b"message"
+            } else {
+                &self.event
+            };
             let more = handler.dispatch(event);
             self.event.clear();
             return Ok(more);
@@ -633,7 +667,11 @@ impl SseParser {
                 self.event.extend_from_slice(value);
             }
             b"data" => {
-                let event: &[u8] = if self.event.is_empty() { b"message" } else { &self.event };
+                let event: &[u8] = if self.event.is_empty() {
+                    b"message"
+                } else {
+                    &self.event
+                };
                 handler.data(event, value)?;
             }
             _ => {}
@@ -714,28 +752,25 @@ impl OutputSummary {
 
     /// Fails when serde_json reads the event differently from the scan.
     fn check_against_serde(&self, data: &[u8]) -> Result<()> {
-        #[derive(serde::Deserialize)]
-        struct Event {
-            chunks: Vec<Chunk>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Chunk {
-            stream: String,
-            at: Timestamp,
-            text: String,
-        }
-        let event: Event = serde_json::from_slice(data)?;
+        let event: Value = serde_json::from_slice(data)?;
         let mut expected = OutputSummary::default();
-        for chunk in &event.chunks {
+        for chunk in event["chunks"]
+            .as_array()
+            .context("an event without chunks")?
+        {
             expected.chunks += 1;
-            let at = Some(chunk.at.as_micros());
-            if chunk.stream == "stdout" {
-                expected.stdout_bytes += chunk.text.len() as u64;
+            let at = chunk["at"]
+                .as_str()
+                .and_then(Timestamp::parse_rfc3339)
+                .map(Timestamp::as_micros);
+            let text_len = chunk["text"].as_str().map(str::len).unwrap_or_default() as u64;
+            if chunk["stream"] == "stdout" {
+                expected.stdout_bytes += text_len;
                 if expected.first_stdout_at.is_none() {
                     expected.first_stdout_at = at;
                 }
             } else {
-                expected.other_bytes += chunk.text.len() as u64;
+                expected.other_bytes += text_len;
             }
             expected.newest_at = expected.newest_at.max(at);
         }
@@ -766,7 +801,11 @@ impl<'a> Scanner<'a> {
     fn expect(&mut self, byte: u8) -> Result<()> {
         self.whitespace();
         if self.peek() != Some(byte) {
-            bail!("expected {:?} at byte {} of an event", byte as char, self.at);
+            bail!(
+                "expected {:?} at byte {} of an event",
+                byte as char,
+                self.at
+            );
         }
         self.at += 1;
         Ok(())
@@ -890,20 +929,42 @@ struct MemoryPeaks {
     supervisor_kib: u64,
     supervisor_hwm_kib: u64,
     samples: u64,
+    /// Wall clock of the last look that still found a supervisor (within `SUPERVISOR_LOOK_EVERY`).
+    supervisor_last_seen: Option<i64>,
+    /// The supervisor's CPU seconds at the last look.
+    supervisor_cpu: f64,
 }
 
-/// Samples the RSS of the server and its supervisor children until `stop` is set.
+/// How often the sampler looks whether a supervisor still runs.
+const SUPERVISOR_LOOK_EVERY: Duration = Duration::from_millis(5);
+
+/// Samples the RSS of the server and its supervisor children every `MEMORY_SAMPLE_EVERY`, and
+/// notes when a supervisor was last seen, until `stop` is set.
 async fn sample_memory(server: Option<u32>, stop: Arc<AtomicBool>) -> MemoryPeaks {
     let mut peaks = MemoryPeaks::default();
     let Some(server) = server else {
         return peaks;
     };
-    let mut tick = tokio::time::interval(MEMORY_SAMPLE_EVERY);
+    let looks_per_sample =
+        (MEMORY_SAMPLE_EVERY.as_millis() / SUPERVISOR_LOOK_EVERY.as_millis()).max(1) as u64;
+    let mut tick = tokio::time::interval(SUPERVISOR_LOOK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut look = 0u64;
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
+        let found = supervisors(server);
+        if !found.is_empty() {
+            peaks.supervisor_last_seen = Some(wall_micros());
+            let cpu: f64 = found.iter().map(|pid| cpu_seconds(*pid)).sum();
+            peaks.supervisor_cpu = peaks.supervisor_cpu.max(cpu);
+        }
+        look += 1;
+        if look % looks_per_sample != 1 {
+            continue;
+        }
         peaks.samples += 1;
         peaks.server_kib = peaks.server_kib.max(status_kib(server, "VmRSS:"));
-        for supervisor in supervisors(server) {
+        for supervisor in found {
             peaks.supervisor_kib = peaks.supervisor_kib.max(status_kib(supervisor, "VmRSS:"));
             peaks.supervisor_hwm_kib = peaks
                 .supervisor_hwm_kib
@@ -932,9 +993,11 @@ fn supervisors(server: u32) -> Vec<u32> {
     };
     for task in tasks.flatten() {
         let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        for child in children.split_whitespace().filter_map(|pid| pid.parse().ok()) {
-            let command_line =
-                std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+        for child in children
+            .split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+        {
+            let command_line = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
             if command_line
                 .split(|byte| *byte == 0)
                 .any(|arg| arg == b"supervise")
@@ -982,7 +1045,10 @@ fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which ends at the last ')'): utime and stime are the 12th
     // and 13th, in clock ticks (100 per second on Linux).
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |index: usize| {
         fields

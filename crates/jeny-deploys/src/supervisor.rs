@@ -517,13 +517,24 @@ impl OutputWriter {
         payload
     }
 
-    /// Stores one batch, retrying while the store is away.
+    /// Stores one batch. While the database is unreachable it retries for as long as it takes
+    /// (the command waits on its pipe meanwhile); any other failure (the deploy was deleted with
+    /// its project, say) is retried a few times, then the batch is dropped, so that a supervisor
+    /// never hangs on output it can no longer store.
     async fn store_batch(&mut self, frames: Vec<u8>, payload: i64) {
         let mut delay = Duration::from_millis(100);
+        let mut other_failures = 0;
         loop {
             match self.try_store(&frames, payload).await {
                 Ok(()) => return,
                 Err(error) => {
+                    if !matches!(error, jeny_store::StoreError::Unavailable(_)) {
+                        other_failures += 1;
+                        if other_failures >= 5 {
+                            tracing::error!(%error, bytes = payload, "dropping deploy output that cannot be stored");
+                            return;
+                        }
+                    }
                     tracing::warn!(%error, "cannot store deploy output yet; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));

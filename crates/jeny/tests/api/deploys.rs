@@ -25,6 +25,7 @@ both_backends!(
     cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period,
     output_over_the_cap_keeps_head_and_tail_and_finished_output_is_compressed,
     retention_removes_old_and_excess_output_and_keeps_the_records,
+    deleting_a_project_stops_its_running_deploy,
 );
 
 /// Project `app` with `command`, environment `production` on `role=web` with two hosts.
@@ -1121,4 +1122,50 @@ async fn retention_removes_old_and_excess_output_and_keeps_the_records(backend: 
     );
     let output = admin.deploy_output(&ids[2], false).await.unwrap();
     assert!(output.contains("more than 1 day(s) ago"), "{output}");
+}
+
+async fn deleting_a_project_stops_its_running_deploy(backend: Backend) {
+    let (_app, admin) = app_with(backend, "echo ready; sleep 60").await;
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !admin
+        .deploy_output(&started.id, false)
+        .await
+        .unwrap()
+        .contains("ready")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    admin.delete_project("app", None).await.unwrap();
+    assert_eq!(status_of(admin.get_deploy(&started.id).await), 404);
+    // Its supervisor finds its lease gone and stops the command.
+    let marker = format!("JENY_DEPLOY_ID={}", started.id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|entry| {
+                let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+                let status =
+                    std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+                !status.contains("State:\tZ")
+                    && environ
+                        .split(|byte| *byte == 0)
+                        .any(|variable| variable == marker.as_bytes())
+            })
+            .count();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} processes of the deleted project's deploy still run"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

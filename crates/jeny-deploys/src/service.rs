@@ -150,7 +150,7 @@ async fn queue(
     check_targets(store, &environment, &request.host_filter).await?;
     let mut tx = store.begin().await?;
     if let Some(lock) =
-        store::lock_in(&mut tx, &environment.id, &project.name, &environment.name).await?
+        store::lock_in(tx.conn(), &environment.id, &project.name, &environment.name).await?
     {
         return Err(DeployError::Locked {
             environment: format!("{}/{}", project.name, environment.name),
@@ -351,7 +351,7 @@ pub async fn get_lock(
     environment: &str,
 ) -> Result<EnvironmentLock, DeployError> {
     let found = jeny_projects::get_environment(store, project, environment).await?;
-    let lock = store::lock_of(store, &found.id, project, environment).await?;
+    let lock = store::lock_in(store.reader(), &found.id, project, environment).await?;
     lock.ok_or_else(|| DeployError::NotLocked {
         environment: format!("{project}/{environment}"),
     })

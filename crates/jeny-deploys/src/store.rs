@@ -261,9 +261,10 @@ pub(crate) async fn append_jeny_line(
     Ok(())
 }
 
-/// The environment's lock in force now, read outside a transaction.
-pub(crate) async fn lock_of(
-    store: &Store,
+/// The environment's lock in force now (an expired lock is no lock), read with `executor`: the
+/// store's reader pool, or a write transaction's connection.
+pub(crate) async fn lock_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     environment_id: &str,
     project: &str,
     environment: &str,
@@ -274,26 +275,7 @@ pub(crate) async fn lock_of(
     )
     .bind(environment_id)
     .bind(Timestamp::now().as_micros())
-    .fetch_optional(store.reader())
-    .await?;
-    row.map(|row| lock_from_row(&row, project, environment))
-        .transpose()
-}
-
-/// The environment's lock in force now (an expired lock is no lock).
-pub(crate) async fn lock_in(
-    tx: &mut WriteTx,
-    environment_id: &str,
-    project: &str,
-    environment: &str,
-) -> Result<Option<EnvironmentLock>, StoreError> {
-    let row = sqlx::query(
-        "SELECT reason, locked_by, locked_at, expires_at FROM environment_locks WHERE environment_id = $1 \
-         AND (expires_at IS NULL OR expires_at > $2)",
-    )
-    .bind(environment_id)
-    .bind(Timestamp::now().as_micros())
-    .fetch_optional(tx.conn())
+    .fetch_optional(executor)
     .await?;
     row.map(|row| lock_from_row(&row, project, environment))
         .transpose()

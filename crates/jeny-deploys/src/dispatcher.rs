@@ -186,6 +186,15 @@ impl Dispatcher {
 
     /// Takes the oldest queued deploy of an environment with nothing running, if any.
     async fn claim_one(&self) -> Result<Option<(DeployRow, String)>, StoreError> {
+        // A read first: the dispatcher is woken by every commit (output batches included), and
+        // a write transaction for nothing would take SQLite's write lock from the supervisors.
+        let queued: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM deploys WHERE status = 'queued' LIMIT 1")
+                .fetch_optional(self.store.reader())
+                .await?;
+        if queued.is_none() {
+            return Ok(None);
+        }
         let mut tx = self.store.begin().await?;
         let lock = match tx.backend() {
             Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",

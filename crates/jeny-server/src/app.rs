@@ -44,11 +44,9 @@ pub(crate) fn build(parts: Parts) -> Router {
         .merge(jeny_hosts::api::routes(jeny_hosts::api::HostsState {
             store: store.clone(),
         }))
-        .merge(jeny_deploys::api::routes(jeny_deploys::api::DeploysState {
-            store: store.clone(),
-            links,
-            shutdown: shutdown.clone(),
-        }))
+        .merge(jeny_deploys::api::routes(
+            jeny_deploys::api::DeploysState::new(store.clone(), links, shutdown.clone()),
+        ))
         .merge(jeny_events::api::routes(jeny_events::api::EventsState {
             store: store.clone(),
             shutdown,

@@ -84,6 +84,13 @@ pub async fn launch_with_listener(
     });
     let serve_store = store.clone();
     let task = tokio::spawn(async move {
+        // No Nagle delay: a live stream's small event would otherwise wait for the client's
+        // delayed ACK (about 40 ms on Linux) before it leaves.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await

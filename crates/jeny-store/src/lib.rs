@@ -14,7 +14,7 @@ mod wakeups;
 
 pub use error::StoreError;
 pub use migrate::MIGRATIONS;
-pub use store::{Backend, Store, StoreOptions, WriteTx};
+pub use store::{Backend, CloseFollowGuard, Store, StoreOptions, WriteTx};
 pub use wakeups::Channel;
 
 /// Re-exported so concept crates name the same sqlx types without depending on sqlx features.

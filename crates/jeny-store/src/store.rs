@@ -65,6 +65,8 @@ pub struct Store {
 }
 
 struct Inner {
+    /// Live readers that want other processes' commits noticed at once (see `Store::follow_closely`).
+    close_followers: Arc<CloseFollowers>,
     backend: Backend,
     reader: AnyPool,
     writer: AnyPool,
@@ -138,18 +140,21 @@ impl Store {
                     None => None,
                 };
                 let wake = wakeups.clone();
+                let close_followers = Arc::new(CloseFollowers::default());
+                let followers = close_followers.clone();
                 let background = tokio::spawn(async move {
                     match watcher {
                         Some((pool, every)) => {
                             tokio::join!(
                                 checkpoint_wal(checkpointer),
-                                watch_data_version(pool, every, wake)
+                                watch_data_version(pool, every, wake, followers)
                             );
                         }
                         None => checkpoint_wal(checkpointer).await,
                     }
                 });
                 Inner {
+                    close_followers,
                     backend,
                     reader,
                     writer,
@@ -168,6 +173,7 @@ impl Store {
                 let listener =
                     tokio::spawn(relay_pg_notifications(url.to_owned(), wakeups.clone()));
                 Inner {
+                    close_followers: Arc::default(),
                     backend,
                     reader: pool.clone(),
                     writer: pool,
@@ -255,6 +261,18 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.inner.reader).await?;
         Ok(())
+    }
+
+    /// While the returned guard lives, commits by other processes are noticed within the
+    /// watcher's shortest interval, even after a quiet spell (SQLite; a no-op on PostgreSQL,
+    /// whose notifications are immediate). Live output streams hold one.
+    pub fn follow_closely(&self) -> CloseFollowGuard {
+        let followers = self.inner.close_followers.clone();
+        followers
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        followers.arrived.notify_one();
+        CloseFollowGuard { followers }
     }
 
     /// A receiver that changes whenever something is committed on `channel`.
@@ -366,12 +384,20 @@ async fn checkpoint_wal(checkpointer: AnyPool) {
 /// This is how a server hears of a supervisor's output on SQLite. Own commits also wake it, which
 /// is harmless (waiters re-read from their cursor). It polls every `every` while commits come,
 /// and backs off to `WATCH_IDLE_MAX` after a quiet moment, so an idle server costs nearly nothing.
-async fn watch_data_version(pool: AnyPool, every: Duration, wakeups: Wakeups) {
+async fn watch_data_version(
+    pool: AnyPool,
+    every: Duration,
+    wakeups: Wakeups,
+    followers: Arc<CloseFollowers>,
+) {
     let mut last: Option<i64> = None;
     let mut interval = every;
     let mut quiet_since = tokio::time::Instant::now();
     loop {
-        tokio::time::sleep(interval).await;
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = followers.arrived.notified() => interval = every,
+        }
         let version: Result<i64, _> = sqlx::query_scalar("PRAGMA data_version")
             .fetch_one(&pool)
             .await;
@@ -384,12 +410,40 @@ async fn watch_data_version(pool: AnyPool, every: Duration, wakeups: Wakeups) {
             }
             Ok(version) => {
                 last = Some(version);
-                if quiet_since.elapsed() >= WATCH_QUIET {
+                let followed = followers.count.load(std::sync::atomic::Ordering::SeqCst) > 0;
+                if !followed && quiet_since.elapsed() >= WATCH_QUIET {
                     interval = (interval * 2).min(WATCH_IDLE_MAX.max(every));
                 }
             }
             Err(error) => tracing::debug!(%error, "cannot read data_version; retrying"),
         }
+    }
+}
+
+/// How many live readers want commits noticed at once, and a wake-up for the watcher when one
+/// arrives.
+#[derive(Default)]
+struct CloseFollowers {
+    count: std::sync::atomic::AtomicUsize,
+    arrived: tokio::sync::Notify,
+}
+
+/// Held by a live reader; see `Store::follow_closely`.
+pub struct CloseFollowGuard {
+    followers: Arc<CloseFollowers>,
+}
+
+impl std::fmt::Debug for CloseFollowGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CloseFollowGuard")
+    }
+}
+
+impl Drop for CloseFollowGuard {
+    fn drop(&mut self) {
+        self.followers
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

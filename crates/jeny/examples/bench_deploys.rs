@@ -10,7 +10,11 @@
 //! ```text
 //! bench_deploys --url URL --token TOKEN [--server-pid PID] [--samples 50] [--warmup 5]
 //!               [--lines 1000000] [--viewers 100] [--only latency,throughput,viewers]
-//!               [--latency-command 'echo hello']
+//!               [--latency-command 'echo hello'] [--idle-samples 20] [--idle-pause-ms 1000]
+//!
+//! The latency samples run back to back; then `--idle-samples` more are taken, each after the
+//! server has been idle for `--idle-pause-ms` plus 0-100 ms (its SQLite change watcher slows
+//! down when idle).
 //! ```
 //!
 //! `--url`, `--token` and `--server-pid` may also come from `JENY_BENCH_URL`, `JENY_BENCH_TOKEN`
@@ -49,6 +53,9 @@ struct Options {
     only: Vec<String>,
     /// The command of the latency deploys.
     latency_command: String,
+    /// Latency samples taken after the server has been idle for `idle_pause`.
+    idle_samples: usize,
+    idle_pause: Duration,
 }
 
 impl Options {
@@ -65,6 +72,8 @@ impl Options {
             viewers: 100,
             only: vec!["latency".into(), "throughput".into(), "viewers".into()],
             latency_command: "echo hello".into(),
+            idle_samples: 20,
+            idle_pause: Duration::from_millis(1000),
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -81,6 +90,8 @@ impl Options {
                 "--viewers" => options.viewers = value.parse()?,
                 "--only" => options.only = value.split(',').map(str::to_owned).collect(),
                 "--latency-command" => options.latency_command = value,
+                "--idle-samples" => options.idle_samples = value.parse()?,
+                "--idle-pause-ms" => options.idle_pause = Duration::from_millis(value.parse()?),
                 _ => bail!("unknown flag {flag} (see the top of bench_deploys.rs)"),
             }
         }
@@ -271,22 +282,49 @@ async fn latency(api: &Api, options: &Options) -> Result<()> {
             wait_no_supervisor(server, Duration::from_secs(10)).await;
         }
     }
+    print_latency(
+        &format!("latency ({}, back to back)", options.latency_command),
+        &samples,
+    );
+    if options.idle_samples == 0 {
+        return Ok(());
+    }
+    let mut after_idle = Vec::with_capacity(options.idle_samples);
+    for _ in 0..options.idle_samples {
+        // Up to 100 ms more, drawn from the clock, so the samples do not all land at the same
+        // point of the idle watcher's polling cycle.
+        let jitter = Duration::from_micros(wall_micros().rem_euclid(100_000) as u64);
+        tokio::time::sleep(options.idle_pause + jitter).await;
+        after_idle.push(latency_sample(api).await?);
+        if let Some(server) = options.server_pid {
+            wait_no_supervisor(server, Duration::from_secs(10)).await;
+        }
+    }
+    print_latency(
+        &format!(
+            "latency ({}, each after {} ms idle)",
+            options.latency_command,
+            options.idle_pause.as_millis()
+        ),
+        &after_idle,
+    );
+    Ok(())
+}
+
+fn print_latency(label: &str, samples: &[LatencySample]) {
     let millis =
         |pick: &dyn Fn(&LatencySample) -> f64| -> Vec<f64> { samples.iter().map(pick).collect() };
-    let first = millis(&|s| ms(s.first_output));
-    let capture = millis(&|s| s.captured_at as f64 / 1000.0);
     println!(
-        "latency: time to first output ({}, {} samples): {}",
-        options.latency_command,
+        "{label}: time to first output, {} samples: {}",
         samples.len(),
-        spread(&first)
+        spread(&millis(&|s| ms(s.first_output)))
     );
     println!(
-        "latency: capture latency (chunk at - before POST): {}",
-        spread(&capture)
+        "{label}: capture latency (chunk at - before POST): {}",
+        spread(&millis(&|s| s.captured_at as f64 / 1000.0))
     );
     println!(
-        "latency: stages, p50: POST answered {:.1} ms, stream open {:.1} ms, started_at {:.1} ms, \
+        "{label}: stages, p50: POST answered {:.1} ms, stream open {:.1} ms, started_at {:.1} ms, \
          started_at->chunk at {:.1} ms, chunk at->seen {:.1} ms, end event {:.1} ms",
         percentile(&millis(&|s| ms(s.post)), 50.0),
         percentile(&millis(&|s| ms(s.stream_open)), 50.0),
@@ -301,7 +339,6 @@ async fn latency(api: &Api, options: &Options) -> Result<()> {
         ),
         percentile(&millis(&|s| ms(s.end)), 50.0),
     );
-    Ok(())
 }
 
 async fn latency_sample(api: &Api) -> Result<LatencySample> {
@@ -531,6 +568,16 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
         bail!("deploy {deploy_id} ended {status}: {deploy}");
     }
     if viewer_count == 0 {
+        // After the figures: read the stored output back once, to check it and count batches.
+        let mut reader = Viewer::default();
+        read_events(api.open_output(&deploy_id).await?, &mut reader).await?;
+        println!(
+            "{label}: read back after the end: {} stdout bytes (expected {expected_stdout}) in {} \
+             stored batches of {:.0} KB on average",
+            reader.stdout_bytes,
+            reader.events,
+            output_bytes as f64 / reader.events.max(1) as f64 / 1000.0
+        );
         return Ok(());
     }
 

@@ -2,6 +2,7 @@
 //! lock environments.
 
 mod deploys;
+mod feed;
 mod locks;
 mod output;
 
@@ -13,10 +14,23 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct DeploysState {
-    pub store: Store,
-    pub links: Links,
+    store: Store,
+    links: Links,
     /// Ends live output streams when the server shuts down.
-    pub shutdown: CancellationToken,
+    shutdown: CancellationToken,
+    /// The live output feeds of this server.
+    hub: std::sync::Arc<feed::Hub>,
+}
+
+impl DeploysState {
+    pub fn new(store: Store, links: Links, shutdown: CancellationToken) -> DeploysState {
+        DeploysState {
+            store,
+            links,
+            shutdown,
+            hub: std::sync::Arc::default(),
+        }
+    }
 }
 
 pub fn routes(state: DeploysState) -> Router {

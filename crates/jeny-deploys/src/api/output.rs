@@ -2,20 +2,22 @@
 //! or a live server-sent event stream that resumes from `Last-Event-ID`.
 
 use super::DeploysState;
+use super::feed::{Encoded, Feed, Next};
+use crate::OutputStream;
 use crate::output::{OutputBatch, read_after};
-use crate::{Deploy, OutputStream};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::stream::{self, Stream};
 use jeny_core::Timestamp;
 use jeny_http::sse::{last_event_id, wants_event_stream};
 use jeny_http::{ApiError, Auth, QueryPairs};
-use jeny_store::{Channel, Store};
+use jeny_store::Store;
 use serde::Serialize;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +42,7 @@ pub struct OutputText {
 }
 
 impl OutputEvent {
-    fn of(batch: &OutputBatch) -> OutputEvent {
+    pub(crate) fn of(batch: &OutputBatch) -> OutputEvent {
         OutputEvent {
             seq: batch.seq,
             chunks: batch
@@ -101,146 +103,163 @@ pub(super) async fn deploy_output(
     };
     // 404 for an unknown deploy before any stream starts.
     crate::get_deploy(&state.store, &state.links, &id).await?;
-    let follower = Follower::new(&state, id, after);
-    if wants_event_stream(&headers) {
-        let resume = Follower {
-            after: last_event_id(&headers).unwrap_or(after),
-            ..follower
-        };
-        return Ok(Sse::new(resume.events())
-            .keep_alive(KeepAlive::default())
+    let sse = wants_event_stream(&headers);
+    if !sse && !follow {
+        let body = Body::from_stream(stored_text(state.store.clone(), id, after));
+        return Ok((
+            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body,
+        )
             .into_response());
     }
-    let body = Body::from_stream(follower.text(follow));
+    let feed = state
+        .hub
+        .feed(&state.store, &state.links, &state.shutdown, &id)
+        .await?;
+    let viewer = Viewer {
+        store: state.store.clone(),
+        rx: feed.subscribe(),
+        feed,
+        cursor: if sse {
+            last_event_id(&headers).unwrap_or(after)
+        } else {
+            after
+        },
+        sse,
+        pending: VecDeque::new(),
+        done: false,
+        shutdown: state.shutdown.clone(),
+    };
+    let content_type = if sse {
+        "text/event-stream"
+    } else {
+        "text/plain; charset=utf-8"
+    };
     Ok((
-        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
+        [
+            (http::header::CONTENT_TYPE, content_type),
+            (http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(viewer.stream()),
     )
         .into_response())
 }
 
-/// What a follower yields.
-enum Item {
-    Batch(OutputBatch),
-    End(Box<Deploy>),
-}
-
-struct Follower {
+/// The stored output after `after`, as plain text, without waiting for more.
+fn stored_text(
     store: Store,
-    links: crate::Links,
     id: String,
     after: i64,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    stream::unfold(Some(after), move |cursor| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let cursor = cursor?;
+            match read_after(&store, &id, cursor, READ_BYTES).await {
+                Ok(batches) if batches.is_empty() => None,
+                Ok(batches) => {
+                    let next = batches.last().map(|batch| batch.seq);
+                    let mut text = Vec::new();
+                    for batch in &batches {
+                        for chunk in &batch.chunks {
+                            text.extend_from_slice(&chunk.bytes);
+                        }
+                    }
+                    Some((Ok(Bytes::from(text)), next))
+                }
+                Err(error) => Some((Err(std::io::Error::other(error.to_string())), None)),
+            }
+        }
+    })
+}
+
+/// One viewer of a deploy's live output: sends what the feed encoded, reading the store itself
+/// for what came before the feed started or what it fell behind on.
+struct Viewer {
+    store: Store,
+    feed: Arc<Feed>,
+    rx: tokio::sync::watch::Receiver<u64>,
+    cursor: i64,
+    sse: bool,
+    pending: VecDeque<Bytes>,
+    done: bool,
     shutdown: CancellationToken,
 }
 
-struct FollowState {
-    follower: Follower,
-    wake: tokio::sync::watch::Receiver<u64>,
-    buffered: VecDeque<OutputBatch>,
-    done: bool,
-    /// Stop at the end of what is stored now instead of waiting for the deploy to end.
-    follow: bool,
-}
+/// A comment line that keeps an idle event stream open through proxies.
+const KEEP_ALIVE: &[u8] = b":\n\n";
+const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(15);
 
-impl Follower {
-    fn new(state: &DeploysState, id: String, after: i64) -> Follower {
-        Follower {
-            store: state.store.clone(),
-            links: state.links.clone(),
-            id,
-            after,
-            shutdown: state.shutdown.clone(),
-        }
-    }
-
-    /// Batches after `after`, then the finished deploy. Status is read before output: a deploy
-    /// seen finished has all its output stored, so an empty read after that is the end.
-    fn items(self, follow: bool) -> impl Stream<Item = Item> {
-        let wake = self.store.subscribe(Channel::Deploys);
-        let state = FollowState {
-            follower: self,
-            wake,
-            buffered: VecDeque::new(),
-            done: false,
-            follow,
-        };
-        stream::unfold(state, |mut state| async move {
+impl Viewer {
+    fn stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+        stream::unfold(self, |mut viewer| async move {
             loop {
-                if let Some(batch) = state.buffered.pop_front() {
-                    return Some((Item::Batch(batch), state));
+                if let Some(bytes) = viewer.pending.pop_front() {
+                    return Some((Ok(bytes), viewer));
                 }
-                if state.done || state.follower.shutdown.is_cancelled() {
+                if viewer.done || viewer.shutdown.is_cancelled() {
                     return None;
                 }
-                state.wake.borrow_and_update();
-                let follower = &state.follower;
-                let deploy =
-                    crate::get_deploy(&follower.store, &follower.links, &follower.id).await;
-                let read =
-                    read_after(&follower.store, &follower.id, follower.after, READ_BYTES).await;
-                match (deploy, read) {
-                    (Ok(_), Ok(batches)) if !batches.is_empty() => {
-                        state.follower.after = batches
-                            .last()
-                            .map(|b| b.seq)
-                            .unwrap_or(state.follower.after);
-                        state.buffered.extend(batches);
-                    }
-                    (Ok(deploy), Ok(_)) if deploy.status.is_finished() || !state.follow => {
-                        state.done = true;
-                        return Some((Item::End(Box::new(deploy)), state));
-                    }
-                    (Ok(_), Ok(_)) => {
-                        tokio::select! {
-                            _ = state.wake.changed() => {}
-                            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                            _ = state.follower.shutdown.cancelled() => return None,
+                viewer.rx.borrow_and_update();
+                match viewer.feed.next(viewer.cursor) {
+                    Next::Ready(batches) => {
+                        for batch in batches {
+                            viewer.cursor = batch.seq;
+                            viewer.push(&batch);
                         }
                     }
-                    (Err(error), _) => {
-                        tracing::debug!(%error, "output stream cannot read its deploy");
-                        return None;
-                    }
-                    (_, Err(error)) => {
-                        tracing::debug!(%error, "output stream cannot read, retrying");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                            _ = state.follower.shutdown.cancelled() => return None,
+                    Next::Behind { until } => {
+                        match read_after(&viewer.store, &viewer.feed.id, viewer.cursor, READ_BYTES)
+                            .await
+                        {
+                            Ok(batches) if batches.is_empty() => viewer.cursor = until,
+                            Ok(batches) => {
+                                for batch in &batches {
+                                    let encoded = Encoded::of(viewer.cursor, batch);
+                                    viewer.cursor = batch.seq;
+                                    viewer.push(&encoded);
+                                }
+                            }
+                            Err(error) => {
+                                tracing::debug!(%error, "an output viewer cannot read the store");
+                                return Some((
+                                    Err(std::io::Error::other(error.to_string())),
+                                    viewer,
+                                ));
+                            }
                         }
                     }
+                    Next::Wait => {
+                        tokio::select! {
+                            _ = viewer.rx.changed() => {}
+                            _ = tokio::time::sleep(KEEP_ALIVE_EVERY) => {
+                                if viewer.sse {
+                                    viewer.pending.push_back(Bytes::from_static(KEEP_ALIVE));
+                                }
+                            }
+                            _ = viewer.shutdown.cancelled() => return None,
+                        }
+                    }
+                    Next::End(deploy) => {
+                        if viewer.sse {
+                            let data = serde_json::to_string(&*deploy).unwrap_or_default();
+                            viewer
+                                .pending
+                                .push_back(Bytes::from(format!("event: end\ndata: {data}\n\n")));
+                        }
+                        viewer.done = true;
+                    }
+                    Next::Stopped => viewer.done = true,
                 }
             }
         })
     }
 
-    fn events(self) -> impl Stream<Item = Result<sse::Event, std::convert::Infallible>> {
-        use futures_util::StreamExt;
-        self.items(true).map(|item| {
-            Ok(match item {
-                Item::Batch(batch) => sse::Event::default()
-                    .id(batch.seq.to_string())
-                    .event("output")
-                    .data(serde_json::to_string(&OutputEvent::of(&batch)).unwrap_or_default()),
-                Item::End(deploy) => sse::Event::default()
-                    .event("end")
-                    .data(serde_json::to_string(&deploy).unwrap_or_default()),
-            })
-        })
-    }
-
-    fn text(self, follow: bool) -> impl Stream<Item = Result<Vec<u8>, std::convert::Infallible>> {
-        use futures_util::StreamExt;
-        self.items(follow).filter_map(|item| async move {
-            match item {
-                Item::Batch(batch) => {
-                    let mut text = Vec::with_capacity(batch.byte_len());
-                    for chunk in batch.chunks {
-                        text.extend_from_slice(&chunk.bytes);
-                    }
-                    Some(Ok(text))
-                }
-                Item::End(_) => None,
-            }
-        })
+    fn push(&mut self, batch: &Encoded) {
+        let bytes = if self.sse { &batch.sse } else { &batch.text };
+        if !bytes.is_empty() {
+            self.pending.push_back(bytes.clone());
+        }
     }
 }

@@ -19,6 +19,7 @@ both_backends!(
     host_filters_narrow_the_hosts_and_an_empty_target_is_refused,
     bad_requests_get_problems_and_queue_nothing,
     output_streams_live_and_resumes_from_last_event_id,
+    many_viewers_early_late_and_resuming_all_get_the_whole_output,
     deploys_are_listed_newest_first_with_filters_and_pages,
     a_project_repository_is_checked_out_at_the_ref_and_redeploy_runs_the_same_commit,
     a_real_ansible_playbook_sees_exactly_the_targeted_hosts_and_the_variables,
@@ -630,39 +631,34 @@ async fn bad_requests_get_problems_and_queue_nothing(backend: Backend) {
     );
 }
 
-async fn output_streams_live_and_resumes_from_last_event_id(backend: Backend) {
+/// The whole SSE body of a deploy's output, read until the server ends it.
+async fn read_sse(client: &Client, id: &str, last_event_id: Option<&str>) -> String {
     use futures_util::StreamExt;
-    let (_app, admin) = app_with(
-        backend,
-        "for i in 1 2 3; do echo \"line $i\"; sleep 0.1; done; printf '\\033[32mgreen\\033[0m\\n'",
-    )
-    .await;
-    let started = deploy(&admin, DeployRequest::default()).await;
-    let read_events = |last_event_id: Option<String>| {
-        let admin = admin.clone();
-        let path = format!("/api/v1/deploys/{}/output", started.id);
-        async move {
-            let mut request = admin
-                .request(reqwest::Method::GET, &path)
-                .header("accept", "text/event-stream");
-            if let Some(id) = last_event_id {
-                request = request.header("last-event-id", id);
-            }
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            let mut body = String::new();
-            let mut stream = response.bytes_stream();
-            while let Some(bytes) = stream.next().await {
-                body.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
-            }
-            body
-        }
-    };
-    let live = read_events(None).await;
+    let mut request = client
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/deploys/{id}/output"),
+        )
+        .header("accept", "text/event-stream");
+    if let Some(last) = last_event_id {
+        request = request.header("last-event-id", last);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = String::new();
+    let mut stream = response.bytes_stream();
+    while let Some(bytes) = stream.next().await {
+        body.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
+    }
+    body
+}
+
+/// The `output` events (id, data) and the deploy of the `end` event of an SSE body.
+fn parse_sse(body: &str) -> (Vec<(String, serde_json::Value)>, Option<Deploy>) {
     let mut outputs = Vec::new();
-    let mut ids = Vec::new();
     let mut end = None;
-    for message in live.split("\n\n") {
+    for message in body.split("\n\n") {
         let field = |name: &str| {
             message
                 .lines()
@@ -670,36 +666,115 @@ async fn output_streams_live_and_resumes_from_last_event_id(backend: Backend) {
                 .map(str::to_owned)
         };
         match field("event: ").as_deref() {
-            Some("output") => {
-                ids.push(field("id: ").unwrap());
-                outputs.push(
-                    serde_json::from_str::<serde_json::Value>(&field("data: ").unwrap()).unwrap(),
-                );
-            }
+            Some("output") => outputs.push((
+                field("id: ").unwrap(),
+                serde_json::from_str(&field("data: ").unwrap()).unwrap(),
+            )),
             Some("end") => {
                 end = Some(serde_json::from_str::<Deploy>(&field("data: ").unwrap()).unwrap())
             }
             _ => {}
         }
     }
-    let end = end.unwrap_or_else(|| panic!("no end event in {live}"));
-    assert_eq!(end.status, DeployStatus::Succeeded);
-    let text: String = outputs
+    (outputs, end)
+}
+
+/// The stdout text of parsed output events.
+fn stdout_of(outputs: &[(String, serde_json::Value)]) -> String {
+    outputs
         .iter()
-        .flat_map(|event| event["chunks"].as_array().unwrap().clone())
+        .flat_map(|(_, event)| event["chunks"].as_array().unwrap().clone())
         .filter(|chunk| chunk["stream"] == "stdout")
         .map(|chunk| chunk["text"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(text, "line 1\nline 2\nline 3\n\u{1b}[32mgreen\u{1b}[0m\n");
-    assert!(outputs[0]["chunks"][0]["at"].is_string());
-    // Resuming after the first event gives the rest, not the first again.
-    let resumed = read_events(Some(ids[0].clone())).await;
-    assert!(!resumed.contains(&format!("id: {}\n", ids[0])), "{resumed}");
-    assert!(
-        resumed.contains(&format!("id: {}\n", ids.last().unwrap())),
-        "{resumed}"
+        .collect()
+}
+
+async fn output_streams_live_and_resumes_from_last_event_id(backend: Backend) {
+    let (_app, admin) = app_with(
+        backend,
+        "for i in 1 2 3; do echo \"line $i\"; sleep 0.1; done; printf '\\033[32mgreen\\033[0m\\n'",
+    )
+    .await;
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let live = read_sse(&admin, &started.id, None).await;
+    let (outputs, end) = parse_sse(&live);
+    let end = end.unwrap_or_else(|| panic!("no end event in {live}"));
+    assert_eq!(end.status, DeployStatus::Succeeded);
+    assert_eq!(
+        stdout_of(&outputs),
+        "line 1\nline 2\nline 3\n\u{1b}[32mgreen\u{1b}[0m\n"
     );
+    assert!(outputs[0].1["chunks"][0]["at"].is_string());
+    // Resuming after the first event gives the rest, not the first again.
+    let first_id = &outputs[0].0;
+    let last_id = &outputs.last().unwrap().0;
+    let resumed = read_sse(&admin, &started.id, Some(first_id)).await;
+    assert!(!resumed.contains(&format!("id: {first_id}\n")), "{resumed}");
+    assert!(resumed.contains(&format!("id: {last_id}\n")), "{resumed}");
     assert!(resumed.contains("event: end"));
+}
+
+async fn many_viewers_early_late_and_resuming_all_get_the_whole_output(backend: Backend) {
+    // 3000 numbered lines in bursts, so that viewers join while it runs.
+    let (_app, admin) = app_with(
+        backend,
+        "i=1; while [ $i -le 30 ]; do seq $(( (i-1)*100+1 )) $(( i*100 )); i=$((i+1)); sleep 0.02; done",
+    )
+    .await;
+    let expected: String = (1..=3000).map(|n| format!("{n}\n")).collect();
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let mut viewers = Vec::new();
+    for i in 0..8 {
+        let admin = admin.clone();
+        let id = started.id.clone();
+        viewers.push(tokio::spawn(async move {
+            // Half join at once, half a little later.
+            tokio::time::sleep(Duration::from_millis(if i % 2 == 0 { 0 } else { 150 })).await;
+            read_sse(&admin, &id, None).await
+        }));
+    }
+    // One reads the first events, drops, and resumes from the last it saw.
+    let first_part = {
+        use futures_util::StreamExt;
+        let response = admin
+            .request(
+                reqwest::Method::GET,
+                &format!("/api/v1/deploys/{}/output", started.id),
+            )
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        let mut stream = response.bytes_stream();
+        let mut body = String::new();
+        while parse_sse(&body).0.len() < 2 {
+            body.push_str(&String::from_utf8_lossy(
+                &stream.next().await.unwrap().unwrap(),
+            ));
+        }
+        // Only whole messages count.
+        body[..body.rfind("\n\n").unwrap() + 2].to_owned()
+    };
+    let (seen, _) = parse_sse(&first_part);
+    let rest = read_sse(&admin, &started.id, Some(&seen.last().unwrap().0)).await;
+    let (resumed, end) = parse_sse(&rest);
+    assert!(end.is_some());
+    assert_eq!(
+        stdout_of(&seen) + &stdout_of(&resumed),
+        expected,
+        "the resumed viewer has a gap or a repeat"
+    );
+    for viewer in viewers {
+        let body = viewer.await.unwrap();
+        let (outputs, end) = parse_sse(&body);
+        assert_eq!(end.unwrap().status, DeployStatus::Succeeded);
+        assert_eq!(stdout_of(&outputs), expected);
+        let ids: Vec<i64> = outputs.iter().map(|(id, _)| id.parse().unwrap()).collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+    }
+    // Plain text, followed, from a viewer that joins after the end.
+    let text = admin.deploy_output(&started.id, true).await.unwrap();
+    assert!(text.starts_with(&expected), "{text}");
 }
 
 async fn deploys_are_listed_newest_first_with_filters_and_pages(backend: Backend) {

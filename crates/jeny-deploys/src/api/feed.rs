@@ -1,0 +1,258 @@
+//! Live output, read once per deploy and encoded once for all its viewers on this server.
+//!
+//! The first viewer of a deploy starts its `Feed`: a task that follows the deploy's output in the
+//! store from where it is now, encodes each new batch as an SSE message and as plain text, and
+//! keeps the recent ones in a ring for every viewer to send as they are. A viewer reads what came
+//! before the feed started (or what it fell behind on) from the store itself, then follows the
+//! ring. The feed ends with its last viewer, or with the deploy.
+//!
+//! Each ring entry knows the seq of the batch before it (`prev`), so a viewer at `cursor` can
+//! continue from the ring exactly when an entry has `prev <= cursor < seq`; otherwise it is
+//! behind the ring and reads the store. (Seqs can jump: past the output cap, old tail batches are
+//! deleted.)
+
+use crate::output::{OutputBatch, read_after};
+use crate::{Deploy, Links};
+use bytes::Bytes;
+use jeny_store::{Channel, Store, StoreError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How much output a read takes from the store at once.
+const READ_BYTES: i64 = 4 * 1024 * 1024;
+/// The most encoded output a feed keeps for viewers that are slightly behind.
+const RING_BYTES: usize = 32 * 1024 * 1024;
+
+/// One batch, encoded both ways.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    pub prev: i64,
+    pub seq: i64,
+    pub sse: Bytes,
+    pub text: Bytes,
+}
+
+impl Encoded {
+    pub(crate) fn of(prev: i64, batch: &OutputBatch) -> Encoded {
+        let event = super::output::OutputEvent::of(batch);
+        let data = serde_json::to_string(&event).unwrap_or_default();
+        let sse = format!("id: {}\nevent: output\ndata: {data}\n\n", batch.seq);
+        let mut text = Vec::with_capacity(batch.byte_len());
+        for chunk in &batch.chunks {
+            text.extend_from_slice(&chunk.bytes);
+        }
+        Encoded {
+            prev,
+            seq: batch.seq,
+            sse: Bytes::from(sse),
+            text: Bytes::from(text),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FeedState {
+    /// The seq the feed started after: older output is read from the store.
+    start: i64,
+    batches: VecDeque<Arc<Encoded>>,
+    bytes: usize,
+    /// The finished deploy, once all its output is in the ring.
+    end: Option<Arc<Deploy>>,
+    /// The feed stopped without reaching the end (shutdown, the deploy is gone).
+    stopped: bool,
+}
+
+/// The live output of one deploy on this server.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    pub id: String,
+    state: Mutex<FeedState>,
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+/// Where a viewer at `cursor` stands against a feed.
+pub(crate) enum Next {
+    /// Batches to send, from the ring.
+    Ready(Vec<Arc<Encoded>>),
+    /// Behind the ring: read the store after `cursor`. When the store has nothing there (the
+    /// rows were removed past the cap), continue from `until`.
+    Behind {
+        until: i64,
+    },
+    /// Up to date: wait for more.
+    Wait,
+    /// The deploy ended and the viewer has all of it.
+    End(Arc<Deploy>),
+    Stopped,
+}
+
+impl Feed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FeedState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    pub(crate) fn next(&self, cursor: i64) -> Next {
+        let state = self.lock();
+        if cursor < state.start {
+            return Next::Behind { until: state.start };
+        }
+        let from = state.batches.partition_point(|batch| batch.seq <= cursor);
+        match state.batches.get(from) {
+            Some(first) if first.prev <= cursor => {
+                Next::Ready(state.batches.range(from..).cloned().collect())
+            }
+            Some(first) => Next::Behind { until: first.prev },
+            None => match &state.end {
+                Some(deploy) => Next::End(deploy.clone()),
+                None if state.stopped => Next::Stopped,
+                None => Next::Wait,
+            },
+        }
+    }
+}
+
+/// The feeds of this server, by deploy.
+#[derive(Debug, Default)]
+pub(crate) struct Hub {
+    feeds: Mutex<HashMap<String, Weak<Feed>>>,
+}
+
+impl Hub {
+    /// The deploy's feed, started if no viewer has it yet.
+    pub(crate) async fn feed(
+        &self,
+        store: &Store,
+        links: &Links,
+        shutdown: &CancellationToken,
+        id: &str,
+    ) -> Result<Arc<Feed>, StoreError> {
+        if let Some(feed) = self.existing(id) {
+            return Ok(feed);
+        }
+        let start: i64 = jeny_store::sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), 0) FROM deploy_output WHERE deploy_id = $1",
+        )
+        .bind(id)
+        .fetch_one(store.reader())
+        .await?;
+        let mut feeds = self
+            .feeds
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        feeds.retain(|_, feed| feed.strong_count() > 0);
+        if let Some(feed) = feeds.get(id).and_then(Weak::upgrade) {
+            return Ok(feed);
+        }
+        let feed = Arc::new(Feed {
+            id: id.to_owned(),
+            state: Mutex::new(FeedState {
+                start,
+                ..FeedState::default()
+            }),
+            changed: tokio::sync::watch::channel(0).0,
+        });
+        feeds.insert(id.to_owned(), Arc::downgrade(&feed));
+        tokio::spawn(follow(
+            Arc::downgrade(&feed),
+            store.clone(),
+            links.clone(),
+            shutdown.clone(),
+            start,
+        ));
+        Ok(feed)
+    }
+
+    fn existing(&self, id: &str) -> Option<Arc<Feed>> {
+        self.feeds
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(id)
+            .and_then(Weak::upgrade)
+    }
+}
+
+/// The feed's task: reads new batches once for every viewer, until the deploy ends or the last
+/// viewer leaves. Status is read before output: a deploy seen finished has all its output
+/// stored, so an empty read after that is the end.
+async fn follow(
+    weak: Weak<Feed>,
+    store: Store,
+    links: Links,
+    shutdown: CancellationToken,
+    start: i64,
+) {
+    let _close = store.follow_closely();
+    let mut wake = store.subscribe(Channel::Deploys);
+    let mut after = start;
+    loop {
+        let Some(feed) = weak.upgrade() else { return };
+        wake.borrow_and_update();
+        let deploy = crate::get_deploy(&store, &links, &feed.id).await;
+        let read = read_after(&store, &feed.id, after, READ_BYTES).await;
+        match (deploy, read) {
+            (Ok(_), Ok(batches)) if !batches.is_empty() => {
+                let mut prev = after;
+                let encoded: Vec<Arc<Encoded>> = batches
+                    .iter()
+                    .map(|batch| {
+                        let encoded = Arc::new(Encoded::of(prev, batch));
+                        prev = batch.seq;
+                        encoded
+                    })
+                    .collect();
+                after = prev;
+                let mut state = feed.lock();
+                for batch in encoded {
+                    state.bytes += batch.sse.len() + batch.text.len();
+                    state.batches.push_back(batch);
+                }
+                while state.bytes > RING_BYTES && state.batches.len() > 1 {
+                    if let Some(old) = state.batches.pop_front() {
+                        state.bytes -= old.sse.len() + old.text.len();
+                    }
+                }
+                drop(state);
+                feed.changed.send_modify(|n| *n = n.wrapping_add(1));
+                continue;
+            }
+            (Ok(deploy), Ok(_)) if deploy.status.is_finished() => {
+                feed.lock().end = Some(Arc::new(deploy));
+                feed.changed.send_modify(|n| *n = n.wrapping_add(1));
+                return;
+            }
+            (Ok(_), Ok(_)) => {}
+            (Err(error), _) => {
+                tracing::debug!(%error, "the output feed cannot read its deploy");
+                feed.lock().stopped = true;
+                feed.changed.send_modify(|n| *n = n.wrapping_add(1));
+                return;
+            }
+            (_, Err(error)) => {
+                tracing::debug!(%error, "the output feed cannot read, retrying");
+                drop(feed);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        }
+        drop(feed);
+        tokio::select! {
+            _ = wake.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.cancelled() => {
+                if let Some(feed) = weak.upgrade() {
+                    feed.lock().stopped = true;
+                    feed.changed.send_modify(|n| *n = n.wrapping_add(1));
+                }
+                return;
+            }
+        }
+    }
+}

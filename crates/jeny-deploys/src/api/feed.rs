@@ -1,8 +1,8 @@
 //! Live output, read once per deploy and encoded once for all its viewers on this server.
 //!
-//! The first viewer of a deploy starts its `Feed`: a task that follows the deploy's output in the
-//! store from where it is now, encodes each new batch as an SSE message and as plain text, and
-//! keeps the recent ones in a ring for every viewer to send as they are. A viewer reads what came
+//! The first SSE viewer of a deploy starts its `Feed`: a task that follows the deploy's output in
+//! the store from where it is now, encodes each new batch as an SSE message, and keeps the recent
+//! ones in a ring for every viewer to send as they are. A viewer reads what came
 //! before the feed started (or what it fell behind on) from the store itself, then follows the
 //! ring. The feed ends with its last viewer, or with the deploy.
 //!
@@ -23,15 +23,20 @@ use tokio_util::sync::CancellationToken;
 /// How much output a read takes from the store at once.
 const READ_BYTES: i64 = 4 * 1024 * 1024;
 /// The most encoded output a feed keeps for viewers that are slightly behind.
-const RING_BYTES: usize = 32 * 1024 * 1024;
+const RING_BYTES: usize = 48 * 1024 * 1024;
+/// The most batches a viewer takes from the ring at once.
+const READY_AT_ONCE: usize = 16;
+/// How many viewers of this server read the store at once when behind their feed (each holds
+/// about one batch, decoded and encoded, while it does): memory stays bounded however many
+/// viewers fall behind.
+const BEHIND_READERS: usize = 4;
 
-/// One batch, encoded both ways.
+/// One batch, encoded as an SSE message.
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub prev: i64,
     pub seq: i64,
     pub sse: Bytes,
-    pub text: Bytes,
 }
 
 impl Encoded {
@@ -39,15 +44,10 @@ impl Encoded {
         let event = super::output::OutputEvent::of(batch);
         let data = serde_json::to_string(&event).unwrap_or_default();
         let sse = format!("id: {}\nevent: output\ndata: {data}\n\n", batch.seq);
-        let mut text = Vec::with_capacity(batch.byte_len());
-        for chunk in &batch.chunks {
-            text.extend_from_slice(&chunk.bytes);
-        }
         Encoded {
             prev,
             seq: batch.seq,
             sse: Bytes::from(sse),
-            text: Bytes::from(text),
         }
     }
 }
@@ -106,9 +106,15 @@ impl Feed {
         }
         let from = state.batches.partition_point(|batch| batch.seq <= cursor);
         match state.batches.get(from) {
-            Some(first) if first.prev <= cursor => {
-                Next::Ready(state.batches.range(from..).cloned().collect())
-            }
+            // A few at a time: a slow viewer then holds on to little of what the ring dropped.
+            Some(first) if first.prev <= cursor => Next::Ready(
+                state
+                    .batches
+                    .range(from..)
+                    .take(READY_AT_ONCE)
+                    .cloned()
+                    .collect(),
+            ),
             Some(first) => Next::Behind { until: first.prev },
             None => match &state.end {
                 Some(deploy) => Next::End(deploy.clone()),
@@ -120,9 +126,20 @@ impl Feed {
 }
 
 /// The feeds of this server, by deploy.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Hub {
     feeds: Mutex<HashMap<String, Weak<Feed>>>,
+    /// Permits to read the store for a viewer that is behind its feed.
+    pub(crate) behind_readers: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            feeds: Mutex::default(),
+            behind_readers: Arc::new(tokio::sync::Semaphore::new(BEHIND_READERS)),
+        }
+    }
 }
 
 impl Hub {
@@ -211,12 +228,12 @@ async fn follow(
                 after = prev;
                 let mut state = feed.lock();
                 for batch in encoded {
-                    state.bytes += batch.sse.len() + batch.text.len();
+                    state.bytes += batch.sse.len();
                     state.batches.push_back(batch);
                 }
                 while state.bytes > RING_BYTES && state.batches.len() > 1 {
                     if let Some(old) = state.batches.pop_front() {
-                        state.bytes -= old.sse.len() + old.text.len();
+                        state.bytes -= old.sse.len();
                     }
                 }
                 drop(state);

@@ -14,7 +14,7 @@ use futures_util::stream::{self, Stream};
 use jeny_core::Timestamp;
 use jeny_http::sse::{last_event_id, wants_event_stream};
 use jeny_http::{ApiError, Auth, QueryPairs};
-use jeny_store::Store;
+use jeny_store::{Channel, Store};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -103,11 +103,13 @@ pub(super) async fn deploy_output(
     };
     // 404 for an unknown deploy before any stream starts.
     crate::get_deploy(&state.store, &state.links, &id).await?;
-    let sse = wants_event_stream(&headers);
-    if !sse && !follow {
-        let body = Body::from_stream(stored_text(state.store.clone(), id, after));
+    if !wants_event_stream(&headers) {
+        let body = Body::from_stream(plain_text(state, id, after, follow));
         return Ok((
-            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            [
+                (http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (http::header::CACHE_CONTROL, "no-cache"),
+            ],
             body,
         )
             .into_response());
@@ -118,26 +120,17 @@ pub(super) async fn deploy_output(
         .await?;
     let viewer = Viewer {
         store: state.store.clone(),
+        behind_readers: state.hub.behind_readers.clone(),
         rx: feed.subscribe(),
         feed,
-        cursor: if sse {
-            last_event_id(&headers).unwrap_or(after)
-        } else {
-            after
-        },
-        sse,
+        cursor: last_event_id(&headers).unwrap_or(after),
         pending: VecDeque::new(),
         done: false,
         shutdown: state.shutdown.clone(),
     };
-    let content_type = if sse {
-        "text/event-stream"
-    } else {
-        "text/plain; charset=utf-8"
-    };
     Ok((
         [
-            (http::header::CONTENT_TYPE, content_type),
+            (http::header::CONTENT_TYPE, "text/event-stream"),
             (http::header::CACHE_CONTROL, "no-cache"),
         ],
         Body::from_stream(viewer.stream()),
@@ -145,30 +138,69 @@ pub(super) async fn deploy_output(
         .into_response())
 }
 
-/// The stored output after `after`, as plain text, without waiting for more.
-fn stored_text(
-    store: Store,
+/// State of a plain-text reader.
+struct PlainText {
+    state: DeploysState,
+    id: String,
+    cursor: i64,
+    follow: bool,
+    done: bool,
+    wake: tokio::sync::watch::Receiver<u64>,
+    _close: Option<jeny_store::CloseFollowGuard>,
+}
+
+/// The output after `after` as plain text: what is stored now, or (`follow`) everything until
+/// the deploy ends. Each reader reads the store (plain-text followers are few: a CLI waiting for
+/// its deploy). Status is read before output, so a deploy seen finished has all its output
+/// stored and an empty read after that is the end.
+fn plain_text(
+    state: DeploysState,
     id: String,
     after: i64,
+    follow: bool,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    stream::unfold(Some(after), move |cursor| {
-        let store = store.clone();
-        let id = id.clone();
-        async move {
-            let cursor = cursor?;
-            match read_after(&store, &id, cursor, READ_BYTES).await {
-                Ok(batches) if batches.is_empty() => None,
-                Ok(batches) => {
-                    let next = batches.last().map(|batch| batch.seq);
+    let reader = PlainText {
+        wake: state.store.subscribe(Channel::Deploys),
+        _close: follow.then(|| state.store.follow_closely()),
+        state,
+        id,
+        cursor: after,
+        follow,
+        done: false,
+    };
+    stream::unfold(reader, |mut reader| async move {
+        loop {
+            if reader.done {
+                return None;
+            }
+            reader.wake.borrow_and_update();
+            let finished = !reader.follow
+                || crate::get_deploy(&reader.state.store, &reader.state.links, &reader.id)
+                    .await
+                    .map_or(true, |deploy| deploy.status.is_finished());
+            match read_after(&reader.state.store, &reader.id, reader.cursor, READ_BYTES).await {
+                Ok(batches) if !batches.is_empty() => {
                     let mut text = Vec::new();
                     for batch in &batches {
+                        reader.cursor = batch.seq;
                         for chunk in &batch.chunks {
                             text.extend_from_slice(&chunk.bytes);
                         }
                     }
-                    Some((Ok(Bytes::from(text)), next))
+                    return Some((Ok(Bytes::from(text)), reader));
                 }
-                Err(error) => Some((Err(std::io::Error::other(error.to_string())), None)),
+                Ok(_) if finished => return None,
+                Ok(_) => {
+                    tokio::select! {
+                        _ = reader.wake.changed() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                        _ = reader.state.shutdown.cancelled() => return None,
+                    }
+                }
+                Err(error) => {
+                    reader.done = true;
+                    return Some((Err(std::io::Error::other(error.to_string())), reader));
+                }
             }
         }
     })
@@ -178,10 +210,10 @@ fn stored_text(
 /// for what came before the feed started or what it fell behind on.
 struct Viewer {
     store: Store,
+    behind_readers: Arc<tokio::sync::Semaphore>,
     feed: Arc<Feed>,
     rx: tokio::sync::watch::Receiver<u64>,
     cursor: i64,
-    sse: bool,
     pending: VecDeque<Bytes>,
     done: bool,
     shutdown: CancellationToken,
@@ -210,9 +242,14 @@ impl Viewer {
                         }
                     }
                     Next::Behind { until } => {
-                        match read_after(&viewer.store, &viewer.feed.id, viewer.cursor, READ_BYTES)
-                            .await
-                        {
+                        let Ok(_permit) = viewer.behind_readers.clone().acquire_owned().await
+                        else {
+                            return None;
+                        };
+                        // One batch at a time: a viewer far behind costs one batch of memory.
+                        let read =
+                            read_after(&viewer.store, &viewer.feed.id, viewer.cursor, 1).await;
+                        match read {
                             Ok(batches) if batches.is_empty() => viewer.cursor = until,
                             Ok(batches) => {
                                 for batch in &batches {
@@ -234,20 +271,16 @@ impl Viewer {
                         tokio::select! {
                             _ = viewer.rx.changed() => {}
                             _ = tokio::time::sleep(KEEP_ALIVE_EVERY) => {
-                                if viewer.sse {
-                                    viewer.pending.push_back(Bytes::from_static(KEEP_ALIVE));
-                                }
+                                viewer.pending.push_back(Bytes::from_static(KEEP_ALIVE));
                             }
                             _ = viewer.shutdown.cancelled() => return None,
                         }
                     }
                     Next::End(deploy) => {
-                        if viewer.sse {
-                            let data = serde_json::to_string(&*deploy).unwrap_or_default();
-                            viewer
-                                .pending
-                                .push_back(Bytes::from(format!("event: end\ndata: {data}\n\n")));
-                        }
+                        let data = serde_json::to_string(&*deploy).unwrap_or_default();
+                        viewer
+                            .pending
+                            .push_back(Bytes::from(format!("event: end\ndata: {data}\n\n")));
                         viewer.done = true;
                     }
                     Next::Stopped => viewer.done = true,
@@ -257,9 +290,6 @@ impl Viewer {
     }
 
     fn push(&mut self, batch: &Encoded) {
-        let bytes = if self.sse { &batch.sse } else { &batch.text };
-        if !bytes.is_empty() {
-            self.pending.push_back(bytes.clone());
-        }
+        self.pending.push_back(batch.sse.clone());
     }
 }

@@ -70,6 +70,11 @@ impl Masker {
         }
     }
 
+    /// True when there is nothing to mask (no secret long enough): `push` returns its input.
+    pub fn masks_nothing(&self) -> bool {
+        self.matcher.is_none()
+    }
+
     /// Masks `chunk` and returns what can be released now; the end of the output that a secret
     /// could still start in is held back for the next call.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {

@@ -44,6 +44,9 @@ pub enum Ending {
     TimedOut,
 }
 
+/// The pipe size asked for, and the most read at once.
+const PIPE_BYTES: usize = 1024 * 1024;
+
 /// How long output is still read after the command's group is gone.
 const PIPE_DRAIN: Duration = Duration::from_secs(2);
 
@@ -70,6 +73,17 @@ pub async fn run(
         .stderr(Stdio::piped())
         .spawn()?;
     let group = Pid::from_raw(child.id().map(|id| id as i32).unwrap_or_default());
+    // Larger pipes: a command printing fast is read in fewer, larger pieces (Linux; the size is
+    // a request, and a refusal leaves the default).
+    for pipe in [
+        child.stdout.as_ref().map(std::os::fd::AsFd::as_fd),
+        child.stderr.as_ref().map(std::os::fd::AsFd::as_fd),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_BYTES as i32));
+    }
     let readers = [
         tokio::spawn(forward(child.stdout.take(), Stream::Stdout, chunks.clone())),
         tokio::spawn(forward(child.stderr.take(), Stream::Stderr, chunks)),
@@ -122,7 +136,7 @@ async fn forward(
     chunks: mpsc::Sender<Chunk>,
 ) {
     let Some(mut pipe) = pipe else { return };
-    let mut buffer = vec![0u8; 64 * 1024];
+    let mut buffer = vec![0u8; PIPE_BYTES];
     loop {
         match pipe.read(&mut buffer).await {
             Ok(0) | Err(_) => return,

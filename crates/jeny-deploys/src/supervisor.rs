@@ -24,6 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Output is stored in batches of at most this many bytes.
 pub const BATCH_BYTES: usize = 1024 * 1024;
+/// A batch this large means the command is printing fast: the writer waits up to `FILL_WAIT`
+/// for the batch to fill before storing it.
+const LOADED_BATCH: usize = 128 * 1024;
+const FILL_WAIT: Duration = Duration::from_millis(2);
 /// How often the supervisor looks for a cancel request.
 const CANCEL_POLL: Duration = Duration::from_millis(200);
 
@@ -454,7 +458,7 @@ impl OutputWriter {
     }
 
     async fn run(mut self, mut receiver: mpsc::Receiver<OutputChunk>) -> Written {
-        let mut frames = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
+        let mut frames = Vec::with_capacity(2 * BATCH_BYTES);
         let mut payload = 0i64;
         let mut open = true;
         while open {
@@ -469,12 +473,21 @@ impl OutputWriter {
                     Err(mpsc::error::TryRecvError::Disconnected) => open = false,
                 }
             }
+            // Under load (much arrived while the last batch was stored), wait a moment for the
+            // batch to fill: fewer, larger commits. A quiet command's lines are never held.
+            while open && frames.len() >= LOADED_BATCH && frames.len() < BATCH_BYTES {
+                match tokio::time::timeout(FILL_WAIT, receiver.recv()).await {
+                    Ok(Some(chunk)) => payload += self.frame(&mut frames, chunk),
+                    Ok(None) => open = false,
+                    Err(_) => break,
+                }
+            }
             if !open {
                 payload += self.release_held(&mut frames);
             }
             if !frames.is_empty() {
                 self.store_batch(std::mem::take(&mut frames), payload).await;
-                frames = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
+                frames = Vec::with_capacity(2 * BATCH_BYTES);
                 payload = 0;
             }
         }
@@ -486,16 +499,26 @@ impl OutputWriter {
     /// Masks a chunk and frames what can be released; returns the payload bytes framed.
     fn frame(&mut self, frames: &mut Vec<u8>, chunk: OutputChunk) -> i64 {
         let i = index(chunk.stream);
-        let masked = self.maskers[i].push(&chunk.bytes);
-        let mut pending = std::mem::take(&mut self.partial[i]);
-        pending.extend_from_slice(&masked);
+        let masked = if self.maskers[i].masks_nothing() {
+            chunk.bytes
+        } else {
+            self.maskers[i].push(&chunk.bytes)
+        };
+        // The usual case, nothing held from before: frame straight from the chunk.
+        let pending = if self.partial[i].is_empty() {
+            masked
+        } else {
+            let mut pending = std::mem::take(&mut self.partial[i]);
+            pending.extend_from_slice(&masked);
+            pending
+        };
         let whole = whole_utf8_prefix(&pending);
-        self.partial[i] = pending.split_off(whole);
-        if pending.is_empty() {
+        self.partial[i] = pending[whole..].to_vec();
+        if whole == 0 {
             return 0;
         }
-        encode_frame(frames, chunk.stream, chunk.at, &pending);
-        pending.len() as i64
+        encode_frame(frames, chunk.stream, chunk.at, &pending[..whole]);
+        whole as i64
     }
 
     /// The output has ended: releases what the maskers and the UTF-8 joiner held.

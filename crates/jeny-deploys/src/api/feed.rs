@@ -25,7 +25,7 @@ const READ_BYTES: i64 = 4 * 1024 * 1024;
 /// The most encoded output a feed keeps for viewers that are slightly behind.
 const RING_BYTES: usize = 48 * 1024 * 1024;
 /// The most batches a viewer takes from the ring at once.
-const READY_AT_ONCE: usize = 16;
+const READY_AT_ONCE: usize = 2;
 /// How many viewers of this server read the store at once when behind their feed (each holds
 /// about one batch, decoded and encoded, while it does): memory stays bounded however many
 /// viewers fall behind.

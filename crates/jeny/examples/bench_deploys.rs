@@ -56,6 +56,9 @@ struct Options {
     /// Latency samples taken after the server has been idle for `idle_pause`.
     idle_samples: usize,
     idle_pause: Duration,
+    /// When set, the output deploy prints its lines in 100 slices with this pause between them
+    /// (a steady rate instead of as fast as it can).
+    pace: Option<Duration>,
 }
 
 impl Options {
@@ -74,6 +77,7 @@ impl Options {
             latency_command: "echo hello".into(),
             idle_samples: 20,
             idle_pause: Duration::from_millis(1000),
+            pace: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -92,6 +96,7 @@ impl Options {
                 "--latency-command" => options.latency_command = value,
                 "--idle-samples" => options.idle_samples = value.parse()?,
                 "--idle-pause-ms" => options.idle_pause = Duration::from_millis(value.parse()?),
+                "--pace-ms" => options.pace = Some(Duration::from_millis(value.parse()?)),
                 _ => bail!("unknown flag {flag} (see the top of bench_deploys.rs)"),
             }
         }
@@ -111,6 +116,18 @@ impl Options {
 }
 
 /// `lines` lines of exactly `LINE_BYTES` bytes: "line 0000001 xxx...x\n".
+fn paced_command(lines: u64, pace: Option<Duration>) -> String {
+    let Some(pace) = pace else {
+        return throughput_command(lines);
+    };
+    let padding = "x".repeat(LINE_BYTES as usize - "line 0000001 \n".len());
+    format!(
+        "i=0; while [ $i -lt 100 ]; do seq -f 'line %07.0f {padding}' $(( i*{lines}/100+1 )) $(( (i+1)*{lines}/100 )); \
+         sleep {:.3}; i=$((i+1)); done",
+        pace.as_secs_f64()
+    )
+}
+
 fn throughput_command(lines: u64) -> String {
     let padding = "x".repeat(LINE_BYTES as usize - "line 0000001 \n".len());
     format!("seq -f 'line %07.0f {padding}' 1 {lines}")
@@ -228,7 +245,7 @@ async fn set_up(api: &Api, options: &Options) -> Result<()> {
         json!({"name": PROJECT, "deploy_command": "echo hello"}),
     )
     .await?;
-    let throughput = throughput_command(options.lines);
+    let throughput = paced_command(options.lines, options.pace);
     let environments = [
         ("latency", options.latency_command.as_str()),
         ("throughput", throughput.as_str()),

@@ -574,7 +574,8 @@ impl OutputWriter {
         let mut tx = self.store.begin().await?;
         let mut tail = self.tail.clone();
         let mut omitted = self.omitted;
-        if tail.is_none() && self.stored + payload > self.head_budget && self.stored > 0 {
+        // The head takes batches until it holds its half; the batch that fills it may overrun it.
+        if tail.is_none() && self.stored >= self.head_budget {
             let mut marker = Vec::new();
             let text = format!(
                 "\n[jeny] the output is over this deploy's cap of {} MB: what follows is its end; the middle is left out\n",
@@ -597,7 +598,14 @@ impl OutputWriter {
         if let Some(Tail { rows, bytes, .. }) = &mut tail {
             rows.push_back((seq, payload));
             *bytes += payload;
-            while *bytes > self.tail_budget && rows.len() > 1 {
+            // Drop the oldest tail batch only while what stays still holds the tail's half, so
+            // the end of the output is always there in full (a short last batch, such as jeny's
+            // closing line, never pushes the command's last output out).
+            while rows.len() > 1
+                && rows
+                    .front()
+                    .is_some_and(|(_, oldest)| *bytes - oldest >= self.tail_budget)
+            {
                 let Some((old_seq, old_bytes)) = rows.pop_front() else {
                     break;
                 };

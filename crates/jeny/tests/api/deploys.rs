@@ -27,6 +27,7 @@ both_backends!(
     output_over_the_cap_keeps_head_and_tail_and_finished_output_is_compressed,
     retention_removes_old_and_excess_output_and_keeps_the_records,
     deleting_a_project_stops_its_running_deploy,
+    runner_concurrency_bounds_deploys_across_environments,
 );
 
 /// Project `app` with `command`, environment `production` on `role=web` with two hosts.
@@ -1255,4 +1256,38 @@ async fn deleting_a_project_stops_its_running_deploy(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+async fn runner_concurrency_bounds_deploys_across_environments(backend: Backend) {
+    let database = jeny_testkit::TestDatabase::create(backend).await;
+    let app = TestApp::spawn_on(database, |config| config.deploy_runners = 1).await;
+    let admin = app.with_admin().await;
+    let mut input = project("app");
+    input.deploy_command = "sleep 1".into();
+    admin.create_project(&input).await.unwrap();
+    for name in ["staging", "production"] {
+        admin
+            .create_environment("app", &environment(name, &[]))
+            .await
+            .unwrap();
+    }
+    let first = admin
+        .create_deploy("app", "staging", &DeployRequest::default())
+        .await
+        .unwrap();
+    wait_for_status(&admin, &first.id, DeployStatus::Running).await;
+    let second = admin
+        .create_deploy("app", "production", &DeployRequest::default())
+        .await
+        .unwrap();
+    // One runner: the other environment's deploy waits although its environment is free.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        admin.get_deploy(&second.id).await.unwrap().status,
+        DeployStatus::Queued
+    );
+    let first = admin.wait_for_deploy(&first.id).await.unwrap();
+    let second = admin.wait_for_deploy(&second.id).await.unwrap();
+    assert_eq!(second.status, DeployStatus::Succeeded);
+    assert!(second.started_at.unwrap() >= first.finished_at.unwrap());
 }

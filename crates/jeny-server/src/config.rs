@@ -121,6 +121,11 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_DEPLOY_LEASE_SECS",
     "JENY_NODE_NAME",
     "JENY_TEST_DATABASE_URL",
+    // read by the client commands (`jeny deploy`, `jeny inventory`, ...), not by the server
+    "JENY_SERVER",
+    "JENY_TOKEN",
+    "JENY_PROJECT",
+    "JENY_ENVIRONMENT",
 ];
 
 impl Default for Config {

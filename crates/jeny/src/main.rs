@@ -29,6 +29,13 @@ enum Command {
     },
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Print shell completions: `jeny completions bash > /etc/bash_completion.d/jeny`.
+    #[command(
+        after_help = "Examples:\n  jeny completions bash > ~/.local/share/bash-completion/completions/jeny\n  jeny completions zsh > \"${fpath[1]}/_jeny\"\n  jeny completions fish > ~/.config/fish/completions/jeny.fish"
+    )]
+    Completions { shell: clap_complete::Shell },
+    #[command(flatten)]
+    Client(jeny_cli::ClientCommand),
     /// Run one deploy's command (started by the server, which sends the deploy on stdin).
     #[command(hide = true)]
     Supervise,
@@ -67,7 +74,19 @@ enum AdminCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    // Linked as `jeny-inventory`, the binary is an Ansible inventory script: `jeny inventory ...`.
+    let mut arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = arguments
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|path| path.file_name())
+        .and_then(|name| name.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    if invoked_as == "jeny-inventory" {
+        arguments.insert(1, "inventory".into());
+    }
+    let cli = Cli::parse_from(arguments);
     if let Command::Supervise = cli.command {
         return supervise();
     }
@@ -97,6 +116,15 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Supervise => supervise(),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "jeny", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Client(command) => {
+            let code = runtime.block_on(jeny_cli::run(command));
+            std::process::exit(code);
+        }
     }
 }
 

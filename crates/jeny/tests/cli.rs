@@ -1,0 +1,632 @@
+//! The command-line client end to end: the real `jeny` binary run as a child process against a
+//! real jeny server on loopback (started in this process), as a person or a CI job would run it.
+
+use jeny_testkit::{Backend, FaultProxy, TestApp, VariableScope, both_backends};
+use serde_json::Value;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+both_backends!(
+    deploy_exits_with_the_outcome_of_the_deploy,
+    lists_print_tables_json_and_ids,
+);
+
+const JENY: &str = env!("CARGO_BIN_EXE_jeny");
+
+/// `jeny ARGS` against `app` with an admin token, stdin from `input`.
+async fn jeny(app: &TestApp, token: &str, args: &[&str], input: Option<&str>) -> Output {
+    let mut command = tokio::process::Command::new(JENY);
+    command
+        .args(args)
+        .env("JENY_SERVER", &app.url)
+        .env("JENY_TOKEN", token)
+        .env_remove("JENY_PROJECT")
+        .env_remove("JENY_ENVIRONMENT")
+        .env("HOME", "/nonexistent")
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("cannot run jeny");
+    if let Some(input) = input {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("jeny did not finish within a minute")
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// An app with project `app` (command given) and host-less environment `production`.
+async fn app_with(backend: Backend, command: &str) -> (TestApp, String) {
+    let app = TestApp::spawn(backend).await;
+    let token = app
+        .token_for("cli@example.com", jeny_core::Role::Admin)
+        .await;
+    let admin = app.with_admin().await;
+    admin
+        .request(reqwest::Method::POST, "/api/v1/projects")
+        .json(&serde_json::json!({"name": "app", "deploy_command": command}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    admin
+        .request(reqwest::Method::POST, "/api/v1/projects/app/environments")
+        .json(&serde_json::json!({"name": "production", "deploy_timeout_secs": 2, "deploy_grace_secs": 1}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    (app, token)
+}
+
+async fn set_command(app: &TestApp, command: &str) {
+    app.with_admin()
+        .await
+        .patch_project("app", &serde_json::json!({"deploy_command": command}), None)
+        .await
+        .unwrap();
+}
+
+async fn deploy_exits_with_the_outcome_of_the_deploy(backend: Backend) {
+    let (app, token) = app_with(
+        backend,
+        "echo out; printf '\\033[32mgreen\\033[0m\\n'; echo err >&2",
+    )
+    .await;
+    let ok = jeny(&app, &token, &["deploy", "app", "production"], None).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    // The command's stdout on stdout, colours removed without a terminal; stderr and jeny's
+    // lines on stderr.
+    assert_eq!(text(&ok.stdout), "out\ngreen\n");
+    assert!(text(&ok.stderr).contains("err\n"));
+    assert!(text(&ok.stderr).contains("[jeny] deploy succeeded"));
+
+    set_command(&app, "exit 7").await;
+    let failed = jeny(&app, &token, &["deploy", "app", "production"], None).await;
+    assert_eq!(failed.status.code(), Some(7), "the command's own code");
+
+    set_command(&app, "sleep 30").await;
+    let timed_out = jeny(&app, &token, &["deploy", "app", "production"], None).await;
+    assert_eq!(
+        timed_out.status.code(),
+        Some(241),
+        "{}",
+        text(&timed_out.stderr)
+    );
+
+    // A repository that does not exist: git fails, the deploy errors.
+    app.with_admin()
+        .await
+        .patch_project(
+            "app",
+            &serde_json::json!({"repository": "/nonexistent/repository.git", "deploy_command": "true"}),
+            None,
+        )
+        .await
+        .unwrap();
+    let errored = jeny(&app, &token, &["deploy", "app", "production"], None).await;
+    assert_eq!(
+        errored.status.code(),
+        Some(242),
+        "{}",
+        text(&errored.stderr)
+    );
+    assert!(
+        text(&errored.stderr).contains("git"),
+        "{}",
+        text(&errored.stderr)
+    );
+
+    // Refused by the server: its message, and 252.
+    let refused = jeny(&app, &token, &["deploy", "app", "staging"], None).await;
+    assert_eq!(refused.status.code(), Some(252));
+    assert!(
+        text(&refused.stderr).contains("no environment named"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
+async fn lists_print_tables_json_and_ids(backend: Backend) {
+    let (app, token) = app_with(backend, "true").await;
+    let admin = app.with_admin().await;
+    admin
+        .request(reqwest::Method::POST, "/api/v1/hosts")
+        .json(&serde_json::json!({"name": "web-1", "address": "10.0.0.1", "tags": {"role": "web"}}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let table = jeny(&app, &token, &["projects"], None).await;
+    assert_eq!(table.status.code(), Some(0));
+    let table = text(&table.stdout);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.lines().nth(1).unwrap().starts_with("app "), "{table}");
+
+    let json = jeny(&app, &token, &["projects", "--json"], None).await;
+    let projects: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(projects[0]["name"], "app");
+    assert_eq!(projects[0]["deploy_command"], "true");
+
+    let quiet = jeny(&app, &token, &["envs", "app", "--quiet"], None).await;
+    assert_eq!(text(&quiet.stdout), "production\n");
+    let hosts = jeny(
+        &app,
+        &token,
+        &["hosts", "--tag", "role=web", "--json"],
+        None,
+    )
+    .await;
+    let hosts: Value = serde_json::from_slice(&hosts.stdout).unwrap();
+    assert_eq!(hosts[0]["address"], "10.0.0.1");
+    let none = jeny(
+        &app,
+        &token,
+        &["hosts", "--tag", "role=db", "--quiet"],
+        None,
+    )
+    .await;
+    assert_eq!(text(&none.stdout), "");
+
+    // --detach prints the id and URL at once; deploys lists it; deploy-log --follow attaches.
+    let detached = jeny(
+        &app,
+        &token,
+        &["deploy", "app", "production", "--detach"],
+        None,
+    )
+    .await;
+    assert_eq!(detached.status.code(), Some(0));
+    let line = text(&detached.stdout);
+    let (id, url) = line.trim().split_once('\t').unwrap();
+    assert_eq!(url, format!("{}/projects/app/deploys/{id}", app.url));
+    let attached = jeny(&app, &token, &["deploy-log", id, "--follow"], None).await;
+    assert_eq!(
+        attached.status.code(),
+        Some(0),
+        "{}",
+        text(&attached.stderr)
+    );
+    let deploys = jeny(
+        &app,
+        &token,
+        &["deploys", "app", "production", "--json"],
+        None,
+    )
+    .await;
+    let deploys: Value = serde_json::from_slice(&deploys.stdout).unwrap();
+    assert_eq!(deploys[0]["id"], id);
+    assert_eq!(deploys[0]["status"], "succeeded");
+    let ids = jeny(&app, &token, &["deploys", "app", "--quiet"], None).await;
+    assert_eq!(text(&ids.stdout), format!("{id}\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_detaches_or_cancels_as_asked() {
+    let (app, token) = app_with(Backend::Sqlite, "echo started; sleep 30").await;
+    app.with_admin()
+        .await
+        .patch_environment(
+            "app",
+            "production",
+            &serde_json::json!({"deploy_timeout_secs": 60}),
+            None,
+        )
+        .await
+        .unwrap();
+    for (flags, expected) in [(&[][..], 244), (&["--on-interrupt", "cancel"][..], 240)] {
+        let child = tokio::process::Command::new(JENY)
+            .args(["deploy", "app", "production"])
+            .args(flags)
+            .env("JENY_SERVER", &app.url)
+            .env("JENY_TOKEN", &token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the command runs, then SIGINT the CLI.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let id = loop {
+            let running = app
+                .with_admin()
+                .await
+                .list_deploys(
+                    Some("app"),
+                    None,
+                    Some(jeny_deploys::DeployStatus::Running),
+                    None,
+                    None,
+                )
+                .await
+                .unwrap();
+            if let Some(deploy) = running.items.first() {
+                let output = app
+                    .with_admin()
+                    .await
+                    .deploy_output(&deploy.id, false)
+                    .await
+                    .unwrap();
+                if output.contains("started") {
+                    break deploy.id.clone();
+                }
+            }
+            assert!(Instant::now() < deadline, "the deploy never started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let pid = child.id().unwrap().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(expected),
+            "{}",
+            text(&output.stderr)
+        );
+        let deploy = app.with_admin().await.get_deploy(&id).await.unwrap();
+        if expected == 244 {
+            assert!(text(&output.stderr).contains("detached"));
+            assert_eq!(
+                deploy.status,
+                jeny_deploys::DeployStatus::Running,
+                "detaching leaves it running"
+            );
+            app.with_admin().await.cancel_deploy(&id).await.unwrap();
+            app.with_admin().await.wait_for_deploy(&id).await.unwrap();
+        } else {
+            assert_eq!(deploy.status, jeny_deploys::DeployStatus::Cancelled);
+            assert_eq!(deploy.cancelled_by.as_deref(), Some("cli@example.com"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_stream_is_resumed_without_gap_or_repeat() {
+    let (app, token) = app_with(
+        Backend::Sqlite,
+        "i=1; while [ $i -le 60 ]; do echo \"tick $i\"; i=$((i+1)); sleep 0.05; done",
+    )
+    .await;
+    app.with_admin()
+        .await
+        .patch_environment(
+            "app",
+            "production",
+            &serde_json::json!({"deploy_timeout_secs": 60}),
+            None,
+        )
+        .await
+        .unwrap();
+    let proxy = FaultProxy::start(app.address).await;
+    let child = tokio::process::Command::new(JENY)
+        .args(["deploy", "app", "production"])
+        .env("JENY_SERVER", format!("http://{}", proxy.address))
+        .env("JENY_TOKEN", &token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Cut every connection twice while the output flows.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        proxy.cut();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        proxy.restore();
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("reconnecting"),
+        "{}",
+        text(&output.stderr)
+    );
+    let ticks: Vec<u32> = text(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("tick "))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(ticks, (1..=60).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_vars_cancel_and_connection_errors() {
+    let (app, token) = app_with(Backend::Sqlite, "sleep 30").await;
+    let locked = jeny(
+        &app,
+        &token,
+        &[
+            "lock",
+            "app",
+            "production",
+            "--reason",
+            "freeze",
+            "--for",
+            "2h",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(locked.status.code(), Some(0), "{}", text(&locked.stderr));
+    let refused = jeny(&app, &token, &["deploy", "app", "production"], None).await;
+    assert_eq!(refused.status.code(), Some(252));
+    assert!(
+        text(&refused.stderr).contains("freeze"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let unlocked = jeny(&app, &token, &["unlock", "app", "production"], None).await;
+    assert_eq!(unlocked.status.code(), Some(0));
+
+    // A secret comes from stdin, never from the command line; it is never shown.
+    let set = jeny(
+        &app,
+        &token,
+        &["vars", "app", "production", "--secret", "DB_PASSWORD"],
+        Some("hunter22\n"),
+    )
+    .await;
+    assert_eq!(set.status.code(), Some(0), "{}", text(&set.stderr));
+    let plain = jeny(
+        &app,
+        &token,
+        &["vars", "app", "--set", "LOG_LEVEL=debug"],
+        None,
+    )
+    .await;
+    assert_eq!(plain.status.code(), Some(0));
+    let listed = jeny(&app, &token, &["vars", "app", "production", "--json"], None).await;
+    let variables: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(variables[0]["key"], "DB_PASSWORD");
+    assert_eq!(variables[0]["secret"], true);
+    assert!(!text(&listed.stdout).contains("hunter22"));
+    // The value arrived without its newline: a deploy sees exactly it (masked in output).
+    set_command(&app, "test \"$DB_PASSWORD\" = hunter22 && echo same").await;
+    let check = jeny(&app, &token, &["deploy", "app", "production"], None).await;
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert_eq!(text(&check.stdout), "same\n");
+    let unset = jeny(
+        &app,
+        &token,
+        &["vars", "app", "--unset", "LOG_LEVEL", "--quiet"],
+        None,
+    )
+    .await;
+    assert_eq!(unset.status.code(), Some(0));
+    let project_vars = app
+        .with_admin()
+        .await
+        .list_variables(VariableScope::Project("app"), None, None)
+        .await
+        .unwrap();
+    assert!(project_vars.items.is_empty());
+
+    // cancel
+    set_command(&app, "sleep 30").await;
+    let detached = jeny(
+        &app,
+        &token,
+        &["deploy", "app", "production", "--detach"],
+        None,
+    )
+    .await;
+    let id = text(&detached.stdout)
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cancelled = jeny(&app, &token, &["cancel", &id], None).await;
+    assert_eq!(cancelled.status.code(), Some(0));
+    let followed = jeny(&app, &token, &["deploy-log", &id, "--follow"], None).await;
+    assert_eq!(followed.status.code(), Some(240));
+
+    // Not signed in, and a server that is not there.
+    let unsigned = tokio::process::Command::new(JENY)
+        .args(["projects"])
+        .env_remove("JENY_SERVER")
+        .env_remove("JENY_TOKEN")
+        .env("HOME", "/nonexistent")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status.code(), Some(250));
+    assert!(text(&unsigned.stderr).contains("not signed in"));
+    let unreachable = tokio::process::Command::new(JENY)
+        .args(["projects", "--server", "http://127.0.0.1:9", "--token", "x"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        unreachable.status.code(),
+        Some(251),
+        "{}",
+        text(&unreachable.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inventory_script_is_read_by_real_ansible() {
+    let (app, token) = app_with(Backend::Sqlite, "true").await;
+    let admin = app.with_admin().await;
+    admin
+        .patch_environment(
+            "app",
+            "production",
+            &serde_json::json!({"host_selector": {"role": "web"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    for (name, role, az) in [
+        ("web-1", "web", "a"),
+        ("web-2", "web", "b"),
+        ("db-1", "db", "a"),
+    ] {
+        admin
+            .request(reqwest::Method::POST, "/api/v1/hosts")
+            .json(&serde_json::json!({
+                "name": name,
+                "address": "127.0.0.1",
+                "tags": {"role": role, "az": az, "ansible_connection": "local"},
+            }))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+    // The documented way: a link named jeny-inventory is an inventory script.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("jeny-inventory");
+    std::os::unix::fs::symlink(JENY, &script).unwrap();
+    let environment = [
+        ("JENY_SERVER", app.url.clone()),
+        ("JENY_TOKEN", token.clone()),
+        ("JENY_PROJECT", "app".to_owned()),
+        ("JENY_ENVIRONMENT", "production".to_owned()),
+    ];
+    let listed = tokio::process::Command::new("ansible-inventory")
+        .args(["--list", "-i"])
+        .arg(&script)
+        .envs(environment.clone())
+        .output()
+        .await
+        .expect("ansible-inventory (tests/peers/ansible/setup installs it)");
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let inventory: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut web: Vec<&str> = inventory["role_web"]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    web.sort();
+    assert_eq!(web, ["web-1", "web-2"]);
+    assert!(
+        inventory["_meta"]["hostvars"].get("db-1").is_none(),
+        "db-1 is not in production"
+    );
+    assert_eq!(inventory["_meta"]["hostvars"]["web-2"]["az"], "b");
+
+    std::fs::write(
+        dir.path().join("site.yml"),
+        "- hosts: az_a\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n        msg: \"ran on {{ inventory_hostname }}\"\n",
+    )
+    .unwrap();
+    let played = tokio::process::Command::new("ansible-playbook")
+        .arg("-i")
+        .arg(&script)
+        .arg(dir.path().join("site.yml"))
+        .envs(environment)
+        .output()
+        .await
+        .unwrap();
+    let output = text(&played.stdout);
+    assert!(played.status.success(), "{output}{}", text(&played.stderr));
+    assert!(output.contains("ran on web-1"), "{output}");
+    assert!(!output.contains("ran on web-2"), "{output}");
+    assert!(!output.contains("db-1"), "{output}");
+
+    // --host: one host's variables, and {} for one the environment does not have.
+    let host = tokio::process::Command::new(JENY)
+        .args([
+            "inventory",
+            "--host",
+            "web-1",
+            "--project",
+            "app",
+            "--env",
+            "production",
+        ])
+        .env("JENY_SERVER", &app.url)
+        .env("JENY_TOKEN", &token)
+        .output()
+        .await
+        .unwrap();
+    let variables: Value = serde_json::from_slice(&host.stdout).unwrap();
+    assert_eq!(variables["ansible_host"], "127.0.0.1");
+    let unknown = tokio::process::Command::new(JENY)
+        .args([
+            "inventory",
+            "--host",
+            "db-1",
+            "--project",
+            "app",
+            "--env",
+            "production",
+        ])
+        .env("JENY_SERVER", &app.url)
+        .env("JENY_TOKEN", &token)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&unknown.stdout).unwrap(),
+        serde_json::json!({})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_help_are_there() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = tokio::process::Command::new(JENY)
+            .args(["completions", shell])
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success());
+        assert!(text(&output.stdout).contains("deploy-log"), "{shell}");
+    }
+    for command in [
+        "deploy",
+        "deploys",
+        "deploy-log",
+        "cancel",
+        "redeploy",
+        "lock",
+        "unlock",
+        "vars",
+        "inventory",
+        "projects",
+        "envs",
+        "hosts",
+    ] {
+        let output = tokio::process::Command::new(JENY)
+            .args([command, "--help"])
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{command}");
+        assert!(
+            text(&output.stdout).contains("Example"),
+            "{command} --help has no example"
+        );
+    }
+}

@@ -228,17 +228,34 @@ async fn ctrl_c_detaches_or_cancels_as_asked() {
         )
         .await
         .unwrap();
-    for (flags, expected) in [(&[][..], 244), (&["--on-interrupt", "cancel"][..], 240)] {
-        let child = tokio::process::Command::new(JENY)
+    // Without a terminal: detach by default, or what --on-interrupt says; `ask` reads the answer
+    // from stdin as it would from a terminal.
+    let cases: [(&[&str], Option<&str>, i32); 4] = [
+        (&[], None, 244),
+        (&["--on-interrupt", "cancel"], None, 240),
+        (&["--on-interrupt", "ask"], Some("c\n"), 240),
+        (&["--on-interrupt", "ask"], Some("d\n"), 244),
+    ];
+    for (flags, answer, expected) in cases {
+        let mut child = tokio::process::Command::new(JENY)
             .args(["deploy", "app", "production"])
             .args(flags)
             .env("JENY_SERVER", &app.url)
             .env("JENY_TOKEN", &token)
-            .stdin(Stdio::null())
+            .stdin(if answer.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        if let Some(answer) = answer {
+            use tokio::io::AsyncWriteExt;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(answer.as_bytes()).await.unwrap();
+        }
         // Wait until the command runs, then SIGINT the CLI.
         let deadline = Instant::now() + Duration::from_secs(30);
         let id = loop {
@@ -629,4 +646,79 @@ async fn completions_and_help_are_there() {
             "{command} --help has no example"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_deploy_exits_243_and_redeploy_follows_the_new_one() {
+    let (app, token) = app_with(Backend::Sqlite, "echo started; sleep 30").await;
+    app.with_admin()
+        .await
+        .patch_environment(
+            "app",
+            "production",
+            &serde_json::json!({"deploy_timeout_secs": 120}),
+            None,
+        )
+        .await
+        .unwrap();
+    let follower = {
+        let url = app.url.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            tokio::process::Command::new(JENY)
+                .args(["deploy", "app", "production"])
+                .env("JENY_SERVER", url)
+                .env("JENY_TOKEN", token)
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .unwrap()
+        })
+    };
+    // Kill the deploy's supervisor once the command runs: its lease expires (3 s in tests).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (id, supervisor) = loop {
+        let row: Option<(String, Option<i64>)> = jeny_store::sqlx::query_as(
+            "SELECT id, supervisor_pid FROM deploys WHERE status = 'running'",
+        )
+        .fetch_optional(app.store.reader())
+        .await
+        .unwrap();
+        if let Some((id, Some(pid))) = row {
+            let output = app
+                .with_admin()
+                .await
+                .deploy_output(&id, false)
+                .await
+                .unwrap();
+            if output.contains("started") {
+                break (id, pid);
+            }
+        }
+        assert!(Instant::now() < deadline, "the deploy never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &supervisor.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = tokio::time::timeout(Duration::from_secs(60), follower)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(243), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("interrupted"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Redeploy the interrupted deploy, this time with a command that ends, and follow it.
+    set_command(&app, "echo again").await;
+    let again = jeny(&app, &token, &["redeploy", &id], None).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "again\n");
 }

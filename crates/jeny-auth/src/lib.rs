@@ -2,15 +2,18 @@
 //! part sees. Tokens are random 256-bit strings shown once and stored only as SHA-256 hashes.
 //! This is the base the sign-in issue (OIDC, sessions, device flow) builds on.
 
+pub mod api;
 mod authenticator;
 mod error;
 mod model;
+mod service;
 mod store;
 mod token;
 
 pub use authenticator::TokenAuthenticator;
 pub use error::AuthError;
-pub use model::{Email, IssuedToken, Person};
+pub use model::{ApiToken, CreatedToken, Email, IssuedToken, Me, NewToken, Person, TokenScope};
+pub use service::{create_token, list_tokens, me, revoke_token};
 
 use jeny_core::{Role, Secret};
 use jeny_events::NewEvent;

@@ -67,7 +67,10 @@ impl FromStr for Role {
 pub struct Principal {
     pub person_id: String,
     pub email: String,
+    /// The role in effect: the person's, or less when the credential is limited to less.
     pub role: Role,
+    /// The API token this principal authenticated with, when it was one.
+    pub token_id: Option<String>,
 }
 
 /// The principal lacks the role an action needs.
@@ -113,6 +116,7 @@ mod tests {
         Principal {
             person_id: "p".into(),
             email: "a@example.com".into(),
+            token_id: None,
             role,
         }
     }

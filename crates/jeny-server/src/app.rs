@@ -35,6 +35,10 @@ pub(crate) fn build(parts: Parts) -> Router {
     let metrics = Metrics::new(store.clone());
     let authenticator = Arc::new(TokenAuthenticator::new(store.clone()));
     let parts_routes = Router::new()
+        .merge(jeny_auth::api::routes(jeny_auth::api::AuthState {
+            store: store.clone(),
+            authenticator: authenticator.clone(),
+        }))
         .merge(jeny_projects::api::routes(
             jeny_projects::api::ProjectsState {
                 store: store.clone(),

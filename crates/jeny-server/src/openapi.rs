@@ -17,6 +17,7 @@ struct ServerApi;
 /// The whole document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut document = ServerApi::openapi();
+    document.merge(jeny_auth::api::AuthApi::openapi());
     document.merge(jeny_projects::api::ProjectsApi::openapi());
     document.merge(jeny_hosts::api::HostsApi::openapi());
     document.merge(jeny_deploys::api::DeploysApi::openapi());

@@ -54,18 +54,89 @@ pub(crate) async fn insert_token(
     name: &str,
     token_hash: &str,
 ) -> Result<String, StoreError> {
+    insert_limited_token(tx, person_id, name, token_hash, None, None).await
+}
+
+pub(crate) async fn insert_limited_token(
+    tx: &mut WriteTx,
+    person_id: &str,
+    name: &str,
+    token_hash: &str,
+    scope: Option<crate::TokenScope>,
+    expires_at: Option<Timestamp>,
+) -> Result<String, StoreError> {
     let id = new_id();
     sqlx::query(
-        "INSERT INTO api_tokens (id, person_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO api_tokens (id, person_id, name, token_hash, created_at, scope, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&id)
     .bind(person_id)
     .bind(name)
     .bind(token_hash)
     .bind(Timestamp::now().as_micros())
+    .bind(scope.map(|scope| scope.as_str().to_owned()))
+    .bind(expires_at.map(Timestamp::as_micros))
     .execute(tx.conn())
     .await?;
     Ok(id)
+}
+
+fn token_from_row(row: &jeny_store::AnyRow) -> Result<crate::ApiToken, StoreError> {
+    let scope: Option<String> = row.try_get("scope")?;
+    let at = |column: &str| -> Result<Option<Timestamp>, StoreError> {
+        let value: Option<i64> = row.try_get(column)?;
+        Ok(value.map(Timestamp::from_micros))
+    };
+    Ok(crate::ApiToken {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        scope: scope.as_deref().and_then(crate::TokenScope::parse),
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        last_used_at: at("last_used_at")?,
+        expires_at: at("expires_at")?,
+        revoked_at: at("revoked_at")?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "id, name, scope, created_at, last_used_at, expires_at, revoked_at";
+
+/// A person's tokens, newest first (revoked ones included).
+pub(crate) async fn tokens_of(
+    store: &Store,
+    person_id: &str,
+) -> Result<Vec<crate::ApiToken>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE person_id = $1 ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(person_id)
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter().map(token_from_row).collect()
+}
+
+/// Revokes a token of `person_id`; the token as it is now, or `None` when they have no such token.
+pub(crate) async fn revoke_token(
+    tx: &mut WriteTx,
+    person_id: &str,
+    token_id: &str,
+) -> Result<Option<crate::ApiToken>, StoreError> {
+    sqlx::query(
+        "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND person_id = $2",
+    )
+    .bind(token_id)
+    .bind(person_id)
+    .bind(Timestamp::now().as_micros())
+    .execute(tx.conn())
+    .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1 AND person_id = $2"
+    ))
+    .bind(token_id)
+    .bind(person_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    row.as_ref().map(token_from_row).transpose()
 }
 
 /// A valid token's principal and when it was last used.
@@ -82,7 +153,7 @@ pub(crate) async fn find_token_owner(
     now: i64,
 ) -> Result<Option<TokenOwner>, StoreError> {
     let row = sqlx::query(
-        "SELECT t.id AS token_id, t.last_used_at, p.id AS person_id, p.email, p.role \
+        "SELECT t.id AS token_id, t.last_used_at, t.scope, p.id AS person_id, p.email, p.role \
          FROM api_tokens t JOIN people p ON p.id = t.person_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
     )
@@ -97,14 +168,22 @@ pub(crate) async fn find_token_owner(
     let role = role
         .parse::<Role>()
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let scope: Option<String> = row.try_get("scope")?;
+    // A token limited to a scope acts with the lesser of its scope and its owner's role.
+    let role = match scope.as_deref().and_then(crate::TokenScope::parse) {
+        Some(scope) => role.min(scope.role()),
+        None => role,
+    };
+    let token_id: String = row.try_get("token_id")?;
     Ok(Some(TokenOwner {
-        token_id: row.try_get("token_id")?,
         last_used_at: row.try_get("last_used_at")?,
         principal: Principal {
             person_id: row.try_get("person_id")?,
             email: row.try_get("email")?,
             role,
+            token_id: Some(token_id.clone()),
         },
+        token_id,
     }))
 }
 

@@ -7,6 +7,9 @@ ALTER TABLE environments ADD COLUMN allow_hostless_deploys BIGINT NOT NULL DEFAU
 ALTER TABLE environments ADD COLUMN queue_policy TEXT NOT NULL DEFAULT 'fifo';
 ALTER TABLE projects ADD COLUMN output_retention_days BIGINT;
 ALTER TABLE projects ADD COLUMN output_retention_bytes BIGINT;
+-- A personal token may be limited to less than its owner's role: read, deploy or admin (NULL: the
+-- owner's role).
+ALTER TABLE api_tokens ADD COLUMN scope TEXT;
 
 CREATE TABLE deploys (
     id                    TEXT PRIMARY KEY,

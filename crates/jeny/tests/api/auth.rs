@@ -98,7 +98,14 @@ async fn a_viewer_reads_everything_and_changes_nothing(backend: Backend) {
         .len();
     for (method, path) in &routes {
         let (status, _, body) = send(&viewer, method, path).await;
-        if *method == Method::GET {
+        if path.starts_with("/api/v1/me") {
+            // The caller's own tokens: a viewer manages theirs (here the bodies and ids are not
+            // valid ones, so nothing is made or revoked).
+            assert!(
+                [200, 404, 422].contains(&status),
+                "{method} {path} answered {status} to a viewer: {body}"
+            );
+        } else if *method == Method::GET {
             assert_eq!(
                 status, 200,
                 "{method} {path} answered {status} to a viewer: {body}"

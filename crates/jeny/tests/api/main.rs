@@ -9,6 +9,7 @@ mod hosts;
 mod malformed;
 mod projects;
 mod server;
+mod tokens;
 mod variables;
 
 use jeny_client::ClientError;

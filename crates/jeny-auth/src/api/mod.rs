@@ -1,0 +1,122 @@
+//! The caller's own identity and API tokens: `/api/v1/me` and `/api/v1/me/tokens`.
+
+use crate::{ApiToken, CreatedToken, Me, NewToken, TokenAuthenticator};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use http::StatusCode;
+use jeny_http::{ApiError, AppJson, Auth};
+use jeny_store::Store;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AuthState {
+    pub store: Store,
+    pub authenticator: Arc<TokenAuthenticator>,
+}
+
+pub fn routes(state: AuthState) -> Router {
+    Router::new()
+        .route("/api/v1/me", get(get_me))
+        .route("/api/v1/me/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/me/tokens/{id}", delete(revoke_token))
+        .with_state(state)
+}
+
+/// Who you are: your email, the role in effect, and the token you used.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "No valid API token", body = jeny_http::Problem),
+    )
+)]
+async fn get_me(
+    Auth(principal): Auth,
+    State(state): State<AuthState>,
+) -> Result<AppJson<Me>, ApiError> {
+    Ok(AppJson(crate::me(&state.store, &principal).await?))
+}
+
+/// Your API tokens, newest first, revoked ones included. Never their secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/tokens",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your tokens", body = Vec<ApiToken>),
+        (status = 401, description = "No valid API token", body = jeny_http::Problem),
+    )
+)]
+async fn list_tokens(
+    Auth(principal): Auth,
+    State(state): State<AuthState>,
+) -> Result<AppJson<Vec<ApiToken>>, ApiError> {
+    Ok(AppJson(crate::list_tokens(&state.store, &principal).await?))
+}
+
+/// Creates a personal API token. Its secret is in this answer and nowhere else: it is stored
+/// only as a hash. A token never has more power than its maker: `scope` can lower it, and a
+/// token made with a limited token is limited the same way.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/tokens",
+    tag = "auth",
+    request_body = NewToken,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The token, with its secret (shown once)", body = CreatedToken),
+        (status = 401, description = "No valid API token", body = jeny_http::Problem),
+        (status = 422, description = "A bad name, a scope above your role, an expiry in the past", body = jeny_http::Problem),
+    )
+)]
+async fn create_token(
+    Auth(principal): Auth,
+    State(state): State<AuthState>,
+    AppJson(input): AppJson<NewToken>,
+) -> Result<Response, ApiError> {
+    let created = crate::create_token(&state.store, &principal, input).await?;
+    Ok((StatusCode::CREATED, AppJson(created)).into_response())
+}
+
+/// Revokes one of your tokens: it stops working at once on this node, and within seconds on
+/// the others.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/tokens/{id}",
+    tag = "auth",
+    params(("id" = String, Path, description = "The token's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The revoked token", body = ApiToken),
+        (status = 401, description = "No valid API token", body = jeny_http::Problem),
+        (status = 404, description = "You have no such token", body = jeny_http::Problem),
+    )
+)]
+async fn revoke_token(
+    Auth(principal): Auth,
+    State(state): State<AuthState>,
+    Path(id): Path<String>,
+) -> Result<AppJson<ApiToken>, ApiError> {
+    Ok(AppJson(
+        crate::revoke_token(&state.store, &state.authenticator, &principal, &id).await?,
+    ))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(get_me, list_tokens, create_token, revoke_token),
+    components(schemas(
+        crate::Me,
+        crate::ApiToken,
+        crate::NewToken,
+        crate::CreatedToken,
+        crate::TokenScope
+    ))
+)]
+pub struct AuthApi;

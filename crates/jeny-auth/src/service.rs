@@ -1,0 +1,130 @@
+//! The caller's own API tokens: create (the secret shown once), list, revoke; and `me`.
+
+use crate::model::{ApiToken, CreatedToken, Me, NewToken};
+use crate::{AuthError, store, token};
+use jeny_core::{Principal, Timestamp};
+use jeny_events::NewEvent;
+use jeny_store::Store;
+use serde_json::json;
+
+const MAX_NAME: usize = 100;
+
+pub async fn me(store: &Store, principal: &Principal) -> Result<Me, AuthError> {
+    let token = match &principal.token_id {
+        Some(id) => store::tokens_of(store, &principal.person_id)
+            .await?
+            .into_iter()
+            .find(|token| &token.id == id),
+        None => None,
+    };
+    Ok(Me {
+        person_id: principal.person_id.clone(),
+        email: principal.email.clone(),
+        role: principal.role,
+        authenticated_by: "api_token".to_owned(),
+        token,
+    })
+}
+
+pub async fn list_tokens(store: &Store, principal: &Principal) -> Result<Vec<ApiToken>, AuthError> {
+    Ok(store::tokens_of(store, &principal.person_id).await?)
+}
+
+/// Creates a token for the caller, no more powerful than the caller is now.
+pub async fn create_token(
+    store: &Store,
+    principal: &Principal,
+    input: NewToken,
+) -> Result<CreatedToken, AuthError> {
+    let name = input.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(AuthError::invalid(
+            "name",
+            format!(
+                "a token needs a name of 1 to {MAX_NAME} characters, without control characters"
+            ),
+        ));
+    }
+    if let Some(scope) = input.scope
+        && scope.role() > principal.role
+    {
+        return Err(AuthError::invalid(
+            "scope",
+            format!(
+                "a {} token cannot be made by a {}: a token never has more power than its maker",
+                scope.as_str(),
+                principal.role
+            ),
+        ));
+    }
+    if input.expires_at.is_some_and(|at| at <= Timestamp::now()) {
+        return Err(AuthError::invalid(
+            "expires_at",
+            "expires_at is in the past",
+        ));
+    }
+    // A token made with a limited token is limited the same way (else a read token could make
+    // itself an unlimited one).
+    let current_scope = match &principal.token_id {
+        Some(id) => store::tokens_of(store, &principal.person_id)
+            .await?
+            .into_iter()
+            .find(|token| &token.id == id)
+            .and_then(|token| token.scope),
+        None => None,
+    };
+    let scope = input.scope.or(current_scope);
+    let secret = token::generate();
+    let mut tx = store.begin().await?;
+    let id = store::insert_limited_token(
+        &mut tx,
+        &principal.person_id,
+        &name,
+        &token::hash(secret.expose()),
+        scope,
+        input.expires_at,
+    )
+    .await?;
+    let payload = json!({
+        "token_id": id, "name": name, "email": principal.email,
+        "scope": scope.map(|s| s.as_str()), "expires_at": input.expires_at,
+    });
+    jeny_events::append(
+        &mut tx,
+        NewEvent::new("token.created", principal.actor(), payload),
+    )
+    .await?;
+    tx.commit().await?;
+    let details = store::tokens_of(store, &principal.person_id)
+        .await?
+        .into_iter()
+        .find(|token| token.id == id)
+        .ok_or_else(|| AuthError::TokenNotFound(id.clone()))?;
+    Ok(CreatedToken {
+        token: secret.expose().clone(),
+        details,
+    })
+}
+
+/// Revokes one of the caller's tokens. The caller's node forgets its cached tokens at once;
+/// other nodes within their cache's few seconds.
+pub async fn revoke_token(
+    store: &Store,
+    authenticator: &crate::TokenAuthenticator,
+    principal: &Principal,
+    token_id: &str,
+) -> Result<ApiToken, AuthError> {
+    let mut tx = store.begin().await?;
+    let revoked = store::revoke_token(&mut tx, &principal.person_id, token_id)
+        .await?
+        .ok_or_else(|| AuthError::TokenNotFound(token_id.to_owned()))?;
+    let payload = json!({"token_id": token_id, "name": revoked.name, "email": principal.email});
+    jeny_events::append(
+        &mut tx,
+        NewEvent::new("token.revoked", principal.actor(), payload),
+    )
+    .await?;
+    tx.commit().await?;
+    authenticator.forget_all();
+    Ok(revoked)
+}

@@ -300,8 +300,9 @@ async fn run_deploy(
     }
 }
 
-/// Renews the lease and looks for a cancel request until aborted. Stops the command when the
-/// deploy is cancelled or the lease is lost.
+/// Renews the lease and looks for a cancel request until aborted (the lease is renewed after a
+/// cancel too: the command may take its whole grace period). Stops the command when the deploy
+/// is cancelled or the lease is lost.
 async fn watch_lease(
     store: Store,
     spec: SupervisorSpec,
@@ -333,6 +334,10 @@ async fn watch_lease(
                 Err(error) => tracing::warn!(%error, "cannot renew the lease; retrying"),
             }
         }
+        if stop.is_cancelled() {
+            // Cancelled already: keep the lease while the command uses its grace period.
+            continue;
+        }
         let requested: Result<Option<(Option<i64>, Option<String>)>, _> =
             sqlx::query_as("SELECT cancel_requested_at, cancelled_by FROM deploys WHERE id = $1")
                 .bind(&spec.deploy_id)
@@ -343,7 +348,6 @@ async fn watch_lease(
                 by: by.unwrap_or_else(|| "someone".to_owned()),
             }));
             stop.cancel();
-            return;
         }
     }
 }

@@ -28,6 +28,7 @@ both_backends!(
     retention_removes_old_and_excess_output_and_keeps_the_records,
     deleting_a_project_stops_its_running_deploy,
     runner_concurrency_bounds_deploys_across_environments,
+    a_cancelled_command_may_use_a_grace_period_longer_than_the_lease,
 );
 
 /// Project `app` with `command`, environment `production` on `role=web` with two hosts.
@@ -1290,4 +1291,33 @@ async fn runner_concurrency_bounds_deploys_across_environments(backend: Backend)
     let second = admin.wait_for_deploy(&second.id).await.unwrap();
     assert_eq!(second.status, DeployStatus::Succeeded);
     assert!(second.started_at.unwrap() >= first.finished_at.unwrap());
+}
+
+async fn a_cancelled_command_may_use_a_grace_period_longer_than_the_lease(backend: Backend) {
+    // The test lease is 3 s; the command takes 5 s to clean up after SIGTERM, within its grace.
+    let (_app, admin) = app_with(
+        backend,
+        "trap 'sleep 5; echo cleaned up; exit 0' TERM; echo ready; sleep 60 & wait",
+    )
+    .await;
+    set_environment(&admin, |input| input.deploy_grace_secs = 30).await;
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !admin
+        .deploy_output(&started.id, false)
+        .await
+        .unwrap()
+        .contains("ready")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    admin.cancel_deploy(&started.id).await.unwrap();
+    let finished = admin.wait_for_deploy(&started.id).await.unwrap();
+    let output = admin.deploy_output(&started.id, false).await.unwrap();
+    assert_eq!(finished.status, DeployStatus::Cancelled, "{output}");
+    assert!(output.contains("cleaned up"), "{output}");
 }

@@ -164,6 +164,9 @@ async fn git(step: &'static str, args: &[&str]) -> Result<String, CheckoutError>
     let output = tokio::process::Command::new("git")
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
+        // A deploy cancelled during its checkout stops git too, which would otherwise go on
+        // fetching after the mirror lock is let go.
+        .kill_on_drop(true)
         .stdin(std::process::Stdio::null())
         .output()
         .await?;

@@ -13,16 +13,24 @@ both_backends!(
 
 const JENY: &str = env!("CARGO_BIN_EXE_jeny");
 
-/// `jeny ARGS` against `app` with an admin token, stdin from `input`.
-async fn jeny(app: &TestApp, token: &str, args: &[&str], input: Option<&str>) -> Output {
+/// The `jeny` binary set up to talk to `server` with `token`, and nothing else of this process's
+/// client settings.
+fn jeny_at(server: &str, token: &str) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(JENY);
     command
-        .args(args)
-        .env("JENY_SERVER", &app.url)
+        .env("JENY_SERVER", server)
         .env("JENY_TOKEN", token)
         .env_remove("JENY_PROJECT")
         .env_remove("JENY_ENVIRONMENT")
-        .env("HOME", "/nonexistent")
+        .env("HOME", "/nonexistent");
+    command
+}
+
+/// `jeny ARGS` against `app` with an admin token, stdin from `input`.
+async fn jeny(app: &TestApp, token: &str, args: &[&str], input: Option<&str>) -> Output {
+    let mut command = jeny_at(&app.url, token);
+    command
+        .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -237,11 +245,9 @@ async fn ctrl_c_detaches_or_cancels_as_asked() {
         (&["--on-interrupt", "ask"], Some("d\n"), 244),
     ];
     for (flags, answer, expected) in cases {
-        let mut child = tokio::process::Command::new(JENY)
+        let mut child = jeny_at(&app.url, &token)
             .args(["deploy", "app", "production"])
             .args(flags)
-            .env("JENY_SERVER", &app.url)
-            .env("JENY_TOKEN", &token)
             .stdin(if answer.is_some() {
                 Stdio::piped()
             } else {
@@ -339,10 +345,8 @@ async fn a_dropped_stream_is_resumed_without_gap_or_repeat() {
         .await
         .unwrap();
     let proxy = FaultProxy::start(app.address).await;
-    let child = tokio::process::Command::new(JENY)
+    let child = jeny_at(&format!("http://{}", proxy.address), &token)
         .args(["deploy", "app", "production"])
-        .env("JENY_SERVER", format!("http://{}", proxy.address))
-        .env("JENY_TOKEN", &token)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -572,7 +576,7 @@ async fn the_inventory_script_is_read_by_real_ansible() {
     assert!(!output.contains("db-1"), "{output}");
 
     // --host: one host's variables, and {} for one the environment does not have.
-    let host = tokio::process::Command::new(JENY)
+    let host = jeny_at(&app.url, &token)
         .args([
             "inventory",
             "--host",
@@ -582,14 +586,12 @@ async fn the_inventory_script_is_read_by_real_ansible() {
             "--env",
             "production",
         ])
-        .env("JENY_SERVER", &app.url)
-        .env("JENY_TOKEN", &token)
         .output()
         .await
         .unwrap();
     let variables: Value = serde_json::from_slice(&host.stdout).unwrap();
     assert_eq!(variables["ansible_host"], "127.0.0.1");
-    let unknown = tokio::process::Command::new(JENY)
+    let unknown = jeny_at(&app.url, &token)
         .args([
             "inventory",
             "--host",
@@ -599,8 +601,6 @@ async fn the_inventory_script_is_read_by_real_ansible() {
             "--env",
             "production",
         ])
-        .env("JENY_SERVER", &app.url)
-        .env("JENY_TOKEN", &token)
         .output()
         .await
         .unwrap();
@@ -665,10 +665,8 @@ async fn an_interrupted_deploy_exits_243_and_redeploy_follows_the_new_one() {
         let url = app.url.clone();
         let token = token.clone();
         tokio::spawn(async move {
-            tokio::process::Command::new(JENY)
+            jeny_at(&url, &token)
                 .args(["deploy", "app", "production"])
-                .env("JENY_SERVER", url)
-                .env("JENY_TOKEN", token)
                 .stdin(Stdio::null())
                 .output()
                 .await

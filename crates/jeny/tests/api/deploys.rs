@@ -72,6 +72,23 @@ async fn set_environment(client: &Client, change: impl FnOnce(&mut EnvironmentIn
         .unwrap();
 }
 
+/// Polls until the deploy's output holds `text` (or panics after half a minute).
+async fn wait_for_output(client: &Client, id: &str, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !client
+        .deploy_output(id, false)
+        .await
+        .unwrap()
+        .contains(text)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deploy {id} never printed {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// Polls until the deploy has `status` (or panics after a minute).
 async fn wait_for_status(client: &Client, id: &str, status: DeployStatus) -> Deploy {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -342,19 +359,7 @@ async fn cancel_ends_a_queued_deploy_at_once_and_stops_a_running_one(backend: Ba
     assert!(cancelled.started_at.is_none());
 
     // Wait until the command is up before cancelling it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !admin
-        .deploy_output(&running.id, false)
-        .await
-        .unwrap()
-        .contains("ready")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the command never started"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for_output(&admin, &running.id, "ready").await;
     deployer.cancel_deploy(&running.id).await.unwrap();
     let finished = deployer.wait_for_deploy(&running.id).await.unwrap();
     assert_eq!(finished.status, DeployStatus::Cancelled);
@@ -1004,17 +1009,12 @@ async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period
     let (_app, admin) = app_with(backend, &command).await;
     set_environment(&admin, |input| input.deploy_grace_secs = 1).await;
     let started = deploy(&admin, DeployRequest::default()).await;
+    wait_for_output(&admin, &started.id, "ready").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !pids.path().join("grandchild").exists()
-        || !admin
-            .deploy_output(&started.id, false)
-            .await
-            .unwrap()
-            .contains("ready")
-    {
+    while !pids.path().join("grandchild").exists() {
         assert!(
             std::time::Instant::now() < deadline,
-            "the command never started"
+            "the grandchild never started"
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -1216,19 +1216,7 @@ async fn retention_removes_old_and_excess_output_and_keeps_the_records(backend: 
 async fn deleting_a_project_stops_its_running_deploy(backend: Backend) {
     let (_app, admin) = app_with(backend, "echo ready; sleep 60").await;
     let started = deploy(&admin, DeployRequest::default()).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !admin
-        .deploy_output(&started.id, false)
-        .await
-        .unwrap()
-        .contains("ready")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the command never started"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for_output(&admin, &started.id, "ready").await;
     admin.delete_project("app", None).await.unwrap();
     assert_eq!(status_of(admin.get_deploy(&started.id).await), 404);
     // Its supervisor finds its lease gone and stops the command.
@@ -1302,19 +1290,7 @@ async fn a_cancelled_command_may_use_a_grace_period_longer_than_the_lease(backen
     .await;
     set_environment(&admin, |input| input.deploy_grace_secs = 30).await;
     let started = deploy(&admin, DeployRequest::default()).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !admin
-        .deploy_output(&started.id, false)
-        .await
-        .unwrap()
-        .contains("ready")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the command never started"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for_output(&admin, &started.id, "ready").await;
     admin.cancel_deploy(&started.id).await.unwrap();
     let finished = admin.wait_for_deploy(&started.id).await.unwrap();
     let output = admin.deploy_output(&started.id, false).await.unwrap();

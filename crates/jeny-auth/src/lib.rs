@@ -13,7 +13,7 @@ mod token;
 pub use authenticator::TokenAuthenticator;
 pub use error::AuthError;
 pub use model::{ApiToken, CreatedToken, Email, IssuedToken, Me, NewToken, Person, TokenScope};
-pub use service::{create_token, list_tokens, me, revoke_token};
+pub use service::{create_token, introspect, list_tokens, me, revoke_token};
 
 use jeny_core::{Role, Secret};
 use jeny_events::NewEvent;

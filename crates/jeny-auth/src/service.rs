@@ -128,3 +128,46 @@ pub async fn revoke_token(
     authenticator.forget_all();
     Ok(revoked)
 }
+
+/// What RFC 7662 token introspection answers about a token: `{"active": false}` for one that is
+/// unknown, revoked or expired (and nothing else, so an inactive token leaks nothing); for an
+/// active one, its owner, the role it acts with as `scope`, and its times in Unix seconds.
+pub async fn introspect(store: &Store, presented: &str) -> Result<serde_json::Value, AuthError> {
+    let inactive = json!({"active": false});
+    if !presented.starts_with(token::PREFIX) {
+        return Ok(inactive);
+    }
+    let Some((token, person_id, email, role)) =
+        store::token_by_hash(store, &token::hash(presented)).await?
+    else {
+        return Ok(inactive);
+    };
+    let now = Timestamp::now();
+    if token.revoked_at.is_some() || token.expires_at.is_some_and(|at| at <= now) {
+        return Ok(inactive);
+    }
+    let role = match token.scope {
+        Some(scope) => role.min(scope.role()),
+        None => role,
+    };
+    let scope = match role {
+        jeny_core::Role::Viewer => "read",
+        jeny_core::Role::Deployer => "deploy",
+        jeny_core::Role::Admin => "admin",
+    };
+    let seconds = |at: Timestamp| at.as_micros() / 1_000_000;
+    let mut answer = json!({
+        "active": true,
+        "scope": scope,
+        "username": email,
+        "sub": person_id,
+        "token_type": "Bearer",
+        "iat": seconds(token.created_at),
+        "jti": token.id,
+        "iss": "jeny",
+    });
+    if let Some(expires_at) = token.expires_at {
+        answer["exp"] = json!(seconds(expires_at));
+    }
+    Ok(answer)
+}

@@ -4,7 +4,7 @@ use crate::{ApiToken, CreatedToken, Me, NewToken, TokenAuthenticator};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use http::StatusCode;
 use jeny_http::{ApiError, AppJson, Auth};
 use jeny_store::Store;
@@ -21,6 +21,7 @@ pub fn routes(state: AuthState) -> Router {
         .route("/api/v1/me", get(get_me))
         .route("/api/v1/me/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/me/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/auth/introspect", post(introspect))
         .with_state(state)
 }
 
@@ -108,9 +109,51 @@ async fn revoke_token(
     ))
 }
 
+/// Token introspection (RFC 7662), for services that receive jeny tokens and want to know
+/// whether one is valid and whose it is. The body is a form, `token=jeny_...` (a
+/// `token_type_hint` is accepted and ignored); the caller authenticates with its own token. The
+/// answer is `{"active": false}` for an unknown, revoked or expired token, or `active`, `scope`
+/// (`read`, `deploy` or `admin`: the role the token acts with), `username` (the email), `sub`,
+/// `token_type`, `iat`, `exp` (when it expires), `jti` and `iss`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/introspect",
+    tag = "auth",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=jeny_..."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the token is", body = serde_json::Value),
+        (status = 401, description = "The caller has no valid API token", body = jeny_http::Problem),
+        (status = 415, description = "The body is not a form", body = jeny_http::Problem),
+        (status = 422, description = "No token in the form", body = jeny_http::Problem),
+    )
+)]
+async fn introspect(
+    Auth(_caller): Auth,
+    State(state): State<AuthState>,
+    headers: http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<AppJson<serde_json::Value>, ApiError> {
+    let form = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Err(ApiError::new(
+            jeny_core::ErrorCode::UnsupportedMediaType,
+            "introspection takes a form body (application/x-www-form-urlencoded): token=...",
+        ));
+    }
+    let token = form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "token")
+        .map(|(_, value)| value.into_owned())
+        .ok_or_else(|| ApiError::invalid("token", "the form has no token"))?;
+    Ok(AppJson(crate::introspect(&state.store, &token).await?))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(get_me, list_tokens, create_token, revoke_token),
+    paths(get_me, list_tokens, create_token, revoke_token, introspect),
     components(schemas(
         crate::Me,
         crate::ApiToken,

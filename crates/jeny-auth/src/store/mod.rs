@@ -196,3 +196,32 @@ pub(crate) async fn touch_token(store: &Store, token_id: &str, now: i64) -> Resu
         .await?;
     tx.commit().await
 }
+
+/// A token's owner and details, whatever its state (for introspection): `None` when no token
+/// has this hash.
+pub(crate) async fn token_by_hash(
+    store: &Store,
+    token_hash: &str,
+) -> Result<Option<(crate::ApiToken, String, String, Role)>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT t.id, t.name, t.scope, t.created_at, t.last_used_at, t.expires_at, t.revoked_at, \
+         p.id AS person_id, p.email, p.role FROM api_tokens t JOIN people p ON p.id = t.person_id \
+         WHERE t.token_hash = $1"
+    ))
+    .bind(token_hash)
+    .fetch_optional(store.reader())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let role: String = row.try_get("role")?;
+    let role = role
+        .parse::<Role>()
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    Ok(Some((
+        token_from_row(&row)?,
+        row.try_get("person_id")?,
+        row.try_get("email")?,
+        role,
+    )))
+}

@@ -10,6 +10,7 @@ both_backends!(
     a_scoped_token_acts_with_less_and_can_never_make_more,
     a_revoked_token_stops_working_at_once,
     bad_token_requests_are_refused_and_make_nothing,
+    introspection_tells_a_service_what_a_token_is,
 );
 
 async fn call(client: &Client, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -208,4 +209,82 @@ async fn bad_token_requests_are_refused_and_make_nothing(backend: Backend) {
     }
     let (_, after) = call(&admin, Method::GET, "/api/v1/me/tokens", None).await;
     assert_eq!(before, after);
+}
+
+async fn introspect(client: &Client, token: &str) -> (u16, Value) {
+    let response = client
+        .request(Method::POST, "/api/v1/auth/introspect")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}&token_type_hint=access_token"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn introspection_tells_a_service_what_a_token_is(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    // The service asking has a token of its own (a viewer is enough).
+    let service = app.with_viewer().await;
+    let in_a_day = jeny_core::Timestamp::now().as_micros() / 1_000_000 + 86_400;
+    let (_, created) = call(
+        &admin,
+        Method::POST,
+        "/api/v1/me/tokens",
+        Some(json!({"name": "for-the-wiki", "scope": "deploy", "expires_at": jeny_core::Timestamp::from_micros(in_a_day * 1_000_000)})),
+    )
+    .await;
+    let secret = created["token"].as_str().unwrap().to_owned();
+    let (status, answer) = introspect(&service, &secret).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["username"], "admin@example.com");
+    assert_eq!(answer["scope"], "deploy", "the role the token acts with");
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(answer["exp"], in_a_day);
+    assert_eq!(answer["jti"], created["id"]);
+
+    // Unknown, garbage, revoked, expired: only {"active": false}.
+    for token in [
+        "jeny_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        "not-a-token".to_owned(),
+    ] {
+        assert_eq!(
+            introspect(&service, &token).await.1,
+            json!({"active": false})
+        );
+    }
+    let id = created["id"].as_str().unwrap();
+    call(
+        &admin,
+        Method::DELETE,
+        &format!("/api/v1/me/tokens/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        introspect(&service, &secret).await.1,
+        json!({"active": false})
+    );
+
+    // The caller must authenticate, and send a form with a token.
+    assert_eq!(introspect(&app.anonymous(), &secret).await.0, 401);
+    let (status, _) = call(
+        &service,
+        Method::POST,
+        "/api/v1/auth/introspect",
+        Some(json!({"token": secret})),
+    )
+    .await;
+    assert_eq!(status, 415);
+    let response = service
+        .request(Method::POST, "/api/v1/auth/introspect")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("nothing=here")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
 }

@@ -203,11 +203,11 @@ pub(crate) async fn token_by_hash(
     store: &Store,
     token_hash: &str,
 ) -> Result<Option<(crate::ApiToken, String, String, Role)>, StoreError> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(
         "SELECT t.id, t.name, t.scope, t.created_at, t.last_used_at, t.expires_at, t.revoked_at, \
          p.id AS person_id, p.email, p.role FROM api_tokens t JOIN people p ON p.id = t.person_id \
-         WHERE t.token_hash = $1"
-    ))
+         WHERE t.token_hash = $1",
+    )
     .bind(token_hash)
     .fetch_optional(store.reader())
     .await?;

@@ -22,6 +22,7 @@ pub fn routes(state: AuthState) -> Router {
         .route("/api/v1/me/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/me/tokens/{id}", delete(revoke_token))
         .route("/api/v1/auth/introspect", post(introspect))
+        .route("/auth/verify", get(verify))
         .with_state(state)
 }
 
@@ -151,9 +152,50 @@ async fn introspect(
     Ok(AppJson(crate::introspect(&state.store, &token).await?))
 }
 
+/// Forward authentication for a team's other tools behind a reverse proxy (nginx `auth_request`,
+/// Traefik `ForwardAuth`): the proxy asks here with the original request's headers before
+/// passing a request on. A valid API token in `Authorization` gets `204` with `X-Jeny-Email`,
+/// `X-Jeny-Role` and `X-Jeny-User` for the proxy to pass on; none or a bad one gets `401`; a token
+/// whose role is below `?role=` (viewer, deployer, admin) gets `403`. (Browser sign-in through
+/// the same route comes with sessions.)
+#[utoipa::path(
+    get,
+    path = "/auth/verify",
+    tag = "auth",
+    params(("role" = Option<String>, Query, description = "The least role the tool requires (viewer by default)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Allowed; the person in X-Jeny-Email, X-Jeny-Role, X-Jeny-User"),
+        (status = 401, description = "No valid API token", body = jeny_http::Problem),
+        (status = 403, description = "A role below ?role=", body = jeny_http::Problem),
+        (status = 422, description = "An unknown role in ?role=", body = jeny_http::Problem),
+    )
+)]
+async fn verify(Auth(principal): Auth, query: jeny_http::QueryPairs) -> Result<Response, ApiError> {
+    query.only(&["role"])?;
+    if let Some(role) = query.first("role") {
+        let needed = role.parse::<jeny_core::Role>().map_err(|_| {
+            ApiError::invalid(
+                "role",
+                format!("unknown role {role:?}: viewer, deployer or admin"),
+            )
+        })?;
+        principal.require(needed)?;
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        [
+            ("x-jeny-email", principal.email.clone()),
+            ("x-jeny-role", principal.role.as_str().to_owned()),
+            ("x-jeny-user", principal.person_id.clone()),
+        ],
+    )
+        .into_response())
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(get_me, list_tokens, create_token, revoke_token, introspect),
+    paths(get_me, list_tokens, create_token, revoke_token, introspect, verify),
     components(schemas(
         crate::Me,
         crate::ApiToken,

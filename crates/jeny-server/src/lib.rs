@@ -108,43 +108,47 @@ pub async fn launch_with_listener(
 
 /// Runs `jeny server` until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // The handlers are installed before anything is served: a SIGTERM that arrives as soon as
+    // /readyz answers must still stop the server gracefully, not kill it.
+    let signals = Signals::install().context("cannot install the signal handlers")?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let shutdown = CancellationToken::new();
-    let running = launch_with_listener(listener, &config, shutdown.clone()).await?;
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        signals.wait().await;
+        tracing::info!("shutting down");
+        stop.cancel();
+    });
+    let running = launch_with_listener(listener, &config, shutdown).await?;
     println!("jeny is running at {}", config.public_url(running.address));
     println!(
         "get an API token with: jeny admin token --data-dir {} --email you@example.com --role admin",
         config.data_dir.display()
     );
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        shutdown.cancel();
-    });
     running.task.await.context("the server task panicked")?
 }
 
-async fn wait_for_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+/// SIGINT and SIGTERM, registered when created.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
     }
 }

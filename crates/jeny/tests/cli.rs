@@ -80,6 +80,22 @@ async fn app_with(backend: Backend, command: &str) -> (TestApp, String) {
     (app, token)
 }
 
+/// `app_with` on SQLite, with a timeout long enough for a command that is stopped on purpose.
+async fn long_running_app(command: &str) -> (TestApp, String) {
+    let (app, token) = app_with(Backend::Sqlite, command).await;
+    app.with_admin()
+        .await
+        .patch_environment(
+            "app",
+            "production",
+            &serde_json::json!({"deploy_timeout_secs": 120}),
+            None,
+        )
+        .await
+        .unwrap();
+    (app, token)
+}
+
 async fn set_command(app: &TestApp, command: &str) {
     app.with_admin()
         .await
@@ -225,17 +241,7 @@ async fn lists_print_tables_json_and_ids(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_detaches_or_cancels_as_asked() {
-    let (app, token) = app_with(Backend::Sqlite, "echo started; sleep 30").await;
-    app.with_admin()
-        .await
-        .patch_environment(
-            "app",
-            "production",
-            &serde_json::json!({"deploy_timeout_secs": 60}),
-            None,
-        )
-        .await
-        .unwrap();
+    let (app, token) = long_running_app("echo started; sleep 30").await;
     // Without a terminal: detach by default, or what --on-interrupt says; `ask` reads the answer
     // from stdin as it would from a terminal.
     let cases: [(&[&str], Option<&str>, i32); 4] = [
@@ -329,21 +335,10 @@ async fn ctrl_c_detaches_or_cancels_as_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_stream_is_resumed_without_gap_or_repeat() {
-    let (app, token) = app_with(
-        Backend::Sqlite,
+    let (app, token) = long_running_app(
         "i=1; while [ $i -le 60 ]; do echo \"tick $i\"; i=$((i+1)); sleep 0.05; done",
     )
     .await;
-    app.with_admin()
-        .await
-        .patch_environment(
-            "app",
-            "production",
-            &serde_json::json!({"deploy_timeout_secs": 60}),
-            None,
-        )
-        .await
-        .unwrap();
     let proxy = FaultProxy::start(app.address).await;
     let child = jeny_at(&format!("http://{}", proxy.address), &token)
         .args(["deploy", "app", "production"])
@@ -650,17 +645,7 @@ async fn completions_and_help_are_there() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_deploy_exits_243_and_redeploy_follows_the_new_one() {
-    let (app, token) = app_with(Backend::Sqlite, "echo started; sleep 30").await;
-    app.with_admin()
-        .await
-        .patch_environment(
-            "app",
-            "production",
-            &serde_json::json!({"deploy_timeout_secs": 120}),
-            None,
-        )
-        .await
-        .unwrap();
+    let (app, token) = long_running_app("echo started; sleep 30").await;
     let follower = {
         let url = app.url.clone();
         let token = token.clone();

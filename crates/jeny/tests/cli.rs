@@ -50,6 +50,11 @@ async fn jeny(app: &TestApp, token: &str, args: &[&str], input: Option<&str>) ->
         .unwrap()
 }
 
+/// The command exited with `code`; its stderr says why when it did not.
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", text(&output.stderr));
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -111,7 +116,7 @@ async fn deploy_exits_with_the_outcome_of_the_deploy(backend: Backend) {
     )
     .await;
     let ok = jeny(&app, &token, &["deploy", "app", "production"], None).await;
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert_exit(&ok, 0);
     // The command's stdout on stdout, colours removed without a terminal; stderr and jeny's
     // lines on stderr.
     assert_eq!(text(&ok.stdout), "out\ngreen\n");
@@ -124,12 +129,7 @@ async fn deploy_exits_with_the_outcome_of_the_deploy(backend: Backend) {
 
     set_command(&app, "sleep 30").await;
     let timed_out = jeny(&app, &token, &["deploy", "app", "production"], None).await;
-    assert_eq!(
-        timed_out.status.code(),
-        Some(241),
-        "{}",
-        text(&timed_out.stderr)
-    );
+    assert_exit(&timed_out, 241);
 
     // A repository that does not exist: git fails, the deploy errors.
     app.with_admin()
@@ -142,12 +142,7 @@ async fn deploy_exits_with_the_outcome_of_the_deploy(backend: Backend) {
         .await
         .unwrap();
     let errored = jeny(&app, &token, &["deploy", "app", "production"], None).await;
-    assert_eq!(
-        errored.status.code(),
-        Some(242),
-        "{}",
-        text(&errored.stderr)
-    );
+    assert_exit(&errored, 242);
     assert!(
         text(&errored.stderr).contains("git"),
         "{}",
@@ -156,7 +151,7 @@ async fn deploy_exits_with_the_outcome_of_the_deploy(backend: Backend) {
 
     // Refused by the server: its message, and 252.
     let refused = jeny(&app, &token, &["deploy", "app", "staging"], None).await;
-    assert_eq!(refused.status.code(), Some(252));
+    assert_exit(&refused, 252);
     assert!(
         text(&refused.stderr).contains("no environment named"),
         "{}",
@@ -176,7 +171,7 @@ async fn lists_print_tables_json_and_ids(backend: Backend) {
         .error_for_status()
         .unwrap();
     let table = jeny(&app, &token, &["projects"], None).await;
-    assert_eq!(table.status.code(), Some(0));
+    assert_exit(&table, 0);
     let table = text(&table.stdout);
     assert!(table.starts_with("NAME"), "{table}");
     assert!(table.lines().nth(1).unwrap().starts_with("app "), "{table}");
@@ -214,17 +209,12 @@ async fn lists_print_tables_json_and_ids(backend: Backend) {
         None,
     )
     .await;
-    assert_eq!(detached.status.code(), Some(0));
+    assert_exit(&detached, 0);
     let line = text(&detached.stdout);
     let (id, url) = line.trim().split_once('\t').unwrap();
     assert_eq!(url, format!("{}/projects/app/deploys/{id}", app.url));
     let attached = jeny(&app, &token, &["deploy-log", id, "--follow"], None).await;
-    assert_eq!(
-        attached.status.code(),
-        Some(0),
-        "{}",
-        text(&attached.stderr)
-    );
+    assert_exit(&attached, 0);
     let deploys = jeny(
         &app,
         &token,
@@ -310,12 +300,7 @@ async fn ctrl_c_detaches_or_cancels_as_asked() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(expected),
-            "{}",
-            text(&output.stderr)
-        );
+        assert_exit(&output, expected);
         let deploy = app.with_admin().await.get_deploy(&id).await.unwrap();
         if expected == 244 {
             assert!(text(&output.stderr).contains("detached"));
@@ -358,7 +343,7 @@ async fn a_dropped_stream_is_resumed_without_gap_or_repeat() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_exit(&output, 0);
     assert!(
         text(&output.stderr).contains("reconnecting"),
         "{}",
@@ -390,16 +375,16 @@ async fn lock_vars_cancel_and_connection_errors() {
         None,
     )
     .await;
-    assert_eq!(locked.status.code(), Some(0), "{}", text(&locked.stderr));
+    assert_exit(&locked, 0);
     let refused = jeny(&app, &token, &["deploy", "app", "production"], None).await;
-    assert_eq!(refused.status.code(), Some(252));
+    assert_exit(&refused, 252);
     assert!(
         text(&refused.stderr).contains("freeze"),
         "{}",
         text(&refused.stderr)
     );
     let unlocked = jeny(&app, &token, &["unlock", "app", "production"], None).await;
-    assert_eq!(unlocked.status.code(), Some(0));
+    assert_exit(&unlocked, 0);
 
     // A secret comes from stdin, never from the command line; it is never shown.
     let set = jeny(
@@ -409,7 +394,7 @@ async fn lock_vars_cancel_and_connection_errors() {
         Some("hunter22\n"),
     )
     .await;
-    assert_eq!(set.status.code(), Some(0), "{}", text(&set.stderr));
+    assert_exit(&set, 0);
     let plain = jeny(
         &app,
         &token,
@@ -417,7 +402,7 @@ async fn lock_vars_cancel_and_connection_errors() {
         None,
     )
     .await;
-    assert_eq!(plain.status.code(), Some(0));
+    assert_exit(&plain, 0);
     let listed = jeny(&app, &token, &["vars", "app", "production", "--json"], None).await;
     let variables: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(variables[0]["key"], "DB_PASSWORD");
@@ -426,7 +411,7 @@ async fn lock_vars_cancel_and_connection_errors() {
     // The value arrived without its newline: a deploy sees exactly it (masked in output).
     set_command(&app, "test \"$DB_PASSWORD\" = hunter22 && echo same").await;
     let check = jeny(&app, &token, &["deploy", "app", "production"], None).await;
-    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert_exit(&check, 0);
     assert_eq!(text(&check.stdout), "same\n");
     let unset = jeny(
         &app,
@@ -435,7 +420,7 @@ async fn lock_vars_cancel_and_connection_errors() {
         None,
     )
     .await;
-    assert_eq!(unset.status.code(), Some(0));
+    assert_exit(&unset, 0);
     let project_vars = app
         .with_admin()
         .await
@@ -459,9 +444,9 @@ async fn lock_vars_cancel_and_connection_errors() {
         .unwrap()
         .to_owned();
     let cancelled = jeny(&app, &token, &["cancel", &id], None).await;
-    assert_eq!(cancelled.status.code(), Some(0));
+    assert_exit(&cancelled, 0);
     let followed = jeny(&app, &token, &["deploy-log", &id, "--follow"], None).await;
-    assert_eq!(followed.status.code(), Some(240));
+    assert_exit(&followed, 240);
 
     // Not signed in, and a server that is not there.
     let unsigned = tokio::process::Command::new(JENY)
@@ -472,19 +457,14 @@ async fn lock_vars_cancel_and_connection_errors() {
         .output()
         .await
         .unwrap();
-    assert_eq!(unsigned.status.code(), Some(250));
+    assert_exit(&unsigned, 250);
     assert!(text(&unsigned.stderr).contains("not signed in"));
     let unreachable = tokio::process::Command::new(JENY)
         .args(["projects", "--server", "http://127.0.0.1:9", "--token", "x"])
         .output()
         .await
         .unwrap();
-    assert_eq!(
-        unreachable.status.code(),
-        Some(251),
-        "{}",
-        text(&unreachable.stderr)
-    );
+    assert_exit(&unreachable, 251);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -692,7 +672,7 @@ async fn an_interrupted_deploy_exits_243_and_redeploy_follows_the_new_one() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(output.status.code(), Some(243), "{}", text(&output.stderr));
+    assert_exit(&output, 243);
     assert!(
         text(&output.stderr).contains("interrupted"),
         "{}",
@@ -702,6 +682,6 @@ async fn an_interrupted_deploy_exits_243_and_redeploy_follows_the_new_one() {
     // Redeploy the interrupted deploy, this time with a command that ends, and follow it.
     set_command(&app, "echo again").await;
     let again = jeny(&app, &token, &["redeploy", &id], None).await;
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_exit(&again, 0);
     assert_eq!(text(&again.stdout), "again\n");
 }

@@ -72,6 +72,20 @@ async fn set_environment(client: &Client, change: impl FnOnce(&mut EnvironmentIn
         .unwrap();
 }
 
+/// Sets a variable of `scope` (plain, or secret when `secret`).
+async fn set_variable(
+    client: &Client,
+    scope: VariableScope<'_>,
+    key: &str,
+    value: &str,
+    secret: bool,
+) {
+    client
+        .put_variable(scope, key, &variable(key, Some(value), secret), None)
+        .await
+        .unwrap();
+}
+
 /// Polls until the deploy's output holds `text` (or panics after half a minute).
 async fn wait_for_output(client: &Client, id: &str, text: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -114,42 +128,31 @@ async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend
                    echo \"inventory=$ANSIBLE_INVENTORY\"; test -s \"$JENY_INVENTORY\" && echo inventory-written; \
                    echo \"leak=${CARGO_MANIFEST_DIR:-none}\"; pwd; echo oops >&2";
     let (app, admin) = app_with(backend, command).await;
-    admin
-        .put_variable(
-            VariableScope::Project("app"),
-            "API_TOKEN",
-            &variable("API_TOKEN", Some("s3cr3t-t0ken"), true),
-            None,
-        )
-        .await
-        .unwrap();
-    admin
-        .put_variable(
-            VariableScope::Project("app"),
-            "LOG_LEVEL",
-            &variable("LOG_LEVEL", Some("info"), false),
-            None,
-        )
-        .await
-        .unwrap();
-    admin
-        .put_variable(
-            VariableScope::Project("app"),
-            "PIN",
-            &variable("PIN", Some("42"), true),
-            None,
-        )
-        .await
-        .unwrap();
-    admin
-        .put_variable(
-            VariableScope::Environment("app", "production"),
-            "LOG_LEVEL",
-            &variable("LOG_LEVEL", Some("warn"), false),
-            None,
-        )
-        .await
-        .unwrap();
+    set_variable(
+        &admin,
+        VariableScope::Project("app"),
+        "API_TOKEN",
+        "s3cr3t-t0ken",
+        true,
+    )
+    .await;
+    set_variable(
+        &admin,
+        VariableScope::Project("app"),
+        "LOG_LEVEL",
+        "info",
+        false,
+    )
+    .await;
+    set_variable(&admin, VariableScope::Project("app"), "PIN", "42", true).await;
+    set_variable(
+        &admin,
+        VariableScope::Environment("app", "production"),
+        "LOG_LEVEL",
+        "warn",
+        false,
+    )
+    .await;
     let deployer = app.with_deployer().await;
     let started = deploy(
         &deployer,
@@ -962,15 +965,14 @@ ansible-playbook site.yml"#;
             admin.create_host(&input).await.unwrap();
         }
     }
-    admin
-        .put_variable(
-            VariableScope::Environment("app", "production"),
-            "APP_VERSION",
-            &variable("APP_VERSION", Some("2.4.1"), false),
-            None,
-        )
-        .await
-        .unwrap();
+    set_variable(
+        &admin,
+        VariableScope::Environment("app", "production"),
+        "APP_VERSION",
+        "2.4.1",
+        false,
+    )
+    .await;
     let started = deploy(
         &admin,
         DeployRequest {

@@ -1,15 +1,21 @@
-//! `TokenAuthenticator`: bearer token -> `Principal`. A verified token is cached for a few seconds
-//! so that a busy client costs one hash and one map lookup per request, not a query; the price is
-//! that a revoked token keeps working for up to `CACHE_TTL` on a node that verified it just
-//! before (revocation, which comes with the sign-in issue, must call `forget_all` on its own
-//! node). `last_used_at` is written at most once a minute per token.
+//! Credentials -> `Principal`, for every request: a bearer API token, a bearer agent token, or
+//! the browser's session cookie. A verified credential is cached for a few seconds so that a
+//! busy client costs one hash and one map lookup per request, not a query; the price is that a
+//! revoked credential keeps working for up to `CACHE_TTL` on a node that verified it just
+//! before (revocation on a node forgets that node's cache at once). Last-use times are written
+//! at most once a minute.
+//!
+//! A browser's writes are protected against cross-site request forgery here: a request that
+//! authenticates with the session cookie and is not GET, HEAD or OPTIONS must come from jeny's
+//! own origin (`Origin`, or `Sec-Fetch-Site: same-origin` when a browser sends no Origin).
+//! The cookie is also `SameSite=Lax`, so other sites' subrequests do not carry it at all.
 
-use crate::store::{find_token_owner, touch_token};
-use crate::token;
+use crate::store::{agents, find_token_owner, parse_role, people, sessions, touch_token};
+use crate::{AuthService, token};
 use futures_util::future::BoxFuture;
-use jeny_core::{Principal, Timestamp};
+use http::request::Parts;
+use jeny_core::{Credential, ErrorCode, Principal, Timestamp};
 use jeny_http::{ApiError, Authenticator};
-use jeny_store::Store;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -18,69 +24,252 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 const CACHE_MAX_ENTRIES: usize = 10_000;
 const LAST_USED_RESOLUTION_MICROS: i64 = 60_000_000;
 
-pub struct TokenAuthenticator {
-    store: Store,
-    cache: RwLock<HashMap<String, (Principal, Instant)>>,
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "jeny_session";
+
+/// Recently verified credentials, by hash.
+#[derive(Default)]
+pub(crate) struct CredentialCache {
+    entries: RwLock<HashMap<String, (Principal, Instant)>>,
 }
 
-impl TokenAuthenticator {
-    pub fn new(store: Store) -> TokenAuthenticator {
-        TokenAuthenticator {
-            store,
-            cache: RwLock::new(HashMap::new()),
-        }
+impl CredentialCache {
+    fn get(&self, hash: &str) -> Option<Principal> {
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (principal, verified_at) = entries.get(hash)?;
+        (verified_at.elapsed() < CACHE_TTL).then(|| principal.clone())
     }
 
-    /// Forgets every cached token, so the next request re-reads the store.
-    pub fn forget_all(&self) {
-        self.cache
+    fn put(&self, hash: String, principal: &Principal) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= CACHE_MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(hash, (principal.clone(), Instant::now()));
+    }
+
+    pub(crate) fn clear(&self) {
+        self.entries
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
     }
+}
 
-    async fn verify(&self, bearer_token: &str) -> Result<Option<Principal>, ApiError> {
-        if !bearer_token.starts_with(token::PREFIX) {
+fn unauthenticated(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, detail)
+}
+
+/// The value of cookie `name` in the request, if it has one.
+pub(crate) fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+}
+
+impl AuthService {
+    /// Forgets every cached credential, so the next request re-reads the store.
+    pub fn forget_all(&self) {
+        self.cache.clear();
+    }
+
+    pub(crate) async fn principal_for(&self, parts: &Parts) -> Result<Principal, ApiError> {
+        if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
+            let bearer = header
+                .to_str()
+                .ok()
+                .and_then(|value| {
+                    let (scheme, token) = value.split_once(' ')?;
+                    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+                })
+                .filter(|token| !token.is_empty())
+                .ok_or_else(|| {
+                    unauthenticated("the Authorization header must be `Bearer <token>`")
+                })?;
+            return match self.verify_bearer(bearer).await? {
+                Some(principal) => Ok(principal),
+                None => Err(unauthenticated(
+                    "this API token is not valid: it is unknown, revoked or expired",
+                )),
+            };
+        }
+        if let Some(session) = cookie(&parts.headers, SESSION_COOKIE) {
+            let principal = self.verify_session(session).await?.ok_or_else(|| {
+                unauthenticated(
+                    "your session has ended (signed out, expired or revoked): sign in again",
+                )
+            })?;
+            if !is_safe_method(&parts.method) && !self.same_origin(parts) {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "a browser request that changes something must come from jeny's own pages: \
+                     this one came from another site (or said nowhere where from)",
+                ));
+            }
+            return Ok(principal);
+        }
+        Err(unauthenticated(
+            "this needs signing in: send `Authorization: Bearer <token>` (`jeny login`, or \
+             create a token with `jeny admin token`), or sign in at /auth/login",
+        ))
+    }
+
+    async fn verify_bearer(&self, bearer: &str) -> Result<Option<Principal>, ApiError> {
+        if !bearer.starts_with(token::PREFIX) && !bearer.starts_with(token::AGENT_PREFIX) {
             return Ok(None);
         }
-        let token_hash = token::hash(bearer_token);
-        if let Some((principal, verified_at)) = self
-            .cache
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(&token_hash)
-            && verified_at.elapsed() < CACHE_TTL
-        {
-            return Ok(Some(principal.clone()));
+        let hash = token::hash(bearer);
+        if let Some(principal) = self.cache.get(&hash) {
+            return Ok(Some(principal));
         }
         let now = Timestamp::now().as_micros();
-        let Some(owner) = find_token_owner(&self.store, &token_hash, now).await? else {
+        let principal = if bearer.starts_with(token::AGENT_PREFIX) {
+            let Some((id, name, last_used_at)) = agents::find_valid(&self.store, &hash).await?
+            else {
+                return Ok(None);
+            };
+            if last_used_at.is_none_or(|last| now - last > LAST_USED_RESOLUTION_MICROS)
+                && let Err(error) = agents::touch(&self.store, &id, now).await
+            {
+                tracing::debug!(%error, "cannot record when an agent token was last used");
+            }
+            Principal {
+                person_id: format!("agent:{id}"),
+                email: format!("agent:{name}"),
+                role: jeny_core::Role::Viewer,
+                grants: Vec::new(),
+                token_id: Some(id),
+                credential: Credential::AgentToken,
+            }
+        } else {
+            let Some(owner) = find_token_owner(&self.store, &hash, now).await? else {
+                return Ok(None);
+            };
+            if owner
+                .last_used_at
+                .is_none_or(|last| now - last > LAST_USED_RESOLUTION_MICROS)
+                && let Err(error) = touch_token(&self.store, &owner.token_id, now).await
+            {
+                tracing::debug!(%error, "cannot record when a token was last used");
+            }
+            owner.principal
+        };
+        self.cache.put(hash, &principal);
+        Ok(Some(principal))
+    }
+
+    async fn verify_session(&self, value: &str) -> Result<Option<Principal>, ApiError> {
+        if !value.starts_with(token::SESSION_PREFIX) {
+            return Ok(None);
+        }
+        let hash = token::hash(value);
+        if let Some(principal) = self.cache.get(&hash) {
+            return Ok(Some(principal));
+        }
+        let now = Timestamp::now().as_micros();
+        let idle = micros(self.config.session_idle);
+        let Some(owner) = sessions::find_live(&self.store, &hash, now, idle).await? else {
             return Ok(None);
         };
-        if owner
-            .last_used_at
-            .is_none_or(|last| now - last > LAST_USED_RESOLUTION_MICROS)
-            && let Err(error) = touch_token(&self.store, &owner.token_id, now).await
+        if now - owner.last_seen_at > LAST_USED_RESOLUTION_MICROS
+            && let Err(error) = sessions::touch(&self.store, &owner.session_id, now).await
         {
-            tracing::debug!(%error, "cannot record when a token was last used");
+            tracing::debug!(%error, "cannot record when a session was last used");
         }
-        let mut cache = self
-            .cache
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() >= CACHE_MAX_ENTRIES {
-            cache.clear();
+        let principal = Principal {
+            grants: people::grants_of(&self.store, &owner.person_id).await?,
+            person_id: owner.person_id,
+            email: owner.email,
+            role: parse_role(&owner.role)?,
+            token_id: Some(owner.session_id),
+            credential: Credential::Session,
+        };
+        self.cache.put(hash, &principal);
+        Ok(Some(principal))
+    }
+
+    /// Whether a browser request comes from jeny's own origin.
+    pub(crate) fn same_origin(&self, parts: &Parts) -> bool {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+        };
+        match header("origin") {
+            Some(origin) => {
+                let origin = origin.trim_end_matches('/');
+                let public = origin_of(&self.config.public_url);
+                origin == public
+                    || header("host").is_some_and(|host| {
+                        origin
+                            .split_once("://")
+                            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+                    })
+            }
+            None => header("sec-fetch-site") == Some("same-origin"),
         }
-        cache.insert(token_hash, (owner.principal.clone(), Instant::now()));
-        Ok(Some(owner.principal))
     }
 }
 
-impl Authenticator for TokenAuthenticator {
-    fn authenticate<'a>(
-        &'a self,
-        bearer_token: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Principal>, ApiError>> {
-        Box::pin(self.verify(bearer_token))
+/// `scheme://host[:port]` of a URL.
+pub(crate) fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    match url[after_scheme..].find('/') {
+        Some(slash) => &url[..after_scheme + slash],
+        None => url,
+    }
+}
+
+pub(crate) fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn is_safe_method(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    )
+}
+
+impl Authenticator for AuthService {
+    fn authenticate<'a>(&'a self, parts: &'a Parts) -> BoxFuture<'a, Result<Principal, ApiError>> {
+        Box::pin(self.principal_for(parts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://jeny.example.com/x/y"),
+            "https://jeny.example.com"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let request = http::Request::builder()
+            .header("cookie", "a=1; jeny_session=jenys_abc; b=2")
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        assert_eq!(cookie(&parts.headers, SESSION_COOKIE), Some("jenys_abc"));
+        assert_eq!(cookie(&parts.headers, "c"), None);
     }
 }

@@ -1,4 +1,5 @@
-//! Errors of the auth part.
+//! Errors of the auth part. Each names an `ErrorCode`; sign-in refusals carry a reason meant
+//! for the person refused (shown on a page), never an internal detail.
 
 use jeny_core::{DomainError, ErrorCode};
 use jeny_store::StoreError;
@@ -11,6 +12,14 @@ pub enum AuthError {
     Invalid { field: String, message: String },
     #[error("you have no API token {0:?}")]
     TokenNotFound(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    SignInRefused(String),
+    #[error(transparent)]
+    Forbidden(#[from] jeny_core::Forbidden),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -28,7 +37,9 @@ impl DomainError for AuthError {
     fn code(&self) -> ErrorCode {
         match self {
             AuthError::InvalidEmail(_) | AuthError::Invalid { .. } => ErrorCode::InvalidInput,
-            AuthError::TokenNotFound(_) => ErrorCode::NotFound,
+            AuthError::TokenNotFound(_) | AuthError::NotFound(_) => ErrorCode::NotFound,
+            AuthError::Conflict(_) => ErrorCode::Conflict,
+            AuthError::SignInRefused(_) | AuthError::Forbidden(_) => ErrorCode::Forbidden,
             AuthError::Store(error) => error.code(),
         }
     }

@@ -1,24 +1,85 @@
-//! Authentication: people, their roles, and API tokens, turned into the `Principal` every other
-//! part sees. Tokens are random 256-bit strings shown once and stored only as SHA-256 hashes.
-//! This is the base the sign-in issue (OIDC, sessions, device flow) builds on.
+//! Authentication and access: who may sign in (OpenID Connect, Google by default, checked
+//! against an allowlist), the credentials jeny issues (browser sessions, personal API tokens,
+//! agent tokens, tokens obtained by `jeny login` through the device flow, one-time console
+//! links), and the `Principal` every other part sees: the person, their global role and their
+//! roles on projects and environments. Every secret is random, shown once, and stored only as
+//! its SHA-256 hash. Forward authentication (`/auth/verify`) and token introspection let a
+//! team's other tools rely on the same sign-in.
 
+mod agents;
 pub mod api;
 mod authenticator;
+mod config;
+mod device;
 mod error;
 mod model;
+mod oidc;
+mod pages;
+mod people;
+mod ratelimit;
 mod service;
+mod signin;
 mod store;
 mod token;
 
-pub use authenticator::TokenAuthenticator;
+pub use agents::agent_me;
+pub use authenticator::SESSION_COOKIE;
+pub use config::{AuthConfig, DEFAULT_ADMIN_EMAIL, GOOGLE_ISSUER, OidcConfig};
+pub use device::{DEVICE_GRANT_TYPE, DeviceAuthorization, DevicePollError};
 pub use error::AuthError;
-pub use model::{ApiToken, CreatedToken, Email, IssuedToken, Me, NewToken, Person, TokenScope};
-pub use service::{create_token, introspect, list_tokens, me, revoke_token};
+pub use model::{
+    AgentMe, AgentToken, AllowlistEntry, ApiToken, CreatedAgentToken, CreatedToken, Email,
+    GrantsUpdate, IssuedToken, Me, NewAgentToken, NewAllowlistEntry, NewToken, Person,
+    PersonDetails, PersonUpdate, Session, TokenScope,
+};
+pub use service::{create_token, introspect, list_tokens, revoke_token};
+pub use signin::{ClientInfo, LINK_TTL, parse_entry as parse_allowlist_entry};
 
 use jeny_core::{Role, Secret};
 use jeny_events::NewEvent;
 use jeny_store::Store;
 use serde_json::json;
+
+/// The auth part of one server: its configuration, the store, and what it keeps in memory
+/// (recently verified credentials, sign-in attempts per address, the provider's metadata).
+pub struct AuthService {
+    pub(crate) store: Store,
+    pub(crate) config: AuthConfig,
+    pub(crate) cache: authenticator::CredentialCache,
+    pub(crate) limiter: ratelimit::RateLimiter,
+    pub(crate) oidc: Option<oidc::Oidc>,
+}
+
+impl AuthService {
+    pub fn new(store: Store, config: AuthConfig) -> AuthService {
+        let oidc = config.oidc.clone().map(|oidc_config| {
+            let redirect_url = config
+                .redirect_url()
+                .expect("a redirect URL exists when OIDC is configured");
+            oidc::Oidc::new(oidc_config, redirect_url)
+        });
+        AuthService {
+            limiter: ratelimit::RateLimiter::new(config.signin_attempts_per_minute),
+            cache: authenticator::CredentialCache::default(),
+            store,
+            config,
+            oidc,
+        }
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether people can sign in with an identity provider here.
+    pub fn has_oidc(&self) -> bool {
+        self.oidc.is_some()
+    }
+}
 
 /// Creates `email` with `role` if needed (an existing person gets `role`), and a new API token
 /// for them. What `jeny admin token` runs. The token is in the result and nowhere else.

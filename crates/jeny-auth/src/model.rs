@@ -31,6 +31,13 @@ impl Email {
     }
 }
 
+impl Email {
+    /// The part after `@`.
+    pub fn domain(&self) -> &str {
+        self.0.split_once('@').map_or("", |(_, domain)| domain)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
     pub id: String,
@@ -154,10 +161,116 @@ pub struct CreatedToken {
 pub struct Me {
     pub person_id: String,
     pub email: String,
-    /// The role in effect for this request (a token's scope may lower the person's).
+    /// The global role in effect for this request (a token's scope may lower the person's).
     pub role: Role,
-    /// How this request authenticated: `api_token`.
-    pub authenticated_by: String,
+    /// Roles on particular projects and environments, in effect for this request.
+    pub grants: Vec<jeny_core::Grant>,
+    /// How this request authenticated: `api_token` or `session`.
+    pub authenticated_by: jeny_core::Credential,
     /// The token, when one was used.
     pub token: Option<ApiToken>,
+    /// The session's id, when a browser session was used.
+    pub session_id: Option<String>,
+}
+
+/// A person, as admins manage them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct PersonDetails {
+    pub id: String,
+    pub email: String,
+    /// From the identity provider, when it gave one.
+    pub name: Option<String>,
+    /// The global role.
+    pub role: Role,
+    /// Roles on particular projects or environments, in place of the global role there.
+    pub grants: Vec<jeny_core::Grant>,
+    pub created_at: jeny_core::Timestamp,
+    pub last_signed_in_at: Option<jeny_core::Timestamp>,
+}
+
+/// What `PATCH /api/v1/people/{person}` takes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonUpdate {
+    /// The new global role.
+    pub role: Role,
+}
+
+/// What `PUT /api/v1/people/{person}/grants` takes: the person's grants, all of them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantsUpdate {
+    pub grants: Vec<jeny_core::Grant>,
+}
+
+/// A browser session.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Session {
+    pub id: String,
+    /// How the person signed in: `oidc` or `console_link`.
+    pub method: String,
+    pub created_at: jeny_core::Timestamp,
+    /// Recorded at most once a minute.
+    pub last_seen_at: jeny_core::Timestamp,
+    /// When it ends unless used again (the sooner of the idle and the absolute expiry).
+    pub expires_at: jeny_core::Timestamp,
+    pub revoked_at: Option<jeny_core::Timestamp>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// Whether this request came with this session.
+    pub current: bool,
+}
+
+/// An agent token as admins see it: never its secret.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AgentToken {
+    pub id: String,
+    /// The agent's name, such as the host it runs on.
+    pub name: String,
+    pub created_at: jeny_core::Timestamp,
+    pub created_by: String,
+    pub last_used_at: Option<jeny_core::Timestamp>,
+    pub revoked_at: Option<jeny_core::Timestamp>,
+}
+
+/// What `POST /api/v1/agent-tokens` takes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgentToken {
+    pub name: String,
+}
+
+/// An agent token just created, with its secret: shown this once.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CreatedAgentToken {
+    /// The secret, for `jeny agent --token`. It is not stored and cannot be shown again.
+    pub token: String,
+    #[serde(flatten)]
+    pub details: AgentToken,
+}
+
+/// Who an agent is, as it sees itself.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AgentMe {
+    pub agent_token_id: String,
+    pub name: String,
+}
+
+/// An allowlist entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AllowlistEntry {
+    /// An email (`alice@example.com`) or a whole domain (`@example.com`).
+    pub entry: String,
+    /// `config` (the configuration file; change it there) or `api`.
+    pub source: String,
+    pub created_at: Option<jeny_core::Timestamp>,
+    pub created_by: Option<String>,
+}
+
+/// What `POST /api/v1/allowlist` takes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAllowlistEntry {
+    /// An email (`alice@example.com`) or a whole domain (`@example.com`).
+    pub entry: String,
 }

@@ -1,29 +1,83 @@
-//! The caller's own API tokens: create (the secret shown once), list, revoke; and `me`.
+//! The caller's own API tokens: create (the secret shown once), list, revoke; `me` and the
+//! caller's sessions; and token introspection.
 
-use crate::model::{ApiToken, CreatedToken, Me, NewToken};
+use crate::authenticator::micros;
+use crate::model::{ApiToken, CreatedToken, Me, NewToken, Session};
 use crate::{AuthError, store, token};
-use jeny_core::{Principal, Timestamp};
+use jeny_core::{Credential, Principal, Timestamp};
 use jeny_events::NewEvent;
 use jeny_store::Store;
 use serde_json::json;
 
 const MAX_NAME: usize = 100;
 
-pub async fn me(store: &Store, principal: &Principal) -> Result<Me, AuthError> {
-    let token = match &principal.token_id {
-        Some(id) => store::tokens_of(store, &principal.person_id)
+impl crate::AuthService {
+    pub async fn me(&self, principal: &Principal) -> Result<Me, AuthError> {
+        let (token, session_id) = match principal.credential {
+            Credential::Session => (None, principal.token_id.clone()),
+            _ => match &principal.token_id {
+                Some(id) => (
+                    store::tokens_of(&self.store, &principal.person_id)
+                        .await?
+                        .into_iter()
+                        .find(|token| &token.id == id),
+                    None,
+                ),
+                None => (None, None),
+            },
+        };
+        Ok(Me {
+            person_id: principal.person_id.clone(),
+            email: principal.email.clone(),
+            role: principal.role,
+            grants: principal.grants.clone(),
+            authenticated_by: principal.credential,
+            token,
+            session_id,
+        })
+    }
+
+    /// The caller's live sessions, newest first, the current one marked.
+    pub async fn sessions(&self, principal: &Principal) -> Result<Vec<Session>, AuthError> {
+        let idle = micros(self.config.session_idle);
+        let mut sessions = store::sessions::live_of(
+            &self.store,
+            &principal.person_id,
+            Timestamp::now().as_micros(),
+            idle,
+        )
+        .await?;
+        for session in &mut sessions {
+            session.current = principal.credential == Credential::Session
+                && principal.token_id.as_deref() == Some(session.id.as_str());
+        }
+        Ok(sessions)
+    }
+
+    /// Ends one of the caller's sessions.
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+    ) -> Result<Session, AuthError> {
+        let idle = micros(self.config.session_idle);
+        let mut tx = self.store.begin().await?;
+        let session = store::sessions::revoke(&mut tx, &principal.person_id, session_id, idle)
             .await?
-            .into_iter()
-            .find(|token| &token.id == id),
-        None => None,
-    };
-    Ok(Me {
-        person_id: principal.person_id.clone(),
-        email: principal.email.clone(),
-        role: principal.role,
-        authenticated_by: "api_token".to_owned(),
-        token,
-    })
+            .ok_or_else(|| AuthError::NotFound(format!("you have no session {session_id:?}")))?;
+        jeny_events::append(
+            &mut tx,
+            NewEvent::new(
+                "session.revoked",
+                principal.actor(),
+                json!({"session_id": session_id, "email": principal.email}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        self.forget_all();
+        Ok(session)
+    }
 }
 
 pub async fn list_tokens(store: &Store, principal: &Principal) -> Result<Vec<ApiToken>, AuthError> {
@@ -110,7 +164,7 @@ pub async fn create_token(
 /// other nodes within their cache's few seconds.
 pub async fn revoke_token(
     store: &Store,
-    authenticator: &crate::TokenAuthenticator,
+    authenticator: &crate::AuthService,
     principal: &Principal,
     token_id: &str,
 ) -> Result<ApiToken, AuthError> {

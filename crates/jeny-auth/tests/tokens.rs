@@ -1,6 +1,6 @@
 //! Tokens on both backends: issued once, stored hashed, verified into a principal.
 
-use jeny_auth::{Email, TokenAuthenticator, issue_token};
+use jeny_auth::{AuthConfig, AuthService, Email, issue_token};
 use jeny_core::Role;
 use jeny_store::testing::TestDatabase;
 use jeny_store::{Backend, Row, both_backends, sqlx};
@@ -12,29 +12,41 @@ async fn an_issued_token_authenticates_as_its_person(backend: Backend) {
     let issued = issue_token(&store, &email, Role::Admin, "laptop", "jeny")
         .await
         .unwrap();
-    let authenticator = TokenAuthenticator::new(store.clone());
+    let authenticator = AuthService::new(store.clone(), AuthConfig::new("http://localhost"));
     use jeny_http::Authenticator;
     let principal = authenticator
-        .authenticate(issued.token.expose())
+        .authenticate(&with_authorization(&format!(
+            "Bearer {}",
+            issued.token.expose()
+        )))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(principal.email, "ops@example.com");
     assert_eq!(principal.role, Role::Admin);
-    assert!(
-        authenticator
-            .authenticate("jeny_not-a-real-token")
+    for refused in [
+        "Bearer jeny_not-a-real-token",
+        "Bearer nonsense",
+        "Basic abc",
+    ] {
+        let error = authenticator
+            .authenticate(&with_authorization(refused))
             .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        authenticator
-            .authenticate("Bearer nonsense")
-            .await
-            .unwrap()
-            .is_none()
-    );
+            .unwrap_err();
+        assert_eq!(
+            error.code,
+            jeny_core::ErrorCode::Unauthenticated,
+            "{refused}"
+        );
+    }
+}
+
+fn with_authorization(value: &str) -> http::request::Parts {
+    http::Request::builder()
+        .header("authorization", value)
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0
 }
 
 async fn tokens_are_stored_hashed_and_reissuing_updates_the_role(backend: Backend) {

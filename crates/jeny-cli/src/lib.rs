@@ -8,6 +8,7 @@ mod deploy;
 pub mod exit;
 mod inventory;
 mod lists;
+mod login;
 mod table;
 mod vars;
 
@@ -28,6 +29,19 @@ pub struct OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
+    /// Sign in to a jeny server from this machine: approve a code in your browser, and an API
+    /// token is stored for the other commands (in ~/.config/jeny/login.json, mode 0600).
+    #[command(after_help = "Examples:\n  jeny login --server https://jeny.example.com")]
+    Login {
+        /// The jeny server's URL.
+        #[arg(long, env = "JENY_SERVER", value_name = "URL")]
+        server: String,
+    },
+    /// Revoke the stored login's token (or --token's) on the server and forget it.
+    Logout {
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// List projects.
     #[command(after_help = "Examples:\n  jeny projects\n  jeny projects --json | jq '.[].name'")]
     Projects {
@@ -149,6 +163,8 @@ pub enum ClientCommand {
 /// Runs a client command; returns the exit code.
 pub async fn run(command: ClientCommand) -> i32 {
     let result = match command {
+        ClientCommand::Login { server } => login::login(&server).await,
+        ClientCommand::Logout { connection } => login::logout(&connection).await,
         ClientCommand::Projects { connection, format } => {
             lists::projects(&connection, &format).await
         }

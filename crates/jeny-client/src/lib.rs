@@ -589,6 +589,82 @@ impl Client {
             .await?;
         checked(response).await.map(|_| ())
     }
+
+    // Sign-in.
+
+    /// Who this client's token belongs to.
+    pub async fn me(&self) -> Result<jeny_auth::Me, ClientError> {
+        json(self.request(Method::GET, "/api/v1/me").send().await?).await
+    }
+
+    /// Revokes one of the caller's API tokens.
+    pub async fn revoke_token(&self, id: &str) -> Result<jeny_auth::ApiToken, ClientError> {
+        json(
+            self.request(Method::DELETE, &format!("/api/v1/me/tokens/{id}"))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// Starts the device flow (RFC 8628) as client `client_id`, for a token named `client_name`.
+    pub async fn start_device_login(
+        &self,
+        client_id: &str,
+        client_name: &str,
+    ) -> Result<jeny_auth::DeviceAuthorization, ClientError> {
+        json(
+            self.http
+                .post(format!("{}/auth/device/code", self.base_url))
+                .form(&[("client_id", client_id), ("client_name", client_name)])
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// Polls the device flow once.
+    pub async fn poll_device_login(
+        &self,
+        client_id: &str,
+        device_code: &str,
+    ) -> Result<DevicePoll, ClientError> {
+        let response = self
+            .http
+            .post(format!("{}/auth/device/token", self.base_url))
+            .form(&[
+                ("grant_type", jeny_auth::DEVICE_GRANT_TYPE),
+                ("device_code", device_code),
+                ("client_id", client_id),
+            ])
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body = response.text().await?;
+        let answer: Value = serde_json::from_str(&body).map_err(|_| ClientError::Unexpected {
+            status,
+            body: body.clone(),
+        })?;
+        if let Some(token) = answer.get("access_token").and_then(Value::as_str) {
+            return Ok(DevicePoll::Token(token.to_owned()));
+        }
+        let description = answer
+            .get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(match answer.get("error").and_then(Value::as_str) {
+            Some("authorization_pending") => DevicePoll::Pending,
+            Some("slow_down") => DevicePoll::SlowDown,
+            Some("access_denied") => DevicePoll::Denied,
+            Some("expired_token") => DevicePoll::Expired,
+            _ => DevicePoll::Refused(if description.is_empty() {
+                body
+            } else {
+                description
+            }),
+        })
+    }
 }
 
 fn page_query(limit: Option<usize>, cursor: Option<&str>) -> Vec<(&'static str, String)> {
@@ -603,6 +679,23 @@ fn with_if_match(request: RequestBuilder, if_match: Option<&str>) -> RequestBuil
         Some(etag) => request.header(http::header::IF_MATCH, etag),
         None => request,
     }
+}
+
+/// One poll's outcome in the device flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevicePoll {
+    /// Approved: the new API token.
+    Token(String),
+    /// Not yet approved: poll again after the interval.
+    Pending,
+    /// Polling too fast: add 5 seconds to the interval.
+    SlowDown,
+    /// The person denied it.
+    Denied,
+    /// The device code expired.
+    Expired,
+    /// Refused for another reason (unknown or used code), with the server's words.
+    Refused(String),
 }
 
 /// The response when it succeeded; its problem otherwise.

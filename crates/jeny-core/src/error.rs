@@ -27,6 +27,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// The method is not supported on this route.
     MethodNotAllowed,
+    /// Too many attempts from this client (sign-in): wait and retry.
+    TooManyRequests,
     /// A dependency (the database) is unreachable right now; retrying later may work.
     Unavailable,
     /// A bug or an unexpected failure inside jeny. Never carries details to the client.
@@ -48,6 +50,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

@@ -16,6 +16,6 @@ pub use id::new_id;
 pub use name::{Name, NameError};
 pub use page::{Page, PageRequest};
 pub use precondition::{Precondition, etag_for};
-pub use principal::{Principal, Role};
+pub use principal::{Credential, Forbidden, Grant, Principal, Role};
 pub use secret::{Secret, SecretBox, SecretKey};
 pub use time::Timestamp;

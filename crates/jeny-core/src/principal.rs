@@ -62,24 +62,62 @@ impl FromStr for Role {
     }
 }
 
-/// An authenticated person acting through some credential.
+/// How a principal authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Credential {
+    /// A personal API token (`Authorization: Bearer jeny_...`).
+    ApiToken,
+    /// A browser session cookie.
+    Session,
+    /// An agent token: a machine, not a person; it may only call the agent routes.
+    AgentToken,
+}
+
+impl Credential {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Credential::ApiToken => "api_token",
+            Credential::Session => "session",
+            Credential::AgentToken => "agent_token",
+        }
+    }
+}
+
+/// A role granted on one project, or on one environment of it, instead of the global role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub project: String,
+    /// `None`: every environment of the project (unless one has its own grant).
+    #[serde(default)]
+    pub environment: Option<String>,
+    pub role: Role,
+}
+
+/// An authenticated person (or agent) acting through some credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub person_id: String,
     pub email: String,
-    /// The role in effect: the person's, or less when the credential is limited to less.
+    /// The global role in effect: the person's, or less when the credential is limited to less.
     pub role: Role,
-    /// The API token this principal authenticated with, when it was one.
+    /// Roles on particular projects and environments, already limited like `role`.
+    pub grants: Vec<Grant>,
+    /// The API token, agent token or session this principal authenticated with.
     pub token_id: Option<String>,
+    pub credential: Credential,
 }
 
 /// The principal lacks the role an action needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("this needs the {needed} role; {email} is {has}")]
+#[error("this needs the {needed} role{place}; {email} is {has}{place}")]
 pub struct Forbidden {
     pub email: String,
     pub needed: Role,
     pub has: Role,
+    /// ` on project p` or ` on p/e`, or empty for the global role.
+    pub place: String,
 }
 
 impl crate::DomainError for Forbidden {
@@ -89,17 +127,82 @@ impl crate::DomainError for Forbidden {
 }
 
 impl Principal {
-    /// Succeeds when this principal has at least `needed`.
+    /// A person acting with `role` everywhere through an API token (tools and tests).
+    pub fn person(person_id: &str, email: &str, role: Role) -> Principal {
+        Principal {
+            person_id: person_id.to_owned(),
+            email: email.to_owned(),
+            role,
+            grants: Vec::new(),
+            token_id: None,
+            credential: Credential::ApiToken,
+        }
+    }
+
+    /// This principal with every role lowered to at most `cap` (a token's scope).
+    pub fn capped(mut self, cap: Role) -> Principal {
+        self.role = self.role.min(cap);
+        for grant in &mut self.grants {
+            grant.role = grant.role.min(cap);
+        }
+        self
+    }
+
+    /// The role in effect on `project` (and `environment`): an environment's grant, else the
+    /// project's, else the global role. A global admin is admin everywhere.
+    pub fn role_in(&self, project: &str, environment: Option<&str>) -> Role {
+        if self.role == Role::Admin {
+            return Role::Admin;
+        }
+        let find = |environment: Option<&str>| {
+            self.grants
+                .iter()
+                .find(|grant| {
+                    grant.project == project && grant.environment.as_deref() == environment
+                })
+                .map(|grant| grant.role)
+        };
+        environment
+            .and_then(|environment| find(Some(environment)))
+            .or_else(|| find(None))
+            .unwrap_or(self.role)
+    }
+
+    /// Succeeds when this principal has at least `needed` globally.
     pub fn require(&self, needed: Role) -> Result<(), Forbidden> {
-        if self.role >= needed {
+        self.check(needed, self.role, String::new())
+    }
+
+    /// Succeeds when this principal has at least `needed` on `project` (and `environment`).
+    pub fn require_in(
+        &self,
+        project: &str,
+        environment: Option<&str>,
+        needed: Role,
+    ) -> Result<(), Forbidden> {
+        let place = match environment {
+            Some(environment) => format!(" on {project}/{environment}"),
+            None => format!(" on project {project}"),
+        };
+        self.check(needed, self.role_in(project, environment), place)
+    }
+
+    fn check(&self, needed: Role, has: Role, place: String) -> Result<(), Forbidden> {
+        if has >= needed {
             Ok(())
         } else {
             Err(Forbidden {
                 email: self.email.clone(),
                 needed,
-                has: self.role,
+                has,
+                place,
             })
         }
+    }
+
+    /// Whether this is an agent rather than a person.
+    pub fn is_agent(&self) -> bool {
+        self.credential == Credential::AgentToken
     }
 
     /// How this principal is named in the event log.
@@ -113,12 +216,7 @@ mod tests {
     use super::*;
 
     fn person(role: Role) -> Principal {
-        Principal {
-            person_id: "p".into(),
-            email: "a@example.com".into(),
-            token_id: None,
-            role,
-        }
+        Principal::person("p", "a@example.com", role)
     }
 
     #[test]
@@ -131,6 +229,37 @@ mod tests {
             refused.to_string(),
             "this needs the deployer role; a@example.com is viewer"
         );
+    }
+
+    #[test]
+    fn the_most_specific_grant_wins_and_a_cap_limits_all() {
+        let mut alice = person(Role::Deployer);
+        let grant = |environment: Option<&str>, role| Grant {
+            project: "shop".into(),
+            environment: environment.map(str::to_owned),
+            role,
+        };
+        alice.grants = vec![
+            grant(None, Role::Viewer),
+            grant(Some("staging"), Role::Admin),
+        ];
+        assert_eq!(alice.role_in("shop", Some("production")), Role::Viewer);
+        assert_eq!(alice.role_in("shop", None), Role::Viewer);
+        assert_eq!(alice.role_in("shop", Some("staging")), Role::Admin);
+        assert_eq!(alice.role_in("blog", Some("production")), Role::Deployer);
+        let refused = alice
+            .require_in("shop", Some("production"), Role::Deployer)
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "this needs the deployer role on shop/production; a@example.com is viewer on shop/production"
+        );
+        let read_only = alice.clone().capped(Role::Viewer);
+        assert_eq!(read_only.role_in("shop", Some("staging")), Role::Viewer);
+        assert_eq!(read_only.role, Role::Viewer);
+        let mut admin = person(Role::Admin);
+        admin.grants = vec![grant(None, Role::Viewer)];
+        assert_eq!(admin.role_in("shop", None), Role::Admin);
     }
 
     #[test]

@@ -13,10 +13,10 @@ mod problem;
 mod query;
 pub mod sse;
 
-pub use auth::{AsAdmin, AsDeployer, Auth, Authenticator, Authenticators};
+pub use auth::{AsAdmin, AsAgent, AsDeployer, Auth, Authenticator, Authenticators};
 pub use etag::IfMatch;
 pub use json::{AppJson, MergePatch, json_created, json_with_etag, merge_patch};
-pub use middleware::{RequestId, detach_writes, request_context};
+pub use middleware::{DeliberateBody, RequestId, detach_writes, request_context};
 pub use pagination::{Pagination, page_request};
 pub use problem::{ApiError, Problem, ReadErrors, WriteErrors, status_of};
 pub use query::QueryPairs;

@@ -70,6 +70,11 @@ pub async fn detach_writes(request: Request, next: Next) -> Response {
     }
 }
 
+/// Marks an error response whose body is meant as it is (an HTML page for a browser, an OAuth
+/// error object), so that it is not rewritten as problem+json.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliberateBody;
+
 async fn into_problem_if_error(
     mut response: Response,
     request_id: &str,
@@ -88,7 +93,9 @@ async fn into_problem_if_error(
         return with_problem_body(response, &error, request_id);
     }
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<DeliberateBody>().is_some()
+    {
         return response;
     }
     let is_problem = response

@@ -10,6 +10,14 @@ use jeny_core::PageRequest;
 pub struct QueryPairs(pub Vec<(String, String)>);
 
 impl QueryPairs {
+    /// The pairs of a URI's query string.
+    pub fn from_uri(uri: &http::Uri) -> QueryPairs {
+        let pairs = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        QueryPairs(pairs)
+    }
+
     pub fn first(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -63,9 +71,6 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<QueryPairs, ApiError> {
-        let pairs = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect();
-        Ok(QueryPairs(pairs))
+        Ok(QueryPairs::from_uri(&parts.uri))
     }
 }

@@ -8,7 +8,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router, middleware};
-use jeny_auth::TokenAuthenticator;
 use jeny_core::{SecretBox, SecretKey};
 use jeny_http::{ApiError, Authenticators, detach_writes, request_context};
 use jeny_store::Store;
@@ -22,6 +21,7 @@ pub(crate) struct Parts {
     pub config: Config,
     pub shutdown: CancellationToken,
     pub links: jeny_deploys::Links,
+    pub auth: Arc<jeny_auth::AuthService>,
 }
 
 pub(crate) fn build(parts: Parts) -> Router {
@@ -31,14 +31,11 @@ pub(crate) fn build(parts: Parts) -> Router {
         config,
         shutdown,
         links,
+        auth,
     } = parts;
     let metrics = Metrics::new(store.clone());
-    let authenticator = Arc::new(TokenAuthenticator::new(store.clone()));
     let parts_routes = Router::new()
-        .merge(jeny_auth::api::routes(jeny_auth::api::AuthState {
-            store: store.clone(),
-            authenticator: authenticator.clone(),
-        }))
+        .merge(jeny_auth::api::routes(auth.clone()))
         .merge(jeny_projects::api::routes(
             jeny_projects::api::ProjectsState {
                 store: store.clone(),
@@ -66,7 +63,7 @@ pub(crate) fn build(parts: Parts) -> Router {
         .merge(parts_routes)
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(Extension(Authenticators(authenticator)))
+        .layer(Extension(Authenticators(auth)))
         .layer(middleware::from_fn(detach_writes))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(jeny_core::ErrorCode::Internal, "a request handler panicked")

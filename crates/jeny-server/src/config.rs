@@ -59,6 +59,125 @@ pub struct ServerArgs {
     /// This node's name on the deploys it runs [default: the host name].
     #[arg(long, env = "JENY_NODE_NAME", value_name = "NAME")]
     pub node_name: Option<String>,
+    /// OpenID Connect issuer people sign in with [default: https://accounts.google.com when a
+    /// client id is set].
+    #[arg(
+        long,
+        env = "JENY_OIDC_ISSUER",
+        value_name = "URL",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_issuer: Option<String>,
+    /// OAuth client id registered with the issuer; setting it turns on sign-in with it.
+    #[arg(
+        long,
+        env = "JENY_OIDC_CLIENT_ID",
+        value_name = "ID",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_client_id: Option<String>,
+    /// The client's secret.
+    #[arg(
+        long,
+        env = "JENY_OIDC_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        help_heading = "Sign-in"
+    )]
+    pub oidc_client_secret: Option<String>,
+    /// File holding the client's secret (instead of --oidc-client-secret).
+    #[arg(
+        long,
+        env = "JENY_OIDC_CLIENT_SECRET_FILE",
+        value_name = "FILE",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// Where the issuer sends people back [default: <public-url>/auth/callback].
+    #[arg(
+        long,
+        env = "JENY_OIDC_REDIRECT_URL",
+        value_name = "URL",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_redirect_url: Option<String>,
+    /// Google Workspace domain whose accounts alone may sign in (Google's `hd` claim).
+    #[arg(
+        long,
+        env = "JENY_OIDC_HOSTED_DOMAIN",
+        value_name = "DOMAIN",
+        help_heading = "Sign-in"
+    )]
+    pub oidc_hosted_domain: Option<String>,
+    /// Who may sign in: emails and @domains, comma-separated (admins add more in the API).
+    #[arg(
+        long,
+        env = "JENY_ALLOWLIST",
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Sign-in"
+    )]
+    pub allowlist: Option<Vec<String>>,
+    /// Becomes admin when signing in, and is whom the console's one-time link signs in
+    /// [default: admin@localhost; without it the first person to sign in becomes admin].
+    #[arg(
+        long,
+        env = "JENY_ADMIN_EMAIL",
+        value_name = "EMAIL",
+        help_heading = "Sign-in"
+    )]
+    pub admin_email: Option<String>,
+    /// Seconds a browser session may go unused before it ends [default: 86400].
+    #[arg(
+        long,
+        env = "JENY_SESSION_IDLE_SECS",
+        value_name = "SECONDS",
+        help_heading = "Sign-in"
+    )]
+    pub session_idle_secs: Option<u64>,
+    /// Seconds a browser session lasts at most [default: 2592000, 30 days].
+    #[arg(
+        long,
+        env = "JENY_SESSION_MAX_AGE_SECS",
+        value_name = "SECONDS",
+        help_heading = "Sign-in"
+    )]
+    pub session_max_age_secs: Option<u64>,
+    /// Sign-in attempts one address may make per minute [default: 30].
+    #[arg(
+        long,
+        env = "JENY_SIGNIN_ATTEMPTS_PER_MINUTE",
+        value_name = "N",
+        help_heading = "Sign-in"
+    )]
+    pub signin_attempts_per_minute: Option<u32>,
+    /// Hosts besides jeny's own that sign-in may return to (tools behind forward auth),
+    /// comma-separated; `.example.com` means every subdomain.
+    #[arg(
+        long,
+        env = "JENY_AUTH_REDIRECT_DOMAINS",
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Sign-in"
+    )]
+    pub auth_redirect_domains: Option<Vec<String>>,
+    /// The session cookie's Domain, for tools on sibling hosts behind forward auth
+    /// [default: jeny's host only].
+    #[arg(
+        long,
+        env = "JENY_COOKIE_DOMAIN",
+        value_name = "DOMAIN",
+        help_heading = "Sign-in"
+    )]
+    pub cookie_domain: Option<String>,
+    /// Seconds `jeny login` waits between polls while the person approves [default: 5].
+    #[arg(
+        long,
+        env = "JENY_DEVICE_POLL_INTERVAL_SECS",
+        value_name = "SECONDS",
+        help_heading = "Sign-in"
+    )]
+    pub device_poll_interval_secs: Option<u64>,
     /// Print a commented sample configuration file with the values in effect, and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -81,6 +200,20 @@ struct FileConfig {
     deploy_output_cap_bytes: Option<u64>,
     deploy_lease_secs: Option<u64>,
     node_name: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_client_secret_file: Option<PathBuf>,
+    oidc_redirect_url: Option<String>,
+    oidc_hosted_domain: Option<String>,
+    allowlist: Option<Vec<String>>,
+    admin_email: Option<String>,
+    session_idle_secs: Option<u64>,
+    session_max_age_secs: Option<u64>,
+    signin_attempts_per_minute: Option<u32>,
+    auth_redirect_domains: Option<Vec<String>>,
+    cookie_domain: Option<String>,
+    device_poll_interval_secs: Option<u64>,
 }
 
 /// The settings in effect.
@@ -102,6 +235,47 @@ pub struct Config {
     /// The program started as `PROGRAM supervise` for each deploy: this executable unless set
     /// (tests, whose executable is not jeny, set it).
     pub supervisor_program: Option<PathBuf>,
+    pub sign_in: SignInConfig,
+}
+
+/// The sign-in settings (see `jeny server --help`, "Sign-in").
+#[derive(Debug, Clone)]
+pub struct SignInConfig {
+    pub oidc_issuer: Option<String>,
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<String>,
+    pub oidc_client_secret_file: Option<PathBuf>,
+    pub oidc_redirect_url: Option<String>,
+    pub oidc_hosted_domain: Option<String>,
+    pub allowlist: Vec<String>,
+    pub admin_email: Option<String>,
+    pub session_idle_secs: u64,
+    pub session_max_age_secs: u64,
+    pub signin_attempts_per_minute: u32,
+    pub auth_redirect_domains: Vec<String>,
+    pub cookie_domain: Option<String>,
+    pub device_poll_interval_secs: u64,
+}
+
+impl Default for SignInConfig {
+    fn default() -> SignInConfig {
+        SignInConfig {
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_client_secret_file: None,
+            oidc_redirect_url: None,
+            oidc_hosted_domain: None,
+            allowlist: Vec::new(),
+            admin_email: None,
+            session_idle_secs: 24 * 3600,
+            session_max_age_secs: 30 * 24 * 3600,
+            signin_attempts_per_minute: 30,
+            auth_redirect_domains: Vec::new(),
+            cookie_domain: None,
+            device_poll_interval_secs: 5,
+        }
+    }
 }
 
 /// The `JENY_*` variables jeny reads; any other is reported.
@@ -120,6 +294,20 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_DEPLOY_OUTPUT_CAP_BYTES",
     "JENY_DEPLOY_LEASE_SECS",
     "JENY_NODE_NAME",
+    "JENY_OIDC_ISSUER",
+    "JENY_OIDC_CLIENT_ID",
+    "JENY_OIDC_CLIENT_SECRET",
+    "JENY_OIDC_CLIENT_SECRET_FILE",
+    "JENY_OIDC_REDIRECT_URL",
+    "JENY_OIDC_HOSTED_DOMAIN",
+    "JENY_ALLOWLIST",
+    "JENY_ADMIN_EMAIL",
+    "JENY_SESSION_IDLE_SECS",
+    "JENY_SESSION_MAX_AGE_SECS",
+    "JENY_SIGNIN_ATTEMPTS_PER_MINUTE",
+    "JENY_AUTH_REDIRECT_DOMAINS",
+    "JENY_COOKIE_DOMAIN",
+    "JENY_DEVICE_POLL_INTERVAL_SECS",
     "JENY_TEST_DATABASE_URL",
     // read by the client commands (`jeny deploy`, `jeny inventory`, ...), not by the server
     "JENY_SERVER",
@@ -145,6 +333,7 @@ impl Default for Config {
             deploy_lease_secs: 15,
             node_name: host_name(),
             supervisor_program: None,
+            sign_in: SignInConfig::default(),
         }
     }
 }
@@ -207,7 +396,142 @@ impl Config {
                 .or(file.node_name)
                 .unwrap_or(defaults.node_name),
             supervisor_program: None,
+            sign_in: SignInConfig {
+                oidc_issuer: args.oidc_issuer.clone().or(file.oidc_issuer),
+                oidc_client_id: args.oidc_client_id.clone().or(file.oidc_client_id),
+                oidc_client_secret: args.oidc_client_secret.clone().or(file.oidc_client_secret),
+                oidc_client_secret_file: args
+                    .oidc_client_secret_file
+                    .clone()
+                    .or(file.oidc_client_secret_file),
+                oidc_redirect_url: args.oidc_redirect_url.clone().or(file.oidc_redirect_url),
+                oidc_hosted_domain: args.oidc_hosted_domain.clone().or(file.oidc_hosted_domain),
+                allowlist: args
+                    .allowlist
+                    .clone()
+                    .or(file.allowlist)
+                    .unwrap_or_default(),
+                admin_email: args.admin_email.clone().or(file.admin_email),
+                session_idle_secs: args
+                    .session_idle_secs
+                    .or(file.session_idle_secs)
+                    .unwrap_or(defaults.sign_in.session_idle_secs)
+                    .max(60),
+                session_max_age_secs: args
+                    .session_max_age_secs
+                    .or(file.session_max_age_secs)
+                    .unwrap_or(defaults.sign_in.session_max_age_secs)
+                    .max(60),
+                signin_attempts_per_minute: args
+                    .signin_attempts_per_minute
+                    .or(file.signin_attempts_per_minute)
+                    .unwrap_or(defaults.sign_in.signin_attempts_per_minute)
+                    .max(1),
+                auth_redirect_domains: args
+                    .auth_redirect_domains
+                    .clone()
+                    .or(file.auth_redirect_domains)
+                    .unwrap_or_default(),
+                cookie_domain: args.cookie_domain.clone().or(file.cookie_domain),
+                device_poll_interval_secs: args
+                    .device_poll_interval_secs
+                    .or(file.device_poll_interval_secs)
+                    .unwrap_or(defaults.sign_in.device_poll_interval_secs)
+                    .max(1),
+            },
         })
+    }
+
+    /// The auth part's configuration for a server reached at `public_url`, or why the sign-in
+    /// settings do not make sense together.
+    pub fn auth_config(&self, public_url: &str) -> anyhow::Result<jeny_auth::AuthConfig> {
+        let sign_in = &self.sign_in;
+        let mut auth = jeny_auth::AuthConfig::new(public_url);
+        let mut allowlist = Vec::new();
+        for entry in sign_in
+            .allowlist
+            .iter()
+            .filter(|entry| !entry.trim().is_empty())
+        {
+            allowlist.push(
+                jeny_auth::parse_allowlist_entry(entry)
+                    .map_err(|error| anyhow::anyhow!("allowlist: {error}"))?,
+            );
+        }
+        auth.allowlist = allowlist;
+        if let Some(email) = &sign_in.admin_email {
+            auth.admin_email = Some(
+                jeny_auth::Email::parse(email)
+                    .map_err(|error| anyhow::anyhow!("admin_email: {error}"))?
+                    .as_str()
+                    .to_owned(),
+            );
+        }
+        auth.session_idle = std::time::Duration::from_secs(sign_in.session_idle_secs);
+        auth.session_max_age = std::time::Duration::from_secs(sign_in.session_max_age_secs);
+        auth.signin_attempts_per_minute = sign_in.signin_attempts_per_minute;
+        auth.redirect_domains = sign_in
+            .auth_redirect_domains
+            .iter()
+            .map(|domain| domain.trim().to_owned())
+            .filter(|domain| !domain.is_empty())
+            .collect();
+        auth.cookie_domain = sign_in.cookie_domain.clone();
+        auth.device_poll_interval =
+            std::time::Duration::from_secs(sign_in.device_poll_interval_secs);
+        auth.oidc = match &sign_in.oidc_client_id {
+            None => {
+                let orphans: Vec<&str> = [
+                    ("oidc_issuer", sign_in.oidc_issuer.is_some()),
+                    ("oidc_client_secret", sign_in.oidc_client_secret.is_some()),
+                    (
+                        "oidc_client_secret_file",
+                        sign_in.oidc_client_secret_file.is_some(),
+                    ),
+                    ("oidc_redirect_url", sign_in.oidc_redirect_url.is_some()),
+                    ("oidc_hosted_domain", sign_in.oidc_hosted_domain.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(name, set)| set.then_some(name))
+                .collect();
+                if !orphans.is_empty() {
+                    anyhow::bail!(
+                        "{} set without oidc_client_id: set the client id too (or remove them)",
+                        orphans.join(", ")
+                    );
+                }
+                None
+            }
+            Some(client_id) => {
+                let client_secret = match (
+                    &sign_in.oidc_client_secret,
+                    &sign_in.oidc_client_secret_file,
+                ) {
+                    (Some(secret), None) => secret.clone(),
+                    (None, Some(file)) => std::fs::read_to_string(file)
+                        .with_context(|| format!("cannot read {}", file.display()))?
+                        .trim()
+                        .to_owned(),
+                    (Some(_), Some(_)) => {
+                        anyhow::bail!("set oidc_client_secret or oidc_client_secret_file, not both")
+                    }
+                    (None, None) => anyhow::bail!(
+                        "oidc_client_id is set but not its secret (oidc_client_secret or oidc_client_secret_file)"
+                    ),
+                };
+                Some(jeny_auth::OidcConfig {
+                    issuer: sign_in
+                        .oidc_issuer
+                        .clone()
+                        .unwrap_or_else(|| jeny_auth::GOOGLE_ISSUER.to_owned()),
+                    client_id: client_id.clone(),
+                    client_secret,
+                    redirect_url: sign_in.oidc_redirect_url.clone(),
+                    hosted_domain: sign_in.oidc_hosted_domain.clone(),
+                })
+            }
+        };
+        Ok(auth)
     }
 
     /// The program deploy supervisors are started with.
@@ -316,7 +640,8 @@ impl Config {
              # The shell that runs deploy commands with -c.\ndeploy_shell = {deploy_shell:?}\n\n\
              # Output kept per deploy, in bytes (past it: the first and last halves).\ndeploy_output_cap_bytes = {deploy_output_cap_bytes}\n\n\
              # Seconds a deploy's supervisor may go silent before its deploy is marked interrupted.\ndeploy_lease_secs = {deploy_lease_secs}\n\n\
-             # This node's name on the deploys it runs (each node of a cluster needs its own).\nnode_name = {node_name:?}\n",
+             # This node's name on the deploys it runs (each node of a cluster needs its own).\nnode_name = {node_name:?}\n\n\
+             {sign_in}",
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
             max_body_bytes = self.max_body_bytes,
@@ -327,6 +652,78 @@ impl Config {
             deploy_output_cap_bytes = self.deploy_output_cap_bytes,
             deploy_lease_secs = self.deploy_lease_secs,
             node_name = self.node_name,
+            sign_in = self.sign_in_sample(&line),
+        )
+    }
+
+    fn sign_in_sample(&self, line: &dyn Fn(&str, Option<String>, &str) -> String) -> String {
+        let sign_in = &self.sign_in;
+        let list = |items: &[String]| {
+            let quoted: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        format!(
+            "# Sign-in. Without an OpenID Connect client, people sign in only with the one-time link\n\
+             # the server prints at start (or `jeny admin sign-in-link`): production needs OIDC.\n\
+             # The issuer (Google unless set), the client registered there, and its secret.\n\
+             {issuer}\n{client_id}\n\
+             # The secret is not printed: set it here, or in JENY_OIDC_CLIENT_SECRET, or in a file.\n\
+             # oidc_client_secret = \"...\"\n{secret_file}\n\
+             # Where the issuer sends people back (register it there) [default: <public_url>/auth/callback].\n{redirect}\n\
+             # Only accounts of this Google Workspace domain (the hd claim).\n{hosted}\n\
+             # Who may sign in: emails and whole @domains (admins add more in the API).\nallowlist = {allowlist}\n\
+             # Admin at sign-in, and whom the console link signs in.\n{admin}\n\
+             # Browser sessions: seconds unused before they end, and seconds at most.\n\
+             session_idle_secs = {idle}\nsession_max_age_secs = {max_age}\n\
+             # Sign-in attempts per minute from one address.\nsignin_attempts_per_minute = {attempts}\n\
+             # Hosts sign-in may return to besides jeny's (tools behind forward auth; .example.com: all subdomains).\n\
+             auth_redirect_domains = {redirect_domains}\n\
+             # The session cookie's Domain, for those tools on sibling hosts.\n{cookie_domain}\n\
+             # Seconds `jeny login` waits between polls.\ndevice_poll_interval_secs = {interval}\n",
+            issuer = line(
+                "oidc_issuer",
+                sign_in.oidc_issuer.clone(),
+                jeny_auth::GOOGLE_ISSUER
+            ),
+            client_id = line(
+                "oidc_client_id",
+                sign_in.oidc_client_id.clone(),
+                "1234.apps.googleusercontent.com"
+            ),
+            secret_file = line(
+                "oidc_client_secret_file",
+                sign_in
+                    .oidc_client_secret_file
+                    .as_ref()
+                    .map(|path| path.display().to_string()),
+                "/etc/jeny/oidc-secret",
+            ),
+            redirect = line(
+                "oidc_redirect_url",
+                sign_in.oidc_redirect_url.clone(),
+                "https://jeny.example.com/auth/callback"
+            ),
+            hosted = line(
+                "oidc_hosted_domain",
+                sign_in.oidc_hosted_domain.clone(),
+                "example.com"
+            ),
+            allowlist = list(&sign_in.allowlist),
+            admin = line(
+                "admin_email",
+                sign_in.admin_email.clone(),
+                "you@example.com"
+            ),
+            idle = sign_in.session_idle_secs,
+            max_age = sign_in.session_max_age_secs,
+            attempts = sign_in.signin_attempts_per_minute,
+            redirect_domains = list(&sign_in.auth_redirect_domains),
+            cookie_domain = line(
+                "cookie_domain",
+                sign_in.cookie_domain.clone(),
+                "example.com"
+            ),
+            interval = sign_in.device_poll_interval_secs,
         )
     }
 }
@@ -396,6 +793,36 @@ mod tests {
             format!("{error:#}").contains("unknown field `lisen`"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn sign_in_settings_are_checked_together() {
+        let with = |change: &dyn Fn(&mut SignInConfig)| {
+            let mut config = Config::default();
+            change(&mut config.sign_in);
+            config.auth_config("https://jeny.example.com/")
+        };
+        let auth = with(&|_| {}).unwrap();
+        assert!(auth.oidc.is_none());
+        assert_eq!(auth.public_url, "https://jeny.example.com");
+        let error =
+            with(&|sign_in| sign_in.oidc_hosted_domain = Some("example.com".into())).unwrap_err();
+        assert!(format!("{error}").contains("oidc_hosted_domain set without oidc_client_id"));
+        let error = with(&|sign_in| sign_in.oidc_client_id = Some("id".into())).unwrap_err();
+        assert!(format!("{error}").contains("not its secret"), "{error}");
+        let auth = with(&|sign_in| {
+            sign_in.oidc_client_id = Some("id".into());
+            sign_in.oidc_client_secret = Some("secret".into());
+            sign_in.allowlist = vec![" Alice@Example.com".into(), "@Example.org".into()];
+            sign_in.auth_redirect_domains = vec![" .example.com ".into(), "".into()];
+        })
+        .unwrap();
+        let oidc = auth.oidc.unwrap();
+        assert_eq!(oidc.issuer, jeny_auth::GOOGLE_ISSUER);
+        assert_eq!(auth.allowlist, ["alice@example.com", "@example.org"]);
+        assert_eq!(auth.redirect_domains, [".example.com"]);
+        let error = with(&|sign_in| sign_in.allowlist = vec!["example.com".into()]).unwrap_err();
+        assert!(format!("{error}").contains("allowlist"), "{error}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub use openapi::openapi_json;
 use anyhow::Context;
 use jeny_store::{Store, StoreOptions};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Running {
     pub address: SocketAddr,
     pub store: Store,
+    /// The auth part, for what a test or the console does outside HTTP (sign-in links).
+    pub auth: Arc<jeny_auth::AuthService>,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -75,12 +78,17 @@ pub async fn launch_with_listener(
         runner,
         shutdown.clone(),
     ));
+    let auth = Arc::new(jeny_auth::AuthService::new(
+        store.clone(),
+        config.auth_config(&config.public_url(address))?,
+    ));
     let app = app::build(app::Parts {
         store: store.clone(),
         key,
         config: config.clone(),
         shutdown: shutdown.clone(),
         links,
+        auth: auth.clone(),
     });
     let serve_store = store.clone();
     let task = tokio::spawn(async move {
@@ -91,10 +99,13 @@ pub async fn launch_with_listener(
                 tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
             }
         });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .context("the HTTP server failed")?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("the HTTP server failed")?;
         let _ = dispatcher.await;
         serve_store.close().await;
         Ok(())
@@ -102,6 +113,7 @@ pub async fn launch_with_listener(
     Ok(Running {
         address,
         store,
+        auth,
         task,
     })
 }
@@ -122,9 +134,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         stop.cancel();
     });
     let running = launch_with_listener(listener, &config, shutdown).await?;
-    println!("jeny is running at {}", config.public_url(running.address));
+    let url = config.public_url(running.address);
+    println!("jeny is running at {url}");
+    if running.auth.has_oidc() {
+        println!("sign in at {url}/auth/login");
+    } else {
+        // As Jupyter does: no identity provider yet, so the console that started the server
+        // is trusted to hand out one sign-in.
+        let link = running
+            .auth
+            .create_signin_link()
+            .await
+            .context("cannot create a sign-in link")?;
+        println!(
+            "sign in as {} with this one-time link (valid {} minutes): {url}/auth/link/{}",
+            running
+                .auth
+                .config()
+                .admin_email
+                .as_deref()
+                .unwrap_or(jeny_auth::DEFAULT_ADMIN_EMAIL),
+            jeny_auth::LINK_TTL.as_secs() / 60,
+            link.expose()
+        );
+        println!("no identity provider is configured: production needs OIDC (docs/auth.md)");
+    }
     println!(
-        "get an API token with: jeny admin token --data-dir {} --email you@example.com --role admin",
+        "get an API token with: jeny login --server {url}  (or: jeny admin token --data-dir {} --email you@example.com --role admin)",
         config.data_dir.display()
     );
     running.task.await.context("the server task panicked")?

@@ -1,13 +1,16 @@
 //! The OpenAPI 3 document of `/api/v1`, assembled from every part's own document.
 
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "jeny",
-        description = "Deploy and run applications on AWS with Ansible. Every route needs `Authorization: Bearer <token>`; \
+        description = "Deploy and run applications on AWS with Ansible. Every route needs `Authorization: Bearer <token>` \
+                       or a browser's session cookie (writes from jeny's own origin), except the device flow's; \
                        errors are `application/problem+json`; lists are paginated with `limit` and `cursor`; updates honour `If-Match`.",
     ),
     components(schemas(jeny_http::Problem))
@@ -31,10 +34,59 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("An API token from `jeny admin token`"))
+                .description(Some(
+                    "A personal API token (`jeny login`, `POST /api/v1/me/tokens`, `jeny admin token`)",
+                ))
                 .build(),
         ),
     );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            jeny_auth::SESSION_COOKIE,
+            "A browser session, set by signing in; writes must come from jeny's own origin",
+        ))),
+    );
+    components.add_security_scheme(
+        "agent",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "An agent token (`POST /api/v1/agent-tokens`), for `/api/v1/agent/...` only",
+                ))
+                .build(),
+        ),
+    );
+    with_sessions_wherever_tokens_go(document)
+}
+
+/// Every route that takes a personal API token also takes a browser session (the
+/// authenticator accepts either), so each part's routes only have to name `bearer`.
+fn with_sessions_wherever_tokens_go(
+    mut document: utoipa::openapi::OpenApi,
+) -> utoipa::openapi::OpenApi {
+    let bearer = SecurityRequirement::new("bearer", Vec::<String>::new());
+    let session = SecurityRequirement::new("session", Vec::<String>::new());
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(security) = &mut operation.security
+                && security.contains(&bearer)
+                && !security.contains(&session)
+            {
+                security.push(session.clone());
+            }
+        }
+    }
     document
 }
 

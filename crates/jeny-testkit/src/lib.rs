@@ -3,11 +3,15 @@
 //! for each role, driven through the real `jeny-client`. Tests use `both_backends!` to run once
 //! per backend.
 
+mod browser;
+mod oidc;
 mod proxy;
 
+pub use browser::{Browser, Page};
 pub use jeny_client::{Client, ClientError, Problem, Tagged, VariableScope};
 pub use jeny_store::testing::{TestDatabase, postgres_url};
 pub use jeny_store::{Backend, Store, both_backends};
+pub use oidc::OidcProvider;
 pub use proxy::FaultProxy;
 
 use jeny_auth::Email;
@@ -38,6 +42,8 @@ pub struct TestApp {
     /// The app's store, for assertions that look beneath the API.
     pub store: Store,
     pub database: TestDatabase,
+    /// The auth part, for what the console does (sign-in links).
+    pub auth: std::sync::Arc<jeny_auth::AuthService>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -72,6 +78,7 @@ impl TestApp {
             url: format!("http://{}", running.address),
             config,
             store: running.store,
+            auth: running.auth,
             database,
             shutdown,
             task: running.task,
@@ -107,6 +114,20 @@ impl TestApp {
             .await
             .expect("cannot issue a test token");
         issued.token.expose().clone()
+    }
+
+    /// A browser signed in as `admin_email` (admin@localhost unless configured) with a
+    /// one-time console link, as the operator of a fresh install does.
+    pub async fn admin_browser(&self) -> Browser {
+        let link = self
+            .auth
+            .create_signin_link()
+            .await
+            .expect("cannot create a sign-in link");
+        let mut browser = Browser::new(&self.url);
+        let page = browser.get(&format!("/auth/link/{}", link.expose())).await;
+        assert_eq!(page.status, 303, "the link signs in: {}", page.body);
+        browser
     }
 
     /// Stops the server gracefully, keeping the database for a restart.

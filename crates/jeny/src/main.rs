@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the jeny server: API, web app and every background part.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Administer a jeny installation from the server machine.
     Admin {
         #[command(subcommand)]
@@ -41,6 +41,39 @@ enum Command {
     Supervise,
 }
 
+/// Where an admin command finds the server's database and settings.
+#[derive(Debug, clap::Args)]
+struct ServerLocation {
+    /// The server's configuration file, to find the data directory, database and settings.
+    #[arg(long, env = "JENY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The server's data directory [default: ./jeny-data].
+    #[arg(long, env = "JENY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The server's database, when it is not SQLite in the data directory.
+    #[arg(
+        long,
+        env = "JENY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+}
+
+impl ServerLocation {
+    /// The server's configuration: these flags over its `JENY_*` variables and file.
+    fn resolve(self, public_url: Option<String>) -> anyhow::Result<Config> {
+        let from_environment = server_args_from_environment()?;
+        Config::resolve(&ServerArgs {
+            config: self.config,
+            data_dir: self.data_dir,
+            database_url: self.database_url,
+            public_url: public_url.or(from_environment.public_url.clone()),
+            ..from_environment
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
     /// Create a person if needed and print a new API token for them on stdout.
@@ -56,20 +89,21 @@ enum AdminCommand {
         /// A name to recognise the token by.
         #[arg(long, default_value = "admin-cli")]
         name: String,
-        /// The server's data directory [default: ./jeny-data].
-        #[arg(long, env = "JENY_DATA_DIR", value_name = "DIR")]
-        data_dir: Option<PathBuf>,
-        /// The server's database, when it is not SQLite in the data directory.
-        #[arg(
-            long,
-            env = "JENY_DATABASE_URL",
-            value_name = "URL",
-            hide_env_values = true
-        )]
-        database_url: Option<String>,
-        /// The server's configuration file, to find the data directory and database.
-        #[arg(long, env = "JENY_CONFIG", value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerLocation,
+    },
+    /// Print a one-time link that signs a browser in as the admin email (admin@localhost
+    /// unless `admin_email` is set), valid for 15 minutes: how to get in without an identity
+    /// provider, or when locked out.
+    ///
+    /// Works directly on the database, whether or not the server is running.
+    SignInLink {
+        #[command(flatten)]
+        server: ServerLocation,
+        /// The URL people reach the server at [default: from the configuration, else
+        /// http://<listen>].
+        #[arg(long, env = "JENY_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
     },
 }
 
@@ -128,44 +162,67 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The server's settings from its `JENY_*` variables (as `jeny server` would read them), for an
+/// admin command to find the same database and sign-in settings.
+fn server_args_from_environment() -> anyhow::Result<ServerArgs> {
+    use clap::{Args, FromArgMatches};
+    let command = ServerArgs::augment_args(clap::Command::new("jeny"));
+    let matches = command
+        .try_get_matches_from(["jeny"])
+        .context("a JENY_ variable holds a value jeny server would refuse")?;
+    Ok(ServerArgs::from_arg_matches(&matches)?)
+}
+
+/// Opens the server's database for an admin command, creating it when no server used it yet
+/// (and saying so, since a token in a database no server uses would be a puzzling success).
+async fn open_admin_store(config: &Config) -> anyhow::Result<jeny_store::Store> {
+    let sqlite_file = config.data_dir.join("jeny.db");
+    if config.database_url.is_none() && !sqlite_file.exists() {
+        eprintln!(
+            "note: no server has used {} yet; creating a new jeny database there (check --data-dir if you expected one)",
+            config.data_dir.display()
+        );
+    }
+    config.prepare_data_dir()?;
+    jeny_store::Store::open(&config.database_url(), jeny_store::StoreOptions::default())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database at {}",
+                config.database_url_for_display()
+            )
+        })
+}
+
 async fn admin(command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::SignInLink { server, public_url } => {
+            let config = server.resolve(public_url)?;
+            let store = open_admin_store(&config).await?;
+            let url = config.public_url(config.listen);
+            let auth = jeny_auth::AuthService::new(store.clone(), config.auth_config(&url)?);
+            let link = auth.create_signin_link().await?;
+            store.close().await;
+            eprintln!(
+                "signs in as {}, once, within {} minutes:",
+                auth.config()
+                    .admin_email
+                    .as_deref()
+                    .unwrap_or(jeny_auth::DEFAULT_ADMIN_EMAIL),
+                jeny_auth::LINK_TTL.as_secs() / 60
+            );
+            println!("{url}/auth/link/{}", link.expose());
+            Ok(())
+        }
         AdminCommand::Token {
             email,
             role,
             name,
-            data_dir,
-            database_url,
-            config,
+            server,
         } => {
             let email = jeny_auth::Email::parse(&email)?;
-            let config = Config::resolve(&ServerArgs {
-                config,
-                data_dir,
-                database_url,
-                ..ServerArgs::default()
-            })?;
-            // Works before the server ever started (it creates the database), but a token in a
-            // database no server uses would be a puzzling success: say so when that happens.
-            let sqlite_file = config.data_dir.join("jeny.db");
-            if config.database_url.is_none() && !sqlite_file.exists() {
-                eprintln!(
-                    "note: no server has used {} yet; creating a new jeny database there (check --data-dir if you expected one)",
-                    config.data_dir.display()
-                );
-            }
-            config.prepare_data_dir()?;
-            let store = jeny_store::Store::open(
-                &config.database_url(),
-                jeny_store::StoreOptions::default(),
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the database at {}",
-                    config.database_url_for_display()
-                )
-            })?;
+            let config = server.resolve(None)?;
+            let store = open_admin_store(&config).await?;
             let issued = jeny_auth::issue_token(&store, &email, role, &name, "jeny admin").await?;
             store.close().await;
             eprintln!(

@@ -685,3 +685,118 @@ async fn an_interrupted_deploy_exits_243_and_redeploy_follows_the_new_one() {
     assert_exit(&again, 0);
     assert_eq!(text(&again.stdout), "again\n");
 }
+
+/// `jeny login` gets a token through the device flow, approved in a signed-in browser, and
+/// stores it privately; the other commands then use it; `jeny logout` revokes and forgets it.
+#[tokio::test]
+async fn login_approved_in_the_browser_and_logout() {
+    let app = TestApp::spawn_on(
+        jeny_testkit::TestDatabase::create(Backend::Sqlite).await,
+        |config| {
+            config.sign_in.device_poll_interval_secs = 1;
+        },
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let config_home = home.path().join("config");
+    let jeny_here = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(JENY);
+        command
+            .args(args)
+            .env_remove("JENY_SERVER")
+            .env_remove("JENY_TOKEN")
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", &config_home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let mut login = jeny_here(&["login", "--server", &app.url]).spawn().unwrap();
+    // Read the code it shows, as the person would.
+    let mut stderr = tokio::io::BufReader::new(login.stderr.take().unwrap());
+    let mut shown = String::new();
+    let code = loop {
+        use tokio::io::AsyncBufReadExt;
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(30), stderr.read_line(&mut line))
+            .await
+            .expect("jeny login shows a code")
+            .unwrap();
+        assert!(read > 0, "jeny login ended before showing a code: {shown}");
+        shown.push_str(&line);
+        let trimmed = line.trim();
+        if trimmed.len() == 9 && trimmed.as_bytes()[4] == b'-' {
+            break trimmed.to_owned();
+        }
+    };
+    assert!(
+        shown.contains(&format!("{}/auth/device", app.url)),
+        "{shown}"
+    );
+    let mut browser = app.admin_browser().await;
+    let page = browser
+        .post_form(
+            "/auth/device",
+            &[("user_code", &code), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let output = tokio::time::timeout(Duration::from_secs(30), login.wait_with_output())
+        .await
+        .expect("jeny login finishes once approved")
+        .unwrap();
+    assert_exit(&output, 0);
+    assert!(
+        text(&output.stdout).contains("signed in to"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(text(&output.stdout).contains("admin@localhost"));
+    let file = config_home.join("jeny/login.json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the login file is private");
+    let folder_mode = std::fs::metadata(file.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(folder_mode, 0o700);
+    let stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(stored["server"], app.url.as_str());
+    let token = stored["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("jeny_"));
+    // The other commands use the stored login.
+    let output = jeny_here(&["projects", "--json"]).output().await.unwrap();
+    assert_exit(&output, 0);
+    // Logout revokes the token and removes the file.
+    let output = jeny_here(&["logout"]).output().await.unwrap();
+    assert_exit(&output, 0);
+    assert!(!file.exists());
+    let revoked = app.anonymous().with_token(Some(token));
+    assert_eq!(revoked.me().await.unwrap_err().status(), Some(401));
+    let output = jeny_here(&["projects"]).output().await.unwrap();
+    assert_exit(&output, 250);
+    // A denied login exits 252.
+    let mut login = jeny_here(&["login", "--server", &app.url]).spawn().unwrap();
+    let mut stderr = tokio::io::BufReader::new(login.stderr.take().unwrap());
+    let code = loop {
+        use tokio::io::AsyncBufReadExt;
+        let mut line = String::new();
+        stderr.read_line(&mut line).await.unwrap();
+        let trimmed = line.trim();
+        if trimmed.len() == 9 && trimmed.as_bytes()[4] == b'-' {
+            break trimmed.to_owned();
+        }
+    };
+    browser
+        .post_form("/auth/device", &[("user_code", &code), ("action", "deny")])
+        .await;
+    let output = tokio::time::timeout(Duration::from_secs(30), login.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_exit(&output, 252);
+    assert!(!file.exists());
+}

@@ -102,6 +102,16 @@ http {{
             proxy_set_header X-Jeny-Email $jeny_email;
             proxy_pass http://{app};
         }}
+        location /browser-tool/ {{
+            auth_request /_jeny;
+            auth_request_set $jeny_email $upstream_http_x_jeny_email;
+            proxy_set_header X-Jeny-Email $jeny_email;
+            error_page 401 = @signin;
+            proxy_pass http://{app};
+        }}
+        location @signin {{
+            return 302 {jeny}/auth/login?next=$scheme://$http_host$request_uri;
+        }}
         location / {{
             auth_request /_jeny;
             auth_request_set $jeny_email $upstream_http_x_jeny_email;
@@ -229,5 +239,52 @@ async fn nginx_lets_in_only_what_jeny_allows_and_passes_the_email_on() {
             .unwrap()
             .status(),
         StatusCode::UNAUTHORIZED
+    );
+
+    // A browser signed in to jeny (its session cookie reaches the tool's host) goes through;
+    // one that is not is sent to sign in, and back to the tool afterwards.
+    let browser = app.admin_browser().await;
+    let cookie = format!("jeny_session={}", browser.cookies["jeny_session"]);
+    let response = http
+        .get(format!("{}/browser-tool/report", nginx.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "hello admin@localhost");
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = no_redirects
+        .get(format!("{}/browser-tool/report", nginx.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        format!(
+            "{}/auth/login?next={}/browser-tool/report",
+            app.url, nginx.url
+        )
+    );
+    // Traefik's way: jeny answers the redirect itself, built from the X-Forwarded headers.
+    let response = no_redirects
+        .get(format!("{}/auth/verify?login=redirect", app.url))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "grafana.example.com")
+        .header("x-forwarded-uri", "/d/abc?from=now-1h")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        format!(
+            "{}/auth/login?next=https%3A%2F%2Fgrafana.example.com%2Fd%2Fabc%3Ffrom%3Dnow-1h",
+            app.url
+        )
     );
 }

@@ -1,8 +1,21 @@
-//! Queries of the `people` and `api_tokens` tables.
+//! Queries of the `people` and `api_tokens` tables; the other tables of the auth part have a
+//! file each.
+
+pub(crate) mod agents;
+pub(crate) mod allowlist;
+pub(crate) mod flows;
+pub(crate) mod people;
+pub(crate) mod sessions;
 
 use crate::model::{Email, Person};
-use jeny_core::{Principal, Role, Timestamp, new_id};
+use jeny_core::{Credential, Principal, Role, Timestamp, new_id};
 use jeny_store::{Row, Store, StoreError, WriteTx, sqlx};
+
+/// A role read back from the store.
+pub(crate) fn parse_role(raw: &str) -> Result<Role, StoreError> {
+    raw.parse::<Role>()
+        .map_err(|error| StoreError::Corrupt(error.to_string()))
+}
 
 /// Inserts the person, or sets the role of the existing one. Returns whether it was created.
 pub(crate) async fn upsert_person(
@@ -139,7 +152,7 @@ pub(crate) async fn revoke_token(
     row.as_ref().map(token_from_row).transpose()
 }
 
-/// A valid token's principal and when it was last used.
+/// A valid credential's principal and when it was last used.
 pub(crate) struct TokenOwner {
     pub token_id: String,
     pub principal: Principal,
@@ -164,25 +177,26 @@ pub(crate) async fn find_token_owner(
     let Some(row) = row else {
         return Ok(None);
     };
-    let role: String = row.try_get("role")?;
-    let role = role
-        .parse::<Role>()
-        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let role = parse_role(&row.try_get::<String, _>("role")?)?;
     let scope: Option<String> = row.try_get("scope")?;
-    // A token limited to a scope acts with the lesser of its scope and its owner's role.
-    let role = match scope.as_deref().and_then(crate::TokenScope::parse) {
-        Some(scope) => role.min(scope.role()),
-        None => role,
-    };
     let token_id: String = row.try_get("token_id")?;
+    let person_id: String = row.try_get("person_id")?;
+    let principal = Principal {
+        grants: people::grants_of(store, &person_id).await?,
+        person_id,
+        email: row.try_get("email")?,
+        role,
+        token_id: Some(token_id.clone()),
+        credential: Credential::ApiToken,
+    };
+    // A token limited to a scope acts with the lesser of its scope and its owner's roles.
+    let principal = match scope.as_deref().and_then(crate::TokenScope::parse) {
+        Some(scope) => principal.capped(scope.role()),
+        None => principal,
+    };
     Ok(Some(TokenOwner {
         last_used_at: row.try_get("last_used_at")?,
-        principal: Principal {
-            person_id: row.try_get("person_id")?,
-            email: row.try_get("email")?,
-            role,
-            token_id: Some(token_id.clone()),
-        },
+        principal,
         token_id,
     }))
 }
@@ -214,14 +228,23 @@ pub(crate) async fn token_by_hash(
     let Some(row) = row else {
         return Ok(None);
     };
-    let role: String = row.try_get("role")?;
-    let role = role
-        .parse::<Role>()
-        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let role = parse_role(&row.try_get::<String, _>("role")?)?;
     Ok(Some((
         token_from_row(&row)?,
         row.try_get("person_id")?,
         row.try_get("email")?,
         role,
     )))
+}
+
+/// Revokes every API token of a person that is still valid; how many.
+pub(crate) async fn revoke_tokens_of(tx: &mut WriteTx, person_id: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE person_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(person_id)
+    .bind(Timestamp::now().as_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -229,10 +229,11 @@ pub(super) async fn get_deploy(
     )
 )]
 pub(super) async fn cancel_deploy(
-    AsDeployer(principal): AsDeployer,
+    Auth(principal): Auth,
     State(state): State<DeploysState>,
     Path(id): Path<String>,
 ) -> Result<AppJson<Deploy>, ApiError> {
+    require_deployer_of(&state, &principal, &id).await?;
     Ok(AppJson(
         crate::cancel_deploy(&state.store, &state.links, principal.actor(), &id).await?,
     ))
@@ -256,10 +257,28 @@ pub(super) async fn cancel_deploy(
     )
 )]
 pub(super) async fn redeploy(
-    AsDeployer(principal): AsDeployer,
+    Auth(principal): Auth,
     State(state): State<DeploysState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    require_deployer_of(&state, &principal, &id).await?;
     let deploy = crate::redeploy(&state.store, &state.links, principal.actor(), &id).await?;
     Ok(created(&deploy))
+}
+
+/// A deploy named by id is acted on with the caller's role on its environment (a deployer on
+/// staging may cancel staging's deploys, not production's).
+async fn require_deployer_of(
+    state: &DeploysState,
+    principal: &jeny_core::Principal,
+    id: &str,
+) -> Result<(), ApiError> {
+    principal.require(jeny_core::Role::Viewer)?;
+    let deploy = crate::get_deploy(&state.store, &state.links, id).await?;
+    principal.require_in(
+        &deploy.project,
+        Some(&deploy.environment),
+        jeny_core::Role::Deployer,
+    )?;
+    Ok(())
 }

@@ -1,5 +1,7 @@
-//! Every route of the OpenAPI document, walked with each kind of credential: no token and a bad
-//! token get 401; a viewer reads but every change gets 403; only an admin deletes a project.
+//! Every route of the OpenAPI document, walked with each kind of credential: no credential, a
+//! bad, revoked or expired token and an ended session get 401; a viewer reads but every change
+//! gets 403; people, the allowlist and agent tokens are an admin's; an agent token reaches only
+//! the agent routes; a browser session changes nothing from another site.
 
 use crate::seeded;
 use jeny_testkit::{Backend, Client, both_backends};
@@ -30,6 +32,8 @@ async fn every_route(admin: &Client) -> Vec<(Method, String)> {
             .replace("{environment}", "production")
             .replace("{host}", "web-1")
             .replace("{key}", "A")
+            .replace("{person}", "viewer@example.com")
+            .replace("{entry}", "@example.org")
             .replace("{id}", &deploy.id);
         for method in operations.as_object().unwrap().keys() {
             routes.push((method.to_uppercase().parse().unwrap(), concrete.clone()));
@@ -60,6 +64,61 @@ async fn send(client: &Client, method: &Method, path: &str) -> (u16, String, Str
     (status, content_type, response.text().await.unwrap())
 }
 
+/// The device flow's two endpoints: anyone may call them (the person's approval is what
+/// counts), so they are left out of the walks.
+fn is_public(path: &str) -> bool {
+    path.starts_with("/auth/device/")
+}
+
+/// What only an admin may do, whatever the method.
+fn is_admin_only(method: &Method, path: &str) -> bool {
+    [
+        "/api/v1/people",
+        "/api/v1/allowlist",
+        "/api/v1/agent-tokens",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix))
+        || (*method == Method::DELETE && path == "/api/v1/projects/web")
+}
+
+/// What only an agent may call.
+fn is_agent_only(path: &str) -> bool {
+    path.starts_with("/api/v1/agent/")
+}
+
+async fn send_with_cookie(
+    app: &jeny_testkit::TestApp,
+    method: &Method,
+    path: &str,
+    cookie: &str,
+    origin: Option<&str>,
+) -> (u16, String, String) {
+    let mut request = app
+        .anonymous()
+        .request(method.clone(), path)
+        .header("cookie", cookie)
+        .header("content-type", "application/json")
+        .body("{}");
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+/// A browser session cookie `jeny_session=...` for the console link's admin.
+async fn session_cookie(app: &jeny_testkit::TestApp) -> String {
+    let browser = app.admin_browser().await;
+    format!("jeny_session={}", browser.cookies["jeny_session"])
+}
+
 async fn no_route_answers_without_a_valid_token(backend: Backend) {
     let (app, admin) = seeded(backend).await;
     let routes = every_route(&admin).await;
@@ -87,20 +146,53 @@ async fn no_route_answers_without_a_valid_token(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let revoked = app.anonymous().with_token(Some(revoked));
     let expired = app.anonymous().with_token(Some(expired));
+    // A session signed out, and one left unused past the idle time.
+    let signed_out = session_cookie(&app).await;
+    let (status, _, _) = send_with_cookie(
+        &app,
+        &Method::POST,
+        "/auth/logout",
+        &signed_out,
+        Some(&app.url),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let idle = session_cookie(&app).await;
+    crate::exec_sql(
+        &app,
+        "UPDATE sessions SET last_seen_at = 0 WHERE revoked_at IS NULL",
+    )
+    .await;
+    app.auth.forget_all();
     let mut checked = 0;
     for (method, path) in &routes {
+        if is_public(path) {
+            let (status, _, body) = send(&anonymous, method, path).await;
+            assert_eq!(status, 400, "{method} {path} answered {status}: {body}");
+            continue;
+        }
         for client in [&anonymous, &forged, &garbage, &revoked, &expired] {
             let (status, content_type, body) = send(client, method, path).await;
             assert_eq!(status, 401, "{method} {path} answered {status}: {body}");
             assert_eq!(content_type, "application/problem+json", "{method} {path}");
             checked += 1;
         }
+        for cookie in [&signed_out, &idle] {
+            let (status, content_type, body) =
+                send_with_cookie(&app, method, path, cookie, Some(&app.url)).await;
+            assert_eq!(
+                status, 401,
+                "{method} {path} answered {status} to an ended session: {body}"
+            );
+            assert_eq!(content_type, "application/problem+json", "{method} {path}");
+            checked += 1;
+        }
     }
     let (status, _, _) = send(&anonymous, &Method::GET, "/api/v1/openapi.json").await;
     assert_eq!(status, 401);
-    assert!(checked >= 5 * 40, "{checked} (route, credential) pairs");
+    assert!(checked >= 7 * 50, "{checked} (route, credential) pairs");
     eprintln!(
-        "{} routes x 5 credentials without a valid token: {checked} pairs, all 401",
+        "{} routes x 7 credentials without a valid token or session: {checked} pairs, all 401",
         routes.len()
     );
     // Nothing changed.
@@ -125,15 +217,18 @@ async fn a_viewer_reads_everything_and_changes_nothing(backend: Backend) {
 }
 
 async fn walk_as_viewer(admin: &Client, viewer: &Client, routes: &[(Method, String)]) {
-    let events_before = admin
-        .list_events(0, Some(500), None, None)
-        .await
-        .unwrap()
-        .items
-        .len();
+    let events_before = event_count(admin).await;
     for (method, path) in routes {
+        if is_public(path) {
+            continue;
+        }
         let (status, _, body) = send(viewer, method, path).await;
-        if path.starts_with("/api/v1/me") || path == "/api/v1/auth/introspect" {
+        if is_agent_only(path) || is_admin_only(method, path) {
+            assert_eq!(
+                status, 403,
+                "{method} {path} answered {status} to a viewer: {body}"
+            );
+        } else if path.starts_with("/api/v1/me") || path == "/api/v1/auth/introspect" {
             // The caller's own tokens, and introspection: any role may (here the bodies and ids
             // are not valid ones, so nothing is made or revoked).
             assert!(
@@ -154,12 +249,7 @@ async fn walk_as_viewer(admin: &Client, viewer: &Client, routes: &[(Method, Stri
             assert!(body.contains("\"code\":\"forbidden\""), "{body}");
         }
     }
-    let events_after = admin
-        .list_events(0, Some(500), None, None)
-        .await
-        .unwrap()
-        .items
-        .len();
+    let events_after = event_count(admin).await;
     assert_eq!(
         events_before, events_after,
         "a viewer's request changed something"
@@ -184,11 +274,15 @@ async fn a_deployer_is_refused_only_what_needs_an_admin(backend: Backend) {
     let (app, admin) = seeded(backend).await;
     let routes = every_route(&admin).await;
     let deployer = app.with_deployer().await;
-    let admin_only = [(Method::DELETE, "/api/v1/projects/web".to_owned())];
     let mut refused = 0;
+    let mut expected_refusals = 0;
     for (method, path) in &routes {
+        if is_public(path) {
+            continue;
+        }
         let (status, _, body) = send(&deployer, method, path).await;
-        if admin_only.contains(&(method.clone(), path.clone())) {
+        if is_admin_only(method, path) || is_agent_only(path) {
+            expected_refusals += 1;
             assert_eq!(
                 status, 403,
                 "{method} {path} answered {status} to a deployer: {body}"
@@ -201,7 +295,7 @@ async fn a_deployer_is_refused_only_what_needs_an_admin(backend: Backend) {
             );
         }
     }
-    assert_eq!(refused, admin_only.len());
+    assert_eq!(refused, expected_refusals);
     assert!(
         admin.get_project("web").await.is_ok(),
         "a deployer deleted the project"
@@ -242,9 +336,104 @@ async fn send_json(
     (status, String::new(), response.text().await.unwrap())
 }
 
+/// An agent token is not a person: every route but the agent's own answers 403.
+async fn an_agent_token_reaches_only_the_agent_routes(backend: Backend) {
+    let (app, admin) = seeded(backend).await;
+    let routes = every_route(&admin).await;
+    let (status, _, created) = send_json(
+        &admin,
+        &Method::POST,
+        "/api/v1/agent-tokens",
+        Some(json!({"name": "web-1"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let agent = app
+        .anonymous()
+        .with_token(Some(created["token"].as_str().unwrap().to_owned()));
+    let events_before = event_count(&admin).await;
+    let mut checked = 0;
+    for (method, path) in &routes {
+        if is_public(path) {
+            continue;
+        }
+        let (status, _, body) = send(&agent, method, path).await;
+        if is_agent_only(path) {
+            assert_eq!(
+                status, 200,
+                "{method} {path} answered {status} to an agent: {body}"
+            );
+        } else {
+            assert_eq!(
+                status, 403,
+                "{method} {path} answered {status} to an agent: {body}"
+            );
+        }
+        checked += 1;
+    }
+    let events_after = event_count(&admin).await;
+    assert_eq!(events_before, events_after, "an agent changed something");
+    eprintln!("{checked} routes x agent token: only the agent routes answered");
+}
+
+/// A signed-in browser's session changes nothing when the request comes from another site (or
+/// says nowhere where from), and the same requests from jeny's own origin are not refused.
+async fn a_session_changes_nothing_from_another_site(backend: Backend) {
+    let (app, admin) = seeded(backend).await;
+    let routes = every_route(&admin).await;
+    let cookie = session_cookie(&app).await;
+    let events_before = event_count(&admin).await;
+    let mut checked = 0;
+    for (method, path) in &routes {
+        if is_public(path) || *method == Method::GET {
+            continue;
+        }
+        for origin in [Some("https://evil.example"), None] {
+            let (status, _, body) = send_with_cookie(&app, method, path, &cookie, origin).await;
+            assert_eq!(
+                status, 403,
+                "{method} {path} from {origin:?} answered {status}: {body}"
+            );
+            assert!(body.contains("another site"), "{body}");
+            checked += 1;
+        }
+    }
+    let events_after = event_count(&admin).await;
+    assert_eq!(
+        events_before, events_after,
+        "a cross-site request changed something"
+    );
+    // From jeny's own pages, the session is an admin's: nothing is refused.
+    for (method, path) in &routes {
+        if is_public(path) || is_agent_only(path) {
+            continue;
+        }
+        let (status, _, body) = send_with_cookie(&app, method, path, &cookie, Some(&app.url)).await;
+        assert!(
+            status != 401 && status != 403,
+            "{method} {path} answered {status} to the admin's session: {body}"
+        );
+        checked += 1;
+    }
+    eprintln!("{checked} (route, origin) pairs with a browser session");
+}
+
 both_backends!(
+    an_agent_token_reaches_only_the_agent_routes,
+    a_session_changes_nothing_from_another_site,
     no_route_answers_without_a_valid_token,
     a_viewer_reads_everything_and_changes_nothing,
     a_deployer_is_refused_only_what_needs_an_admin,
     only_an_admin_deletes_a_project
 );
+
+/// How many events the log holds (a request that changed something appended one).
+async fn event_count(admin: &Client) -> usize {
+    admin
+        .list_events(0, Some(500), None, None)
+        .await
+        .unwrap()
+        .items
+        .len()
+}

@@ -9,6 +9,7 @@ mod hosts;
 mod malformed;
 mod projects;
 mod server;
+mod signin;
 mod tokens;
 mod variables;
 
@@ -138,4 +139,15 @@ pub async fn seeded(
         .await
         .unwrap();
     (app, admin)
+}
+
+/// Runs one statement on the app's database, in a write transaction (a test reaching beneath
+/// the API, to age a session or expire a code).
+pub async fn exec_sql(app: &jeny_testkit::TestApp, sql: &str) {
+    let mut tx = app.store.begin().await.unwrap();
+    jeny_store::sqlx::query(sql)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
 }

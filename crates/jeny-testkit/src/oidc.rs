@@ -1,0 +1,111 @@
+//! A real OpenID Connect provider for sign-in tests: the PyPI package `oidc-provider-mock`,
+//! installed by `tests/peers/oidc/setup`, started on a free port. It accepts any client id and
+//! secret; a test sets a person's claims with `set_user` (extra claims such as `aud` or `exp`
+//! go into the ID token as given, which is how a wrong-audience or expired token is made) and
+//! plays the person approving the sign-in with `approve`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub struct OidcProvider {
+    pub issuer: String,
+    http: reqwest::Client,
+    _process: tokio::process::Child,
+}
+
+fn program() -> PathBuf {
+    let peers = std::env::var_os("JENY_PEERS_DIR").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/jeny/peers"),
+        PathBuf::from,
+    );
+    peers.join("oidc-provider-mock-0.3.4/bin/oidc-provider-mock")
+}
+
+impl OidcProvider {
+    pub async fn start() -> OidcProvider {
+        let program = program();
+        assert!(
+            program.exists(),
+            "the OpenID Connect provider for the sign-in tests is missing: run tests/peers/oidc/setup ({} not found)",
+            program.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let process = tokio::process::Command::new(&program)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("PYTHONWARNINGS", "ignore")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot start oidc-provider-mock");
+        let issuer = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = http
+                .get(format!("{issuer}/.well-known/openid-configuration"))
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success());
+            if ready {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "oidc-provider-mock did not start on {issuer}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        OidcProvider {
+            issuer,
+            http,
+            _process: process,
+        }
+    }
+
+    /// Sets the claims the provider gives for subject `sub`.
+    pub async fn set_user(&self, sub: &str, claims: serde_json::Value) {
+        let response = self
+            .http
+            .put(format!("{}/users/{sub}", self.issuer))
+            .json(&claims)
+            .send()
+            .await
+            .expect("the provider answers");
+        assert_eq!(
+            response.status().as_u16(),
+            204,
+            "the provider took the claims"
+        );
+    }
+
+    /// Plays the person at the provider's sign-in form: approves the authorization request at
+    /// `authorization_url` as `sub`. Returns where the provider sends the browser back.
+    pub async fn approve(&self, authorization_url: &str, sub: &str) -> String {
+        let response = self
+            .http
+            .post(authorization_url)
+            .form(&[("sub", sub), ("action", "authorize")])
+            .send()
+            .await
+            .expect("the provider answers");
+        assert_eq!(
+            response.status().as_u16(),
+            302,
+            "the provider approves: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .expect("a redirect back")
+            .to_owned()
+    }
+}

@@ -1,0 +1,765 @@
+//! Sign-in end to end against a real OpenID Connect provider (oidc-provider-mock), and what a
+//! sign-in gives: browser sessions (cookie flags, listing, revoking, expiry, sign-out), the
+//! allowlist, roles on projects and environments, the device flow of `jeny login`, one-time
+//! console links, and the rate limit on sign-in attempts.
+
+use crate::{environment, exec_sql, project, seeded, status_of};
+use jeny_testkit::{Backend, Browser, OidcProvider, TestApp, TestDatabase, both_backends};
+use serde_json::{Value, json};
+
+const CLIENT_ID: &str = "jeny-test";
+
+/// A server that signs people in with `provider`, letting in `@example.com`.
+async fn app_with_oidc(
+    backend: Backend,
+    provider: &OidcProvider,
+    configure: impl FnOnce(&mut jeny_server::Config),
+) -> TestApp {
+    let database = TestDatabase::create(backend).await;
+    let issuer = provider.issuer.clone();
+    TestApp::spawn_on(database, move |config| {
+        config.sign_in.oidc_issuer = Some(issuer);
+        config.sign_in.oidc_client_id = Some(CLIENT_ID.to_owned());
+        config.sign_in.oidc_client_secret = Some("s3cret".to_owned());
+        config.sign_in.allowlist = vec!["@example.com".to_owned()];
+        config.sign_in.device_poll_interval_secs = 1;
+        configure(config);
+    })
+    .await
+}
+
+/// Goes through sign-in as `sub` (whose claims the provider has): what the callback answered.
+async fn sign_in(
+    browser: &mut Browser,
+    provider: &OidcProvider,
+    sub: &str,
+    next: &str,
+) -> jeny_testkit::Page {
+    let start = browser.get(&format!("/auth/login?next={next}")).await;
+    assert_eq!(start.status, 303, "{}", start.body);
+    let authorization = start.location.expect("to the provider");
+    assert!(
+        authorization.starts_with(&provider.issuer),
+        "{authorization}"
+    );
+    for part in [
+        "code_challenge_method=S256",
+        "nonce=",
+        "state=",
+        "scope=openid",
+    ] {
+        assert!(
+            authorization.contains(part),
+            "{part} missing in {authorization}"
+        );
+    }
+    let callback = provider.approve(&authorization, sub).await;
+    browser.get(&callback).await
+}
+
+async fn events_of_kind(app: &TestApp, kind: &str) -> Vec<Value> {
+    let admin = app.with_admin().await;
+    admin
+        .list_events(0, Some(500), None, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|event| event.kind == kind)
+        .map(|event| event.payload)
+        .collect()
+}
+
+async fn me(browser: &mut Browser) -> (u16, Value) {
+    let page = browser.get("/api/v1/me").await;
+    (
+        page.status,
+        serde_json::from_str(&page.body).unwrap_or(Value::Null),
+    )
+}
+
+async fn an_allowed_person_signs_in_and_others_are_refused(backend: Backend) {
+    let provider = OidcProvider::start().await;
+    let app = app_with_oidc(backend, &provider, |_| {}).await;
+    provider
+        .set_user(
+            "alice@example.com",
+            json!({"email": "Alice@Example.com", "email_verified": true, "name": "Alice"}),
+        )
+        .await;
+    let mut alice = Browser::new(&app.url);
+    let back = sign_in(&mut alice, &provider, "alice@example.com", "/projects/web").await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    assert_eq!(back.location.as_deref(), Some("/projects/web"));
+    let cookie = back
+        .set_cookies
+        .iter()
+        .find(|cookie| cookie.starts_with("jeny_session=jenys_"))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+        assert!(cookie.contains(flag), "{flag} missing in {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "not over plain http: {cookie}");
+    let (status, who) = me(&mut alice).await;
+    assert_eq!(status, 200, "{who}");
+    assert_eq!(who["email"], "alice@example.com");
+    assert_eq!(who["authenticated_by"], "session");
+    assert_eq!(who["role"], "admin", "the first person to sign in is admin");
+    // The second person is a viewer.
+    provider
+        .set_user(
+            "bob@example.com",
+            json!({"email": "bob@example.com", "email_verified": true}),
+        )
+        .await;
+    let mut bob = Browser::new(&app.url);
+    assert_eq!(
+        sign_in(&mut bob, &provider, "bob@example.com", "/")
+            .await
+            .status,
+        303
+    );
+    assert_eq!(me(&mut bob).await.1["role"], "viewer");
+    // Another domain: refused with a page saying why, no session, an event.
+    provider
+        .set_user(
+            "mallory@other.org",
+            json!({"email": "mallory@other.org", "email_verified": true}),
+        )
+        .await;
+    let mut mallory = Browser::new(&app.url);
+    let refused = sign_in(&mut mallory, &provider, "mallory@other.org", "/").await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body.contains("not on jeny&#39;s allowlist"),
+        "{}",
+        refused.body
+    );
+    assert!(!mallory.cookies.contains_key("jeny_session"));
+    assert_eq!(me(&mut mallory).await.0, 401);
+    let refusals = events_of_kind(&app, "signin.refused").await;
+    assert!(
+        refusals
+            .iter()
+            .any(|event| event["email"] == "mallory@other.org"),
+        "{refusals:?}"
+    );
+    // An unverified email is refused too.
+    provider
+        .set_user(
+            "carol@example.com",
+            json!({"email": "carol@example.com", "email_verified": false}),
+        )
+        .await;
+    let mut carol = Browser::new(&app.url);
+    let refused = sign_in(&mut carol, &provider, "carol@example.com", "/").await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("not verified"), "{}", refused.body);
+    let succeeded = events_of_kind(&app, "signin.succeeded").await;
+    assert_eq!(succeeded.len(), 2, "{succeeded:?}");
+    // Where a sign-in returns is checked: another site becomes `/`.
+    let mut dave = Browser::new(&app.url);
+    provider
+        .set_user("dave@example.com", json!({"email": "dave@example.com"}))
+        .await;
+    let back = sign_in(
+        &mut dave,
+        &provider,
+        "dave@example.com",
+        "https://evil.example/steal",
+    )
+    .await;
+    assert_eq!(back.location.as_deref(), Some("/"));
+}
+
+async fn tampered_or_forged_answers_sign_no_one_in(backend: Backend) {
+    let provider = OidcProvider::start().await;
+    let app = app_with_oidc(backend, &provider, |_| {}).await;
+    provider
+        .set_user(
+            "alice@example.com",
+            json!({"email": "alice@example.com", "email_verified": true}),
+        )
+        .await;
+    let signed_in = |browser: &Browser| browser.cookies.contains_key("jeny_session");
+
+    // The state changed on the way back.
+    let mut browser = Browser::new(&app.url);
+    let start = browser.get("/auth/login").await;
+    let callback = provider
+        .approve(start.location.as_deref().unwrap(), "alice@example.com")
+        .await;
+    let tampered = callback.replace("state=", "state=x");
+    let page = browser.get(&tampered).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("state"), "{}", page.body);
+    assert!(!signed_in(&browser));
+
+    // A callback from a sign-in another browser started (login CSRF).
+    let mut victim = Browser::new(&app.url);
+    let page = victim.get(&callback).await;
+    assert_eq!(page.status, 403);
+    assert!(!signed_in(&victim));
+
+    // The genuine callback works once, and cannot be replayed.
+    let page = browser.get(&callback).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(signed_in(&browser));
+    let mut replay = Browser::new(&app.url);
+    replay.cookies = browser.cookies.clone();
+    replay.cookies.remove("jeny_session");
+    let page = replay.get(&callback).await;
+    assert_eq!(page.status, 403);
+    assert!(!signed_in(&replay));
+
+    // An expired ID token, one for another audience, one from another issuer.
+    let now = jeny_core::Timestamp::now().as_micros() / 1_000_000;
+    for (claims, why) in [
+        (json!({"exp": now - 600}), "expired"),
+        (json!({"aud": "someone-else"}), "audience"),
+        (json!({"iss": "https://accounts.example.org"}), "issuer"),
+    ] {
+        let mut claims_with_email = json!({"email": "alice@example.com", "email_verified": true});
+        claims_with_email
+            .as_object_mut()
+            .unwrap()
+            .extend(claims.as_object().unwrap().clone());
+        provider
+            .set_user("alice@example.com", claims_with_email)
+            .await;
+        let mut browser = Browser::new(&app.url);
+        let page = sign_in(&mut browser, &provider, "alice@example.com", "/").await;
+        assert_eq!(page.status, 403, "{why}: {}", page.body);
+        assert!(page.body.contains("did not verify"), "{why}: {}", page.body);
+        assert!(!signed_in(&browser), "{why}");
+    }
+    // The provider's own refusal.
+    let mut browser = Browser::new(&app.url);
+    let start = browser.get("/auth/login").await;
+    let page = browser
+        .get(&format!(
+            "/auth/callback?error=access_denied&state=x&for={}",
+            start.status
+        ))
+        .await;
+    assert_eq!(page.status, 403);
+    assert!(!signed_in(&browser));
+    assert_eq!(events_of_kind(&app, "signin.succeeded").await.len(), 1);
+}
+
+async fn a_hosted_domain_admits_only_its_accounts(backend: Backend) {
+    let provider = OidcProvider::start().await;
+    let app = app_with_oidc(backend, &provider, |config| {
+        config.sign_in.oidc_hosted_domain = Some("example.com".to_owned());
+    })
+    .await;
+    provider
+        .set_user(
+            "personal@example.com",
+            json!({"email": "personal@example.com", "email_verified": true}),
+        )
+        .await;
+    provider
+        .set_user(
+            "work@example.com",
+            json!({"email": "work@example.com", "email_verified": true, "hd": "example.com"}),
+        )
+        .await;
+    let mut personal = Browser::new(&app.url);
+    let start = personal.get("/auth/login").await;
+    assert!(start.location.unwrap().contains("hd=example.com"));
+    let page = sign_in(&mut personal, &provider, "personal@example.com", "/").await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("organisation"), "{}", page.body);
+    let mut work = Browser::new(&app.url);
+    assert_eq!(
+        sign_in(&mut work, &provider, "work@example.com", "/")
+            .await
+            .status,
+        303
+    );
+}
+
+async fn sessions_are_listed_revoked_and_expire(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut laptop = app.admin_browser().await;
+    let mut phone = app.admin_browser().await;
+    let page = laptop.get("/api/v1/me/sessions").await;
+    assert_eq!(page.status, 200);
+    let sessions: Vec<Value> = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    assert_eq!(sessions[0]["method"], "console_link");
+    assert_eq!(sessions[0]["user_agent"], "jeny-testkit browser");
+    let phone_id = me(&mut phone).await.1["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Revoking needs the request to come from jeny's own pages.
+    let request = laptop
+        .http()
+        .delete(format!("{}/api/v1/me/sessions/{phone_id}", app.url))
+        .header("origin", "https://evil.example");
+    assert_eq!(laptop.send(request).await.status, 403);
+    assert_eq!(me(&mut phone).await.0, 200);
+    let request = laptop
+        .http()
+        .delete(format!("{}/api/v1/me/sessions/{phone_id}", app.url))
+        .header("origin", app.url.clone());
+    let page = laptop.send(request).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(me(&mut phone).await.0, 401);
+    // Sign-out ends the session and removes the cookie.
+    let page = laptop.post_form("/auth/logout", &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.set_cookies
+            .iter()
+            .any(|c| c.starts_with("jeny_session=;") && c.contains("Max-Age=0"))
+    );
+    assert!(!laptop.cookies.contains_key("jeny_session"));
+    // Idle and absolute expiry.
+    let mut idle = app.admin_browser().await;
+    let mut old = app.admin_browser().await;
+    let idle_id = me(&mut idle).await.1["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old_id = me(&mut old).await.1["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let day_and_a_bit = 25 * 3600 * 1_000_000_i64;
+    let now = jeny_core::Timestamp::now().as_micros();
+    exec_sql(
+        &app,
+        &format!(
+            "UPDATE sessions SET last_seen_at = {} WHERE id = '{idle_id}'",
+            now - day_and_a_bit
+        ),
+    )
+    .await;
+    exec_sql(
+        &app,
+        &format!(
+            "UPDATE sessions SET expires_at = {} WHERE id = '{old_id}'",
+            now - 1
+        ),
+    )
+    .await;
+    app.auth.forget_all();
+    assert_eq!(me(&mut idle).await.0, 401);
+    assert_eq!(me(&mut old).await.0, 401);
+    let revoked = events_of_kind(&app, "session.revoked").await;
+    assert_eq!(revoked.len(), 1);
+}
+
+async fn removing_someone_from_the_allowlist_ends_their_access(backend: Backend) {
+    let provider = OidcProvider::start().await;
+    let app = app_with_oidc(backend, &provider, |_| {}).await;
+    let admin = app.with_admin().await;
+    let add = |entry: &str| {
+        admin
+            .request(reqwest::Method::POST, "/api/v1/allowlist")
+            .json(&json!({"entry": entry}))
+            .send()
+    };
+    assert_eq!(add("Eve@Partner.org").await.unwrap().status(), 201);
+    assert_eq!(add("eve@partner.org").await.unwrap().status(), 409);
+    assert_eq!(
+        add("@example.com").await.unwrap().status(),
+        409,
+        "in the configuration"
+    );
+    assert_eq!(add("partner.org").await.unwrap().status(), 422);
+    let list: Vec<Value> = admin
+        .request(reqwest::Method::GET, "/api/v1/allowlist")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries: Vec<(&str, &str)> = list
+        .iter()
+        .map(|e| (e["entry"].as_str().unwrap(), e["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        entries,
+        [("@example.com", "config"), ("eve@partner.org", "api")]
+    );
+    // Eve signs in, and makes an API token.
+    provider
+        .set_user(
+            "eve@partner.org",
+            json!({"email": "eve@partner.org", "email_verified": true}),
+        )
+        .await;
+    let mut eve = Browser::new(&app.url);
+    assert_eq!(
+        sign_in(&mut eve, &provider, "eve@partner.org", "/")
+            .await
+            .status,
+        303
+    );
+    let request = eve
+        .http()
+        .post(format!("{}/api/v1/me/tokens", app.url))
+        .header("origin", app.url.clone())
+        .json(&json!({"name": "script"}));
+    let page = eve.send(request).await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    let token: Value = serde_json::from_str(&page.body).unwrap();
+    let eve_api = app
+        .anonymous()
+        .with_token(Some(token["token"].as_str().unwrap().to_owned()));
+    assert!(eve_api.list_projects(None, None).await.is_ok());
+    // The entry of the configuration file cannot be removed here.
+    let response = admin
+        .request(reqwest::Method::DELETE, "/api/v1/allowlist/@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    let response = admin
+        .request(reqwest::Method::DELETE, "/api/v1/allowlist/eve@partner.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["signed_out"], json!(["eve@partner.org"]));
+    assert_eq!(me(&mut eve).await.0, 401, "her session ended");
+    assert_eq!(
+        status_of(eve_api.list_projects(None, None).await),
+        401,
+        "her token too"
+    );
+    let mut again = Browser::new(&app.url);
+    assert_eq!(
+        sign_in(&mut again, &provider, "eve@partner.org", "/")
+            .await
+            .status,
+        403
+    );
+    let removed = events_of_kind(&app, "allowlist.removed").await;
+    assert_eq!(removed[0]["signed_out"], json!(["eve@partner.org"]));
+}
+
+async fn a_role_on_an_environment_overrides_the_global_one(backend: Backend) {
+    let (app, admin) = seeded(backend).await;
+    admin
+        .create_environment("web", &environment("staging", &[("role", "web")]))
+        .await
+        .unwrap();
+    admin.create_project(&project("blog")).await.unwrap();
+    let viewer = app.with_viewer().await;
+    let grants = |list: Value| {
+        let body = json!({"grants": list});
+        admin
+            .request(
+                reqwest::Method::PUT,
+                "/api/v1/people/viewer@example.com/grants",
+            )
+            .json(&body)
+            .send()
+    };
+    // Unknown places are refused, and change nothing.
+    let refused = grants(json!([{"project": "nope", "role": "deployer"}]))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("\"field\":\"grants[0].project\""), "{body}");
+    let refused = grants(json!([{"project": "web", "environment": "nope", "role": "deployer"}]))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let refused = grants(json!([
+        {"project": "web", "environment": "staging", "role": "deployer"},
+        {"project": "web", "environment": "staging", "role": "viewer"}
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    let lock_request = jeny_deploys::LockRequest {
+        reason: "testing".to_owned(),
+        expires_at: None,
+    };
+    let lock =
+        |environment: &'static str| viewer.lock_environment("web", environment, &lock_request);
+    assert_eq!(status_of(lock("staging").await), 403);
+    // Deployer on staging, still a viewer on production.
+    let response =
+        grants(json!([{"project": "web", "environment": "staging", "role": "deployer"}]))
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 200);
+    let person: Value = response.json().await.unwrap();
+    assert_eq!(person["grants"][0]["environment"], "staging");
+    lock("staging").await.unwrap();
+    let refused = jeny_testkit_problem(lock("production").await);
+    assert!(
+        refused.contains("deployer role on web/production"),
+        "{refused}"
+    );
+    // A project-wide grant; the environment's own grant still wins there.
+    grants(json!([
+        {"project": "web", "role": "deployer"},
+        {"project": "web", "environment": "production", "role": "viewer"}
+    ]))
+    .await
+    .unwrap();
+    viewer
+        .patch_project("web", &json!({"title": "Web shop"}), None)
+        .await
+        .unwrap();
+    assert_eq!(status_of(lock("production").await), 403);
+    assert_eq!(
+        status_of(
+            viewer
+                .patch_project("blog", &json!({"title": "x"}), None)
+                .await
+        ),
+        403
+    );
+    // The role is global again once grants are cleared.
+    grants(json!([])).await.unwrap();
+    assert_eq!(
+        status_of(
+            viewer
+                .patch_project("web", &json!({"title": "y"}), None)
+                .await
+        ),
+        403
+    );
+    let changed = events_of_kind(&app, "person.grants_changed").await;
+    assert_eq!(changed.len(), 3, "{changed:?}");
+    // The last admin stays one.
+    let response = admin
+        .request(reqwest::Method::PATCH, "/api/v1/people/admin@example.com")
+        .json(&json!({"role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    let response = admin
+        .request(reqwest::Method::PATCH, "/api/v1/people/viewer@example.com")
+        .json(&json!({"role": "deployer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // now a global deployer, with no grants left: production too
+    lock("production").await.unwrap();
+}
+
+fn jeny_testkit_problem<T: std::fmt::Debug>(
+    result: Result<T, jeny_testkit::ClientError>,
+) -> String {
+    crate::problem_of(result).detail
+}
+
+async fn the_device_flow_gives_a_token_once_approved(backend: Backend) {
+    let app = TestApp::spawn_on(TestDatabase::create(backend).await, |config| {
+        config.sign_in.device_poll_interval_secs = 1;
+    })
+    .await;
+    let client = app.anonymous();
+    let started = client
+        .start_device_login("jeny-cli", "jeny login on test")
+        .await
+        .unwrap();
+    assert_eq!(started.interval, 1);
+    assert_eq!(started.verification_uri, format!("{}/auth/device", app.url));
+    assert!(
+        started
+            .verification_uri_complete
+            .ends_with(&started.user_code)
+    );
+    let poll = || client.poll_device_login("jeny-cli", &started.device_code);
+    assert_eq!(poll().await.unwrap(), jeny_client::DevicePoll::Pending);
+    assert_eq!(
+        poll().await.unwrap(),
+        jeny_client::DevicePoll::SlowDown,
+        "polled at once"
+    );
+    // Not signed in: the page says to sign in first (no OIDC here).
+    let mut stranger = Browser::new(&app.url);
+    assert_eq!(
+        stranger
+            .get(&started.verification_uri_complete)
+            .await
+            .status,
+        401
+    );
+    let page = stranger
+        .post_form(
+            "/auth/device",
+            &[("user_code", &started.user_code), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(page.status, 401);
+    // The signed-in person sees what asks, and approves (the code typed in lower case).
+    let mut browser = app.admin_browser().await;
+    let page = browser.get(&started.verification_uri_complete).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("jeny login on test"), "{}", page.body);
+    let page = browser
+        .post_form(
+            "/auth/device",
+            &[
+                ("user_code", &started.user_code.to_lowercase()),
+                ("action", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let jeny_client::DevicePoll::Token(token) = poll().await.unwrap() else {
+        panic!("no token after approval");
+    };
+    let signed_in = app.anonymous().with_token(Some(token));
+    let me = signed_in.me().await.unwrap();
+    assert_eq!(me.email, "admin@localhost");
+    assert_eq!(me.token.unwrap().name, "jeny login on test");
+    // Once only; and a code cannot be approved twice.
+    assert!(matches!(
+        poll().await.unwrap(),
+        jeny_client::DevicePoll::Refused(_)
+    ));
+    let page = browser
+        .post_form(
+            "/auth/device",
+            &[("user_code", &started.user_code), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(page.status, 404);
+    // Denied.
+    let denied = client.start_device_login("jeny-cli", "x").await.unwrap();
+    browser
+        .post_form(
+            "/auth/device",
+            &[("user_code", &denied.user_code), ("action", "deny")],
+        )
+        .await;
+    assert_eq!(
+        client
+            .poll_device_login("jeny-cli", &denied.device_code)
+            .await
+            .unwrap(),
+        jeny_client::DevicePoll::Denied
+    );
+    // Expired.
+    let expired = client.start_device_login("jeny-cli", "x").await.unwrap();
+    exec_sql(
+        &app,
+        &format!(
+            "UPDATE device_codes SET expires_at = 0 WHERE user_code = '{}'",
+            expired.user_code
+        ),
+    )
+    .await;
+    assert_eq!(
+        client
+            .poll_device_login("jeny-cli", &expired.device_code)
+            .await
+            .unwrap(),
+        jeny_client::DevicePoll::Expired
+    );
+    // Wrong requests get OAuth errors.
+    let response = app
+        .anonymous()
+        .request(reqwest::Method::POST, "/auth/device/token")
+        .form(&[("grant_type", "password"), ("device_code", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "unsupported_grant_type");
+    let response = app
+        .anonymous()
+        .request(reqwest::Method::POST, "/auth/device/code")
+        .form(&[("client_name", "no id")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+async fn a_console_link_signs_in_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let link = app.auth.create_signin_link().await.unwrap();
+    let path = format!("/auth/link/{}", link.expose());
+    let mut first = Browser::new(&app.url);
+    let page = first.get(&path).await;
+    assert_eq!(page.status, 303);
+    let (status, who) = me(&mut first).await;
+    assert_eq!(status, 200);
+    assert_eq!(who["email"], "admin@localhost");
+    assert_eq!(who["role"], "admin");
+    let mut second = Browser::new(&app.url);
+    let page = second.get(&path).await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("already used"), "{}", page.body);
+    assert!(!second.cookies.contains_key("jeny_session"));
+    // An expired one.
+    let stale = app.auth.create_signin_link().await.unwrap();
+    exec_sql(
+        &app,
+        "UPDATE signin_links SET expires_at = 0 WHERE used_at IS NULL",
+    )
+    .await;
+    let page = second.get(&format!("/auth/link/{}", stale.expose())).await;
+    assert_eq!(page.status, 403);
+    // Without OIDC, /auth/login says how to get in.
+    let page = second.get("/auth/login").await;
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("jeny admin sign-in-link"));
+}
+
+async fn sign_in_attempts_are_rate_limited(backend: Backend) {
+    let app = TestApp::spawn_on(TestDatabase::create(backend).await, |config| {
+        config.sign_in.signin_attempts_per_minute = 3;
+    })
+    .await;
+    let mut browser = Browser::new(&app.url);
+    for _ in 0..3 {
+        assert_eq!(browser.get("/auth/link/jenyl_guess").await.status, 403);
+    }
+    let response = browser
+        .http()
+        .get(format!("{}/auth/link/jenyl_guess", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&wait), "{wait}");
+    assert!(response.text().await.unwrap().contains("too_many_requests"));
+    // API calls with a token are not sign-in attempts.
+    assert!(
+        app.with_admin()
+            .await
+            .list_projects(None, None)
+            .await
+            .is_ok()
+    );
+}
+
+both_backends!(
+    an_allowed_person_signs_in_and_others_are_refused,
+    tampered_or_forged_answers_sign_no_one_in,
+    a_hosted_domain_admits_only_its_accounts,
+    sessions_are_listed_revoked_and_expire,
+    removing_someone_from_the_allowlist_ends_their_access,
+    a_role_on_an_environment_overrides_the_global_one,
+    the_device_flow_gives_a_token_once_approved,
+    a_console_link_signs_in_once,
+    sign_in_attempts_are_rate_limited
+);

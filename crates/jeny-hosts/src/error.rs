@@ -15,6 +15,8 @@ pub enum HostError {
         "the host changed since you read it (it is now {current_etag}); fetch it again and reapply your change"
     )]
     Changed { current_etag: String },
+    #[error("host {name:?} is kept in sync by {managed_by}: change it there, not here")]
+    Managed { name: String, managed_by: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -33,7 +35,7 @@ impl DomainError for HostError {
         match self {
             HostError::Invalid { .. } => ErrorCode::InvalidInput,
             HostError::NotFound(_) => ErrorCode::NotFound,
-            HostError::NameTaken(_) => ErrorCode::Conflict,
+            HostError::NameTaken(_) | HostError::Managed { .. } => ErrorCode::Conflict,
             HostError::Changed { .. } => ErrorCode::PreconditionFailed,
             HostError::Store(error) => error.code(),
         }

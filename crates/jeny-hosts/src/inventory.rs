@@ -122,6 +122,9 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             source: HostSource::Manual,
+            managed_by: None,
+            external_id: None,
+            gone_at: None,
             last_seen_at: None,
             created_at: Timestamp::from_micros(0),
             updated_at: Timestamp::from_micros(0),

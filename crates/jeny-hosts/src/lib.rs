@@ -11,5 +11,11 @@ mod service;
 mod store;
 
 pub use error::HostError;
-pub use model::{Host, HostInput, HostName, HostSource, TagSelector, Tags, parse_tags};
-pub use service::{create_host, delete_host, get_host, list_hosts, select, update_host};
+pub use model::{
+    GoneFilter, Host, HostInput, HostName, HostSource, MAX_HOST_TAGS, ObservedHost,
+    ReconcileCounts, TagSelector, Tags, is_valid_tag, parse_tags,
+};
+pub use service::{
+    create_host, delete_host, get_host, list_hosts, list_hosts_filtered, managed_sources,
+    reconcile, select, update_host,
+};

@@ -53,6 +53,14 @@ impl HostName {
     }
 }
 
+/// Whether a tag would be accepted (for a sync, which skips what a person would be told about).
+pub fn is_valid_tag(key: &str, value: &str) -> bool {
+    check_tag("tags", key, value).is_ok()
+}
+
+/// The most tags a host may have.
+pub const MAX_HOST_TAGS: usize = MAX_TAGS;
+
 /// Checks one tag. Keys: 1 to 128 printable characters without `=` or `,` (they separate
 /// conditions in `?tag=key=value`) and without surrounding spaces. Values: up to 256 printable
 /// characters.
@@ -191,6 +199,68 @@ impl HostSource {
     }
 }
 
+/// Which hosts a list includes, by whether they are gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GoneFilter {
+    /// Only the hosts still there (what selectors pick).
+    #[default]
+    Exclude,
+    /// Every host.
+    Include,
+    /// Only the gone ones.
+    Only,
+}
+
+impl GoneFilter {
+    pub fn parse(raw: &str) -> Option<GoneFilter> {
+        match raw {
+            "exclude" => Some(GoneFilter::Exclude),
+            "include" => Some(GoneFilter::Include),
+            "only" => Some(GoneFilter::Only),
+            _ => None,
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            GoneFilter::Exclude => " AND h.gone_at IS NULL",
+            GoneFilter::Include => "",
+            GoneFilter::Only => " AND h.gone_at IS NOT NULL",
+        }
+    }
+}
+
+impl GoneFilter {
+    pub(crate) fn condition(self) -> &'static str {
+        self.sql()
+    }
+}
+
+/// A host as a sync sees it where it comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedHost {
+    /// Its id there (the EC2 instance id): how it is recognised from one sync to the next.
+    pub external_id: String,
+    /// The name it should get when it is new (its `Name` tag); made valid and unique, or the
+    /// external id. A host's name never changes afterwards.
+    pub preferred_name: String,
+    pub address: String,
+    /// Already valid (see `is_valid_tag`, `MAX_HOST_TAGS`).
+    pub tags: Tags,
+}
+
+/// What a reconcile did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReconcileCounts {
+    /// New hosts.
+    pub added: usize,
+    /// Hosts whose address or tags changed, or that came back after being gone.
+    pub changed: usize,
+    /// Hosts no longer there, now marked gone.
+    pub gone: usize,
+    pub unchanged: usize,
+}
+
 /// A host as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Host {
@@ -201,6 +271,14 @@ pub struct Host {
     #[schema(value_type = BTreeMap<String, String>)]
     pub tags: Tags,
     pub source: HostSource,
+    /// What keeps this host in sync (`aws:<account>/<region>`), when something does: such a
+    /// host is changed only by its sync, not through the API.
+    pub managed_by: Option<String>,
+    /// Its id where it comes from (the EC2 instance id).
+    pub external_id: Option<String>,
+    /// When it disappeared from where it comes from (terminated). A gone host is kept for
+    /// history, but no environment's selector picks it.
+    pub gone_at: Option<Timestamp>,
     /// When an agent or a sync last reported this host.
     pub last_seen_at: Option<Timestamp>,
     pub created_at: Timestamp,

@@ -20,6 +20,9 @@ fn host(name: &str, address: &str, tags: &[(&str, &str)]) -> Host {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         source: HostSource::Manual,
+        managed_by: None,
+        external_id: None,
+        gone_at: None,
         last_seen_at: None,
         created_at: Timestamp::from_micros(0),
         updated_at: Timestamp::from_micros(0),

@@ -48,6 +48,11 @@ pub(crate) fn build(parts: Parts) -> Router {
         .merge(jeny_deploys::api::routes(
             jeny_deploys::api::DeploysState::new(store.clone(), links, shutdown.clone()),
         ))
+        .merge(jeny_aws::api::routes(jeny_aws::Aws {
+            store: store.clone(),
+            secrets: SecretBox::new(&key),
+            node: config.node_name.clone(),
+        }))
         .merge(jeny_events::api::routes(jeny_events::api::EventsState {
             store: store.clone(),
             shutdown,

@@ -78,6 +78,17 @@ pub async fn launch_with_listener(
         runner,
         shutdown.clone(),
     ));
+    // Syncs AWS accounts when they are due. A node that stops finishes the sync it runs (which
+    // releases its lease); a node that dies leaves the lease to run out, and another node takes
+    // the account then.
+    let syncer = tokio::spawn(
+        jeny_aws::Aws {
+            store: store.clone(),
+            secrets: jeny_core::SecretBox::new(&key),
+            node: config.node_name.clone(),
+        }
+        .run_syncer(shutdown.clone()),
+    );
     let auth = Arc::new(jeny_auth::AuthService::new(
         store.clone(),
         config.auth_config(&config.public_url(address))?,
@@ -107,6 +118,7 @@ pub async fn launch_with_listener(
         .await
         .context("the HTTP server failed")?;
         let _ = dispatcher.await;
+        let _ = syncer.await;
         serve_store.close().await;
         Ok(())
     });

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "foundation", "0001_foundation.sql"),
     migration!(2, "deploys", "0002_deploys.sql"),
     migration!(3, "sign_in", "0003_sign_in.sql"),
+    migration!(4, "aws", "0004_aws.sql"),
 ];
 
 /// Arbitrary constant naming jeny's migration lock among PostgreSQL advisory locks.

@@ -3,10 +3,12 @@
 //! for each role, driven through the real `jeny-client`. Tests use `both_backends!` to run once
 //! per backend.
 
+mod aws;
 mod browser;
 mod oidc;
 mod proxy;
 
+pub use aws::Moto;
 pub use browser::{Browser, Page};
 pub use jeny_client::{Client, ClientError, Problem, Tagged, VariableScope};
 pub use jeny_store::testing::{TestDatabase, postgres_url};

@@ -34,6 +34,7 @@ async fn every_route(admin: &Client) -> Vec<(Method, String)> {
             .replace("{key}", "A")
             .replace("{person}", "viewer@example.com")
             .replace("{entry}", "@example.org")
+            .replace("{account}", "main")
             .replace("{id}", &deploy.id);
         for method in operations.as_object().unwrap().keys() {
             routes.push((method.to_uppercase().parse().unwrap(), concrete.clone()));
@@ -80,6 +81,9 @@ fn is_admin_only(method: &Method, path: &str) -> bool {
     .iter()
     .any(|prefix| path.starts_with(prefix))
         || (*method == Method::DELETE && path == "/api/v1/projects/web")
+        || (path.starts_with("/api/v1/aws/accounts")
+            && *method != Method::GET
+            && !path.ends_with("/sync"))
 }
 
 /// What only an agent may call.

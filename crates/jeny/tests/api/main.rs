@@ -2,6 +2,7 @@
 //! client. One module per resource, plus the cross-cutting behaviours (auth, errors, bad input).
 
 mod auth;
+mod aws;
 mod deploys;
 mod environments;
 mod events;
@@ -89,7 +90,8 @@ pub fn variable(key: &str, value: Option<&str>, secret: bool) -> jeny_projects::
 
 /// A server with one of everything, all named as the route walks expect: project `web`, its
 /// environment `production` (selector `role=web`), host `web-1`, a secret project variable `A`
-/// and a plain environment variable `A`, a finished deploy, and a lock on `production`. Returns
+/// and a plain environment variable `A`, a finished deploy, a lock on `production`, and an AWS
+/// account `main` that cannot be reached. Returns
 /// the app and an admin client.
 pub async fn seeded(
     backend: jeny_testkit::Backend,
@@ -138,6 +140,18 @@ pub async fn seeded(
         )
         .await
         .unwrap();
+    // An AWS account whose endpoint answers nothing (a sync of it fails fast, touching nothing).
+    let created = admin
+        .request(reqwest::Method::POST, "/api/v1/aws/accounts")
+        .json(&serde_json::json!({
+            "name": "main", "regions": ["eu-west-1"], "enabled": false,
+            "access_key_id": "testing", "secret_access_key": "testing",
+            "endpoint_url": "http://127.0.0.1:9",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
     (app, admin)
 }
 

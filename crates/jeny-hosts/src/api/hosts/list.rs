@@ -1,18 +1,21 @@
 //! `GET /api/v1/hosts`: every host, or those matching `?tag=key=value` conditions.
 
 use crate::api::HostsState;
-use crate::{Host, TagSelector};
+use crate::{GoneFilter, Host, TagSelector};
 use axum::extract::State;
 use jeny_core::Page;
 use jeny_http::{ApiError, AppJson, Auth, QueryPairs};
 
 /// Lists hosts by name. Repeat `tag` to require several tags: `?tag=role=web&tag=env=production`.
+/// Hosts gone from where they are synced from are left out unless `?gone=include` (or
+/// `?gone=only`).
 #[utoipa::path(
     get,
     path = "/api/v1/hosts",
     tag = "hosts",
     params(
         ("tag" = Option<Vec<String>>, Query, description = "A tag condition `key=value`; repeat for several, all must match"),
+        ("gone" = Option<String>, Query, description = "`exclude` (default), `include` or `only`: hosts gone from their sync"),
         jeny_http::Pagination,
     ),
     security(("bearer" = [])),
@@ -27,10 +30,16 @@ pub(crate) async fn list_hosts(
     State(state): State<HostsState>,
     query: QueryPairs,
 ) -> Result<AppJson<Page<Host>>, ApiError> {
-    query.only(&["tag", "limit", "cursor"])?;
+    query.only(&["tag", "gone", "limit", "cursor"])?;
     let page = query.page()?;
     let selector = TagSelector::from_conditions("tag", query.all("tag"))?;
+    let gone = match query.first("gone") {
+        None => GoneFilter::Exclude,
+        Some(raw) => GoneFilter::parse(raw).ok_or_else(|| {
+            ApiError::invalid("gone", format!("gone={raw:?}: exclude, include or only"))
+        })?,
+    };
     Ok(AppJson(
-        crate::list_hosts(&state.store, &selector, &page).await?,
+        crate::list_hosts_filtered(&state.store, &selector, gone, &page).await?,
     ))
 }

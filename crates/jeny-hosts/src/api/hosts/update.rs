@@ -24,6 +24,7 @@ use jeny_http::{ApiError, AppJson, AsDeployer, IfMatch, MergePatch, json_with_et
         (status = 401, description = "No valid API token", body = jeny_http::Problem),
         (status = 403, description = "Needs the deployer role", body = jeny_http::Problem),
         (status = 404, description = "No such host", body = jeny_http::Problem),
+        (status = 409, description = "The host is kept in sync from AWS: change it there", body = jeny_http::Problem),
         (status = 412, description = "The host changed since the If-Match ETag", body = jeny_http::Problem),
         (status = 422, description = "Invalid fields", body = jeny_http::Problem),
     )
@@ -63,6 +64,7 @@ pub(crate) async fn replace_host(
         (status = 401, description = "No valid API token", body = jeny_http::Problem),
         (status = 403, description = "Needs the deployer role", body = jeny_http::Problem),
         (status = 404, description = "No such host", body = jeny_http::Problem),
+        (status = 409, description = "The host is kept in sync from AWS: change it there", body = jeny_http::Problem),
         (status = 412, description = "The host changed since the If-Match ETag", body = jeny_http::Problem),
         (status = 422, description = "Invalid fields", body = jeny_http::Problem),
     )

@@ -92,6 +92,16 @@ pub async fn issue_token(
 ) -> Result<IssuedToken, AuthError> {
     let secret = token::generate();
     let mut tx = store.begin().await?;
+    // the last admin stays one, here as through the API
+    if role != Role::Admin
+        && store::people::role_of(&mut tx, email).await? == Some(Role::Admin)
+        && store::people::count_admins(&mut tx).await? <= 1
+    {
+        return Err(AuthError::Conflict(format!(
+            "{} is the last admin: make someone else admin first",
+            email.as_str()
+        )));
+    }
     let (person, created) = store::upsert_person(&mut tx, email, role).await?;
     if created {
         let payload = json!({"email": person.email, "role": person.role});

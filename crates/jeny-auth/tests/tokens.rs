@@ -85,7 +85,29 @@ async fn tokens_are_stored_hashed_and_reissuing_updates_the_role(backend: Backen
     assert_eq!(kinds, ["person.created", "token.created", "token.created"]);
 }
 
+async fn the_last_admin_cannot_be_demoted_by_a_new_token(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let admin = Email::parse("ops@example.com").unwrap();
+    issue_token(&store, &admin, Role::Admin, "laptop", "jeny")
+        .await
+        .unwrap();
+    let refused = issue_token(&store, &admin, Role::Viewer, "laptop", "jeny")
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("last admin"), "{refused}");
+    let other = Email::parse("second@example.com").unwrap();
+    issue_token(&store, &other, Role::Admin, "laptop", "jeny")
+        .await
+        .unwrap();
+    let demoted = issue_token(&store, &admin, Role::Viewer, "laptop", "jeny")
+        .await
+        .unwrap();
+    assert_eq!(demoted.person.role, Role::Viewer);
+}
+
 both_backends!(
+    the_last_admin_cannot_be_demoted_by_a_new_token,
     an_issued_token_authenticates_as_its_person,
     tokens_are_stored_hashed_and_reissuing_updates_the_role
 );

@@ -210,3 +210,13 @@ pub(crate) async fn email_of(tx: &mut WriteTx, person_id: &str) -> Result<String
         .await?;
     Ok(row.try_get("email")?)
 }
+
+/// The global role of the person with this email, if there is one.
+pub(crate) async fn role_of(tx: &mut WriteTx, email: &Email) -> Result<Option<Role>, StoreError> {
+    let row = sqlx::query("SELECT role FROM people WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+    row.map(|row| parse_role(&row.try_get::<String, _>("role")?))
+        .transpose()
+}

@@ -108,7 +108,21 @@ impl Store {
     pub async fn open(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
         let store = Store::connect(url, options).await?;
         migrate::run(&store).await?;
+        store.settle_watcher().await;
         Ok(store)
+    }
+
+    /// Has the SQLite change watcher take the database as it is now as its starting point, so
+    /// that the migrations just committed do not wake anyone after `open` returns.
+    async fn settle_watcher(&self) {
+        let followers = &self.inner.close_followers;
+        if !followers.watched.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let settled = followers.settled.notified();
+        followers.settle.notify_one();
+        // never hang a start on it: at worst a waiter is woken once for nothing
+        let _ = tokio::time::timeout(Duration::from_secs(1), settled).await;
     }
 
     /// Connects without migrating.
@@ -141,6 +155,9 @@ impl Store {
                 };
                 let wake = wakeups.clone();
                 let close_followers = Arc::new(CloseFollowers::default());
+                close_followers
+                    .watched
+                    .store(watcher.is_some(), std::sync::atomic::Ordering::SeqCst);
                 let followers = close_followers.clone();
                 let background = tokio::spawn(async move {
                     match watcher {
@@ -397,6 +414,16 @@ async fn watch_data_version(
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = followers.arrived.notified() => interval = every,
+            _ = followers.settle.notified() => {
+                if let Ok(version) = sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+                    .fetch_one(&pool)
+                    .await
+                {
+                    last = Some(version);
+                }
+                followers.settled.notify_one();
+                continue;
+            }
         }
         let version: Result<i64, _> = sqlx::query_scalar("PRAGMA data_version")
             .fetch_one(&pool)
@@ -421,11 +448,15 @@ async fn watch_data_version(
 }
 
 /// How many live readers want commits noticed at once, and a wake-up for the watcher when one
-/// arrives.
+/// arrives; and the handshake by which `open` has the watcher start from the migrated database.
 #[derive(Default)]
 struct CloseFollowers {
     count: std::sync::atomic::AtomicUsize,
     arrived: tokio::sync::Notify,
+    /// Whether a watcher runs (SQLite with `watch_other_writers`).
+    watched: std::sync::atomic::AtomicBool,
+    settle: tokio::sync::Notify,
+    settled: tokio::sync::Notify,
 }
 
 /// Held by a live reader; see `Store::follow_closely`.

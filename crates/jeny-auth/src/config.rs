@@ -35,6 +35,10 @@ pub struct AuthConfig {
     pub cookie_domain: Option<String>,
     /// Seconds between polls that `jeny login` is told to keep (RFC 8628 `interval`).
     pub device_poll_interval: Duration,
+    /// Reverse proxies in front of jeny whose `X-Forwarded-For` is believed: the client's
+    /// address (for the sign-in rate limit and session records) is then the nearest untrusted
+    /// address in it.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +66,7 @@ impl AuthConfig {
             redirect_domains: Vec::new(),
             cookie_domain: None,
             device_poll_interval: Duration::from_secs(5),
+            trusted_proxies: Vec::new(),
         }
     }
 

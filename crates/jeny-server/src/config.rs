@@ -170,6 +170,16 @@ pub struct ServerArgs {
         help_heading = "Sign-in"
     )]
     pub cookie_domain: Option<String>,
+    /// Addresses of reverse proxies in front of jeny whose X-Forwarded-For is believed for the
+    /// client's address (sign-in rate limit, session records), comma-separated.
+    #[arg(
+        long,
+        env = "JENY_TRUSTED_PROXIES",
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Sign-in"
+    )]
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
     /// Seconds `jeny login` waits between polls while the person approves [default: 5].
     #[arg(
         long,
@@ -214,6 +224,7 @@ struct FileConfig {
     auth_redirect_domains: Option<Vec<String>>,
     cookie_domain: Option<String>,
     device_poll_interval_secs: Option<u64>,
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 /// The settings in effect.
@@ -255,6 +266,7 @@ pub struct SignInConfig {
     pub auth_redirect_domains: Vec<String>,
     pub cookie_domain: Option<String>,
     pub device_poll_interval_secs: u64,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for SignInConfig {
@@ -274,6 +286,7 @@ impl Default for SignInConfig {
             auth_redirect_domains: Vec::new(),
             cookie_domain: None,
             device_poll_interval_secs: 5,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -308,6 +321,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_AUTH_REDIRECT_DOMAINS",
     "JENY_COOKIE_DOMAIN",
     "JENY_DEVICE_POLL_INTERVAL_SECS",
+    "JENY_TRUSTED_PROXIES",
     "JENY_TEST_DATABASE_URL",
     // read by the client commands (`jeny deploy`, `jeny inventory`, ...), not by the server
     "JENY_SERVER",
@@ -438,6 +452,11 @@ impl Config {
                     .or(file.device_poll_interval_secs)
                     .unwrap_or(defaults.sign_in.device_poll_interval_secs)
                     .max(1),
+                trusted_proxies: args
+                    .trusted_proxies
+                    .clone()
+                    .or(file.trusted_proxies)
+                    .unwrap_or_default(),
             },
         })
     }
@@ -479,6 +498,7 @@ impl Config {
         auth.cookie_domain = sign_in.cookie_domain.clone();
         auth.device_poll_interval =
             std::time::Duration::from_secs(sign_in.device_poll_interval_secs);
+        auth.trusted_proxies = sign_in.trusted_proxies.clone();
         auth.oidc = match &sign_in.oidc_client_id {
             None => {
                 let orphans: Vec<&str> = [
@@ -679,7 +699,9 @@ impl Config {
              # Hosts sign-in may return to besides jeny's (tools behind forward auth; .example.com: all subdomains).\n\
              auth_redirect_domains = {redirect_domains}\n\
              # The session cookie's Domain, for those tools on sibling hosts.\n{cookie_domain}\n\
-             # Seconds `jeny login` waits between polls.\ndevice_poll_interval_secs = {interval}\n",
+             # Seconds `jeny login` waits between polls.\ndevice_poll_interval_secs = {interval}\n\
+             # Reverse proxies whose X-Forwarded-For is believed for the client's address (rate limit, sessions).\n\
+             trusted_proxies = {trusted_proxies}\n",
             issuer = line(
                 "oidc_issuer",
                 sign_in.oidc_issuer.clone(),
@@ -724,6 +746,13 @@ impl Config {
                 "example.com"
             ),
             interval = sign_in.device_poll_interval_secs,
+            trusted_proxies = list(
+                &sign_in
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+            ),
         )
     }
 }

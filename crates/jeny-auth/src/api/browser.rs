@@ -40,10 +40,11 @@ fn redirect(location: &str, cookies: &[String]) -> Response {
 /// Starts signing in: to the identity provider, returning to `next` afterwards.
 pub(super) async fn login(
     State(state): State<AuthState>,
+    headers: HeaderMap,
     parts: http::Extensions,
     query: jeny_http::QueryPairs,
 ) -> Response {
-    if let Some(response) = limited(&state, &parts) {
+    if let Some(response) = limited(&state, &headers, &parts) {
         return response;
     }
     let next = state.safe_next(query.first("next"));
@@ -101,7 +102,7 @@ pub(super) async fn callback(
     parts: http::Extensions,
     query: jeny_http::QueryPairs,
 ) -> Response {
-    if let Some(response) = limited(&state, &parts) {
+    if let Some(response) = limited(&state, &headers, &parts) {
         return response;
     }
     let Some(oidc) = &state.oidc else {
@@ -179,7 +180,7 @@ pub(super) async fn callback(
     };
     let clear_login = state.expired_cookie(LOGIN_COOKIE, "/auth");
     match state
-        .sign_in_identity(&identity, &client_info(&headers, &parts))
+        .sign_in_identity(&identity, &client_info(&state, &headers, &parts))
         .await
     {
         Ok((_, session)) => redirect(
@@ -212,11 +213,11 @@ pub(super) async fn link(
     parts: http::Extensions,
     Path(link): Path<String>,
 ) -> Response {
-    if let Some(response) = limited(&state, &parts) {
+    if let Some(response) = limited(&state, &headers, &parts) {
         return response;
     }
     match state
-        .sign_in_with_link(&link, &client_info(&headers, &parts))
+        .sign_in_with_link(&link, &client_info(&state, &headers, &parts))
         .await
     {
         Ok((_, session)) => redirect("/", &[state.session_cookie(session.expose())]),

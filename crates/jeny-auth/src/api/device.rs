@@ -70,7 +70,7 @@ pub(super) async fn device_code(
     parts: http::Extensions,
     body: Bytes,
 ) -> Response {
-    if let Some(response) = limited(&state, &parts) {
+    if let Some(response) = limited(&state, &headers, &parts) {
         return response;
     }
     if !is_form(&headers) {
@@ -210,7 +210,7 @@ pub(super) async fn device_decide(
     request: axum::extract::Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    if let Some(response) = limited(&state, &parts.extensions) {
+    if let Some(response) = limited(&state, &parts.headers, &parts.extensions) {
         return response;
     }
     let principal = match state.principal_for(&parts).await {

@@ -68,27 +68,58 @@ pub fn routes(state: AuthState) -> Router {
         .with_state(state)
 }
 
-/// The client's address (the peer of the connection), for rate limits and session records.
-fn peer(extensions: &http::Extensions) -> IpAddr {
-    extensions
+/// The client's address, for rate limits and session records: the peer of the connection, or,
+/// when that peer is one of the `trusted_proxies`, the nearest address in `X-Forwarded-For`
+/// that is not one of them (the ones further left could be anything the client sent).
+pub(crate) fn client_address(
+    state: &AuthService,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> IpAddr {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    let trusted = &state.config.trusted_proxies;
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|address| address.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|address| !trusted.contains(address))
+        .unwrap_or(peer)
 }
 
-pub(crate) fn client_info(headers: &http::HeaderMap, extensions: &http::Extensions) -> ClientInfo {
+pub(crate) fn client_info(
+    state: &AuthService,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> ClientInfo {
     ClientInfo {
         user_agent: headers
             .get(http::header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
             .map(|value| value.chars().take(300).collect()),
-        ip: Some(peer(extensions).to_string()),
+        ip: Some(client_address(state, headers, extensions).to_string()),
     }
 }
 
 /// Takes a sign-in attempt from the client's address; when it has none left, the 429 answer
 /// (with `Retry-After`) to send instead.
-pub(crate) fn limited(state: &AuthService, extensions: &http::Extensions) -> Option<Response> {
-    state.limiter.attempt(peer(extensions)).err().map(|wait| {
+pub(crate) fn limited(
+    state: &AuthService,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> Option<Response> {
+    let address = client_address(state, headers, extensions);
+    state.limiter.attempt(address).err().map(|wait| {
         let mut response = ApiError::new(
             ErrorCode::TooManyRequests,
             format!("too many sign-in attempts from this address: try again in {wait} s"),

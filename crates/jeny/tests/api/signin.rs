@@ -752,7 +752,89 @@ async fn sign_in_attempts_are_rate_limited(backend: Backend) {
     );
 }
 
+/// Behind a trusted reverse proxy, each client has its own allowance (by X-Forwarded-For), and
+/// its session records its own address; an untrusted peer's X-Forwarded-For is ignored.
+async fn behind_a_trusted_proxy_each_client_counts_apart(backend: Backend) {
+    let app = TestApp::spawn_on(TestDatabase::create(backend).await, |config| {
+        config.sign_in.signin_attempts_per_minute = 2;
+        config.sign_in.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let attempt = |client: &'static str| {
+        http.get(format!("{}/auth/link/jenyl_guess", app.url))
+            // what the client claims, then what the proxy saw
+            .header("x-forwarded-for", format!("203.0.113.99, {client}"))
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 403);
+    }
+    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 429);
+    assert_eq!(
+        attempt("198.51.100.2").await.unwrap().status(),
+        403,
+        "another client"
+    );
+    // The session of a client signing in through the proxy records the client's address.
+    let link = app.auth.create_signin_link().await.unwrap();
+    let signed_in = http
+        .get(format!("{}/auth/link/{}", app.url, link.expose()))
+        .header("x-forwarded-for", "198.51.100.3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let sessions: Vec<Value> = http
+        .get(format!("{}/api/v1/me/sessions", app.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions[0]["ip"], "198.51.100.3");
+}
+
+async fn an_untrusted_peer_cannot_pick_its_address(backend: Backend) {
+    let app = TestApp::spawn_on(TestDatabase::create(backend).await, |config| {
+        config.sign_in.signin_attempts_per_minute = 2;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    for (index, client) in ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+        .iter()
+        .enumerate()
+    {
+        let status = http
+            .get(format!("{}/auth/link/jenyl_guess", app.url))
+            .header("x-forwarded-for", *client)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let expected = if index < 2 { 403 } else { 429 };
+        assert_eq!(
+            status, expected,
+            "X-Forwarded-For from an untrusted peer is ignored"
+        );
+    }
+}
+
 both_backends!(
+    behind_a_trusted_proxy_each_client_counts_apart,
+    an_untrusted_peer_cannot_pick_its_address,
     an_allowed_person_signs_in_and_others_are_refused,
     tampered_or_forged_answers_sign_no_one_in,
     a_hosted_domain_admits_only_its_accounts,

@@ -66,7 +66,7 @@ impl AuthService {
         Ok(entries)
     }
 
-    async fn is_allowed(&self, email: &Email, api_entries: &[String]) -> bool {
+    fn is_allowed(&self, email: &Email, api_entries: &[String]) -> bool {
         email.as_str() == self.config.admin_email()
             || self
                 .config
@@ -125,7 +125,7 @@ impl AuthService {
             let Ok(parsed) = Email::parse(&email) else {
                 continue;
             };
-            if matches(&entry, &parsed) && !self.is_allowed(&parsed, &remaining).await {
+            if matches(&entry, &parsed) && !self.is_allowed(&parsed, &remaining) {
                 sessions::revoke_all_of(&mut tx, &person_id).await?;
                 store::revoke_tokens_of(&mut tx, &person_id).await?;
                 shut_out.push(email);
@@ -188,7 +188,7 @@ impl AuthService {
             .await;
         }
         let api_entries = allowlist::entries(&self.store).await?;
-        if !self.is_allowed(&email, &api_entries).await {
+        if !self.is_allowed(&email, &api_entries) {
             return refuse(format!(
                 "{} is not on jeny's allowlist: ask an admin to add you",
                 email.as_str()

@@ -4,20 +4,11 @@
 //! `requiring_credentials`, it checks every request's credentials as AWS does (IAM on), so
 //! that unknown keys are refused.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub struct Moto {
     pub url: String,
     _process: tokio::process::Child,
-}
-
-fn program() -> PathBuf {
-    let peers = std::env::var_os("JENY_PEERS_DIR").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/jeny/peers"),
-        PathBuf::from,
-    );
-    peers.join("moto-5.2.5/bin/moto_server")
 }
 
 impl Moto {
@@ -32,16 +23,8 @@ impl Moto {
     }
 
     async fn launch(check_credentials: bool) -> Moto {
-        let program = program();
-        assert!(
-            program.exists(),
-            "the AWS emulator for the sync tests is missing: run tests/peers/aws/setup ({} not found)",
-            program.display()
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let program = crate::peer_program("moto-5.2.5/bin/moto_server", "tests/peers/aws/setup");
+        let port = crate::free_port();
         let mut command = tokio::process::Command::new(&program);
         command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

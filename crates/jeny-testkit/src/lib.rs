@@ -35,6 +35,34 @@ pub fn jeny_program() -> std::path::PathBuf {
     profile_dir.join("jeny")
 }
 
+/// A program installed by a `tests/peers/*/setup` script under the peers folder
+/// (`$JENY_PEERS_DIR`, by default `~/.cache/jeny/peers`); the test stops with the script to run
+/// when it is missing.
+pub(crate) fn peer_program(relative: &str, setup: &str) -> std::path::PathBuf {
+    let peers = std::env::var_os("JENY_PEERS_DIR").map_or_else(
+        || {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+                .join(".cache/jeny/peers")
+        },
+        std::path::PathBuf::from,
+    );
+    let program = peers.join(relative);
+    assert!(
+        program.exists(),
+        "a peer of the tests is missing: run {setup} ({} not found)",
+        program.display()
+    );
+    program
+}
+
+/// A free TCP port on loopback, for a peer started as its own process.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A running jeny with its own database.
 pub struct TestApp {
     pub backend: Backend,

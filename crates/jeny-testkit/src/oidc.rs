@@ -4,7 +4,6 @@
 //! go into the ID token as given, which is how a wrong-audience or expired token is made) and
 //! plays the person approving the sign-in with `approve`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub struct OidcProvider {
@@ -13,26 +12,13 @@ pub struct OidcProvider {
     _process: tokio::process::Child,
 }
 
-fn program() -> PathBuf {
-    let peers = std::env::var_os("JENY_PEERS_DIR").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/jeny/peers"),
-        PathBuf::from,
-    );
-    peers.join("oidc-provider-mock-0.3.4/bin/oidc-provider-mock")
-}
-
 impl OidcProvider {
     pub async fn start() -> OidcProvider {
-        let program = program();
-        assert!(
-            program.exists(),
-            "the OpenID Connect provider for the sign-in tests is missing: run tests/peers/oidc/setup ({} not found)",
-            program.display()
+        let program = crate::peer_program(
+            "oidc-provider-mock-0.3.4/bin/oidc-provider-mock",
+            "tests/peers/oidc/setup",
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
+        let port = crate::free_port();
         let process = tokio::process::Command::new(&program)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .env("PYTHONWARNINGS", "ignore")

@@ -3,7 +3,7 @@
 //! where a signed-in person approves or denies it. The client endpoints speak OAuth's wire
 //! format: form bodies in, JSON out, errors as `{"error": ..., "error_description": ...}`.
 
-use super::{AuthState, limited};
+use super::{AuthState, is_form, limited};
 use crate::device::DEVICE_GRANT_TYPE;
 use crate::pages::{escape, page, refused};
 use axum::body::Bytes;
@@ -40,13 +40,6 @@ fn oauth_error(error: &str, description: &str) -> Response {
         StatusCode::BAD_REQUEST,
         json!({"error": error, "error_description": description}),
     )
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// Starts a device authorization (RFC 8628 section 3.1): a form with `client_id` (any name of

@@ -68,6 +68,15 @@ pub fn routes(state: AuthState) -> Router {
         .with_state(state)
 }
 
+/// Whether a request's body is a form (`application/x-www-form-urlencoded`), as OAuth's
+/// endpoints and introspection take.
+pub(crate) fn is_form(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"))
+}
+
 /// The client's address, for rate limits and session records: the peer of the connection, or,
 /// when that peer is one of the `trusted_proxies`, the nearest address in `X-Forwarded-For`
 /// that is not one of them (the ones further left could be anything the client sent).

@@ -32,11 +32,7 @@ pub(super) async fn introspect(
     headers: http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
-    let form = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-    if !form {
+    if !super::is_form(&headers) {
         return Err(ApiError::new(
             jeny_core::ErrorCode::UnsupportedMediaType,
             "introspection takes a form body (application/x-www-form-urlencoded): token=...",

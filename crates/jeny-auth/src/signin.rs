@@ -7,7 +7,7 @@ use crate::model::{AllowlistEntry, Email, Person};
 use crate::oidc::Identity;
 use crate::store::{self, allowlist, flows, people, sessions};
 use crate::{AuthError, AuthService, token};
-use jeny_core::{Role, Secret, Timestamp};
+use jeny_core::{Principal, Role, Secret, Timestamp};
 use jeny_events::NewEvent;
 use serde_json::json;
 use std::time::Duration;
@@ -74,6 +74,30 @@ impl AuthService {
                 .iter()
                 .chain(api_entries)
                 .any(|entry| matches(entry, email))
+    }
+
+    /// The principal a chat user acts as: the person with this (verified) email, with their own
+    /// roles and grants, if they have signed in to jeny before and the allowlist still admits
+    /// them. `None` otherwise: the chat bot then tells them how to get access.
+    pub async fn chat_principal(&self, email: &str) -> Result<Option<Principal>, AuthError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(None);
+        };
+        let api_entries = allowlist::entries(&self.store).await?;
+        if !self.is_allowed(&email, &api_entries) {
+            return Ok(None);
+        }
+        let Some(person) = people::find(&self.store, email.as_str()).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Principal {
+            person_id: person.id,
+            email: person.email,
+            role: person.role,
+            grants: person.grants,
+            token_id: None,
+            credential: jeny_core::Credential::Chat,
+        }))
     }
 
     /// Adds an entry (an admin, through the API).

@@ -72,6 +72,9 @@ pub enum Credential {
     Session,
     /// An agent token: a machine, not a person; it may only call the agent routes.
     AgentToken,
+    /// A chat user (Slack) whose verified email is this person's: the chat bot acts with the
+    /// person's own roles, never more.
+    Chat,
 }
 
 impl Credential {
@@ -80,6 +83,7 @@ impl Credential {
             Credential::ApiToken => "api_token",
             Credential::Session => "session",
             Credential::AgentToken => "agent_token",
+            Credential::Chat => "chat",
         }
     }
 }

@@ -107,7 +107,7 @@ mod tests {
             user: "dev@example.com".into(),
             hosts: vec!["web-1".into(), "web-2".into()],
             inventory: "/tmp/d1/inventory.json".into(),
-            url: "https://jeny.example.com/projects/web/deploys/d1".into(),
+            url: "https://jeny.example.com/p/web/deploys/d1".into(),
         }
     }
 
@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(shown["JENY_USER"], "dev@example.com");
         assert_eq!(
             shown["JENY_DEPLOY_URL"],
-            "https://jeny.example.com/projects/web/deploys/d1"
+            "https://jeny.example.com/p/web/deploys/d1"
         );
         assert_eq!(
             format!("{:?}", environment["DB_PASSWORD"]),

@@ -32,8 +32,8 @@ pub use model::{
 pub use output::{OutputChunk, OutputStream};
 pub use retention::prune_output;
 pub use service::{
-    Links, cancel_deploy, create_deploy, get_deploy, get_lock, list_deploys, lock_environment,
-    redeploy, unlock_environment,
+    Links, cancel_deploy, create_deploy, get_deploy, get_lock, latest_deploys, list_deploys,
+    lock_environment, redeploy, unlock_environment,
 };
 pub use store::DeployFilter;
 pub use supervisor::{SupervisorSpec, supervise};

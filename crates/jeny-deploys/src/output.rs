@@ -148,6 +148,31 @@ pub async fn read_after(
     Ok(batches)
 }
 
+/// The last `batches` batches of `deploy_id`, oldest first: the end of its output.
+pub async fn read_tail(
+    store: &Store,
+    deploy_id: &str,
+    batches: i64,
+) -> Result<Vec<OutputBatch>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, encoding, data FROM deploy_output WHERE deploy_id = $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(deploy_id)
+    .bind(batches.max(1))
+    .fetch_all(store.reader())
+    .await?;
+    let mut tail = Vec::with_capacity(rows.len());
+    for row in rows.iter().rev() {
+        let encoding: String = row.try_get("encoding")?;
+        let data: Vec<u8> = row.try_get("data")?;
+        tail.push(OutputBatch {
+            seq: row.try_get("seq")?,
+            chunks: decode_row(&encoding, &data),
+        });
+    }
+    Ok(tail)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

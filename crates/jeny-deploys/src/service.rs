@@ -19,7 +19,7 @@ pub struct Links {
 
 impl Links {
     pub fn deploy_page(&self, project: &str, id: &str) -> String {
-        format!("{}/projects/{project}/deploys/{id}", self.base)
+        format!("{}/p/{project}/deploys/{id}", self.base)
     }
 }
 
@@ -55,6 +55,22 @@ pub async fn list_deploys(
     Ok(Page::from_rows(deploys, page.limit, |deploy| {
         deploy.id.clone()
     }))
+}
+
+/// The newest deploy of each environment of `project` (of every project when `None`), or the
+/// newest with `status`: what each environment runs, or is running.
+pub async fn latest_deploys(
+    store: &Store,
+    links: &Links,
+    project: Option<&str>,
+    status: Option<DeployStatus>,
+) -> Result<Vec<Deploy>, DeployError> {
+    let rows = store::latest_per_environment(store, project, status).await?;
+    let mut deploys = Vec::with_capacity(rows.len());
+    for row in rows {
+        deploys.push(present(store, links, row).await?);
+    }
+    Ok(deploys)
 }
 
 /// The hosts a deploy to `environment` with `filter` would target; refuses (unless the environment

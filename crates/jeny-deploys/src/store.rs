@@ -90,6 +90,8 @@ pub struct DeployFilter {
     pub project: Option<String>,
     pub environment: Option<String>,
     pub status: Option<DeployStatus>,
+    /// The email of who started them.
+    pub user: Option<String>,
 }
 
 /// Newest first; `before` is the id of the last deploy of the previous page.
@@ -101,13 +103,36 @@ pub(crate) async fn list(
 ) -> Result<Vec<DeployRow>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM deploys WHERE ($1 IS NULL OR project = $1) AND ($2 IS NULL OR environment = $2) \
-         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id < $4) AND ($6 IS NULL OR user_email = $6) \
+         ORDER BY id DESC LIMIT $5"
     ))
     .bind(filter.project.clone())
     .bind(filter.environment.clone())
     .bind(filter.status.map(|status| status.as_str().to_owned()))
     .bind(before.map(str::to_owned))
     .bind(limit)
+    .bind(filter.user.clone())
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The newest deploy of each environment (of one project, or of all), optionally the newest with
+/// a status; by project and environment name.
+pub(crate) async fn latest_per_environment(
+    store: &Store,
+    project: Option<&str>,
+    status: Option<DeployStatus>,
+) -> Result<Vec<DeployRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM deploys AS outer_deploy WHERE ($1 IS NULL OR project = $1) \
+         AND id = (SELECT newest.id FROM deploys AS newest \
+           WHERE newest.environment_id = outer_deploy.environment_id \
+           AND ($2 IS NULL OR newest.status = $2) ORDER BY newest.id DESC LIMIT 1) \
+         ORDER BY project, environment"
+    ))
+    .bind(project.map(str::to_owned))
+    .bind(status.map(|status| status.as_str().to_owned()))
     .fetch_all(store.reader())
     .await?;
     rows.iter().map(from_row).collect()

@@ -99,7 +99,8 @@ pub async fn cursor_position(store: &Store, name: &str) -> Result<Option<i64>, S
     })
 }
 
-async fn load_or_create_cursor(
+/// The position of `name`'s cursor, created at `start` if it has none yet.
+pub async fn load_or_create_cursor(
     store: &Store,
     name: &str,
     start: StartFrom,
@@ -125,7 +126,8 @@ async fn load_or_create_cursor(
     Ok(cursor_position(store, name).await?.unwrap_or(initial))
 }
 
-async fn save_cursor(store: &Store, name: &str, position: i64) -> Result<(), StoreError> {
+/// Moves `name`'s cursor to `position` (after the events up to it were handled).
+pub async fn save_cursor(store: &Store, name: &str, position: i64) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
     sqlx::query("UPDATE event_cursors SET position = $2, updated_at = $3 WHERE consumer = $1")
         .bind(name)

@@ -10,6 +10,9 @@ mod consumer;
 mod log;
 mod model;
 
-pub use consumer::{BoxError, StartFrom, Subscriber, cursor_position, run_subscriber};
+pub use consumer::{
+    BoxError, StartFrom, Subscriber, cursor_position, load_or_create_cursor, run_subscriber,
+    save_cursor,
+};
 pub use log::{EventFilter, append, latest_id, read_after};
 pub use model::{Event, NewEvent};

@@ -22,6 +22,7 @@ pub(crate) struct Parts {
     pub shutdown: CancellationToken,
     pub links: jeny_deploys::Links,
     pub auth: Arc<jeny_auth::AuthService>,
+    pub chat: jeny_chat::Chat,
 }
 
 pub(crate) fn build(parts: Parts) -> Router {
@@ -32,6 +33,7 @@ pub(crate) fn build(parts: Parts) -> Router {
         shutdown,
         links,
         auth,
+        chat,
     } = parts;
     let metrics = Metrics::new(store.clone());
     let parts_routes = Router::new()
@@ -53,6 +55,7 @@ pub(crate) fn build(parts: Parts) -> Router {
             secrets: SecretBox::new(&key),
             node: config.node_name.clone(),
         }))
+        .merge(jeny_chat::api::routes(chat))
         .merge(jeny_events::api::routes(jeny_events::api::EventsState {
             store: store.clone(),
             shutdown,
@@ -66,7 +69,12 @@ pub(crate) fn build(parts: Parts) -> Router {
         )
         .route("/api/v1/openapi.json", get(openapi_document))
         .merge(parts_routes)
-        .fallback(web::fallback)
+        .fallback_service(axum::routing::any(web::fallback).with_state(Arc::new(
+            match &config.web_dir {
+                Some(dir) => jeny_web::WebApp::from_dir(dir.clone()),
+                None => jeny_web::WebApp::embedded(),
+            },
+        )))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(Extension(Authenticators(auth)))
         .layer(middleware::from_fn(detach_writes))

@@ -188,6 +188,10 @@ pub struct ServerArgs {
         help_heading = "Sign-in"
     )]
     pub device_poll_interval_secs: Option<u64>,
+    /// Serve the web app from this folder (a `web/dist` build) instead of the copy embedded in
+    /// the binary: for developing the app without rebuilding jeny.
+    #[arg(long, env = "JENY_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Print a commented sample configuration file with the values in effect, and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -246,6 +250,8 @@ pub struct Config {
     /// The program started as `PROGRAM supervise` for each deploy: this executable unless set
     /// (tests, whose executable is not jeny, set it).
     pub supervisor_program: Option<PathBuf>,
+    /// Serve the web app from this folder instead of the embedded copy (development).
+    pub web_dir: Option<PathBuf>,
     pub sign_in: SignInConfig,
 }
 
@@ -322,6 +328,9 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_COOKIE_DOMAIN",
     "JENY_DEVICE_POLL_INTERVAL_SECS",
     "JENY_TRUSTED_PROXIES",
+    "JENY_WEB_DIR",
+    // read when building jeny, not by the server
+    "JENY_SKIP_WEB_BUILD",
     "JENY_TEST_DATABASE_URL",
     // read by the client commands (`jeny deploy`, `jeny inventory`, ...), not by the server
     "JENY_SERVER",
@@ -347,6 +356,7 @@ impl Default for Config {
             deploy_lease_secs: 15,
             node_name: host_name(),
             supervisor_program: None,
+            web_dir: None,
             sign_in: SignInConfig::default(),
         }
     }
@@ -410,6 +420,7 @@ impl Config {
                 .or(file.node_name)
                 .unwrap_or(defaults.node_name),
             supervisor_program: None,
+            web_dir: args.web_dir.clone(),
             sign_in: SignInConfig {
                 oidc_issuer: args.oidc_issuer.clone().or(file.oidc_issuer),
                 oidc_client_id: args.oidc_client_id.clone().or(file.oidc_client_id),

@@ -93,6 +93,16 @@ pub async fn launch_with_listener(
         store.clone(),
         config.auth_config(&config.public_url(address))?,
     ));
+    // The Slack bot: its notifier (one node at a time, through a lease) and, in Socket Mode,
+    // its connection to Slack. Slack being slow or down never holds back anything else.
+    let chat = jeny_chat::Chat::new(
+        store.clone(),
+        jeny_core::SecretBox::new(&key),
+        auth.clone(),
+        links.clone(),
+        &config.node_name,
+    );
+    let chat_task = tokio::spawn(chat.clone().run(shutdown.clone()));
     let app = app::build(app::Parts {
         store: store.clone(),
         key,
@@ -100,6 +110,7 @@ pub async fn launch_with_listener(
         shutdown: shutdown.clone(),
         links,
         auth: auth.clone(),
+        chat,
     });
     let serve_store = store.clone();
     let task = tokio::spawn(async move {
@@ -119,6 +130,7 @@ pub async fn launch_with_listener(
         .context("the HTTP server failed")?;
         let _ = dispatcher.await;
         let _ = syncer.await;
+        let _ = chat_task.await;
         serve_store.close().await;
         Ok(())
     });

@@ -25,6 +25,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document.merge(jeny_hosts::api::HostsApi::openapi());
     document.merge(jeny_deploys::api::DeploysApi::openapi());
     document.merge(jeny_aws::api::AwsApi::openapi());
+    document.merge(jeny_chat::api::ChatApi::openapi());
     document.merge(jeny_events::api::EventsApi::openapi());
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     document.info.license = None;

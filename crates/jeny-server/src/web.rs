@@ -1,18 +1,25 @@
-//! The web app. Until the UI lands (its own issue), a placeholder page says where things are.
-//! Unknown `/api/` paths and non-GET requests get a problem+json 404; any other GET falls back
-//! to the app's page, so app routes are deep-linkable.
+//! The web app (`jeny-web`): any GET outside the API falls back to it, so app routes are
+//! deep-linkable. Unknown `/api/` and `/auth/` paths and non-GET requests get a problem+json 404.
 
-use axum::http::{Method, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
 use jeny_http::ApiError;
+use jeny_web::WebApp;
+use std::sync::Arc;
 
-const INDEX: &str = include_str!("../../../web/index.html");
-
-pub(crate) async fn fallback(method: Method, uri: Uri) -> Response {
+pub(crate) async fn fallback(
+    State(app): State<Arc<WebApp>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let path = uri.path();
-    let is_api = path == "/api" || path.starts_with("/api/");
+    let is_api = ["/api", "/auth"]
+        .iter()
+        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
     if is_api || !(method == Method::GET || method == Method::HEAD) {
         return ApiError::not_found(format!("nothing is at {method} {path}")).into_response();
     }
-    Html(INDEX).into_response()
+    app.respond(path, &headers)
 }

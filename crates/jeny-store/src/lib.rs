@@ -6,6 +6,7 @@
 
 mod cache;
 mod error;
+mod lease;
 mod migrate;
 mod store;
 #[cfg(feature = "testing")]
@@ -13,6 +14,7 @@ pub mod testing;
 mod wakeups;
 
 pub use error::StoreError;
+pub use lease::{hold_lease, release_lease};
 pub use migrate::MIGRATIONS;
 pub use store::{Backend, CloseFollowGuard, Store, StoreOptions, WriteTx};
 pub use wakeups::Channel;

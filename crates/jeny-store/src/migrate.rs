@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "deploys", "0002_deploys.sql"),
     migration!(3, "sign_in", "0003_sign_in.sql"),
     migration!(4, "aws", "0004_aws.sql"),
+    migration!(5, "chat", "0005_chat.sql"),
 ];
 
 /// Arbitrary constant naming jeny's migration lock among PostgreSQL advisory locks.

@@ -200,7 +200,46 @@ async fn insert_cursor(tx: &mut jeny_store::WriteTx, name: &str) -> Result<(), S
     Ok(())
 }
 
+async fn a_lease_has_one_holder_until_released_or_expired(backend: Backend) {
+    use jeny_store::{hold_lease, release_lease};
+    use std::time::Duration;
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let long = Duration::from_secs(60);
+    assert!(hold_lease(&store, "work", "node-a", long).await.unwrap());
+    assert!(
+        hold_lease(&store, "work", "node-a", long).await.unwrap(),
+        "renewed"
+    );
+    assert!(
+        !hold_lease(&store, "work", "node-b", long).await.unwrap(),
+        "held by a"
+    );
+    assert!(
+        hold_lease(&store, "other", "node-b", long).await.unwrap(),
+        "leases are independent"
+    );
+    release_lease(&store, "work", "node-b").await.unwrap();
+    assert!(
+        !hold_lease(&store, "work", "node-b", long).await.unwrap(),
+        "only the holder releases"
+    );
+    release_lease(&store, "work", "node-a").await.unwrap();
+    assert!(
+        hold_lease(&store, "work", "node-b", Duration::ZERO)
+            .await
+            .unwrap(),
+        "free once released"
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(
+        hold_lease(&store, "work", "node-a", long).await.unwrap(),
+        "taken over once expired"
+    );
+}
+
 both_backends!(
+    a_lease_has_one_holder_until_released_or_expired,
     migrations_apply_once_and_are_recorded,
     an_edited_migration_stops_the_start,
     numbered_placeholders_bind_by_number_not_position,

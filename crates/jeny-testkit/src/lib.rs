@@ -7,6 +7,7 @@ mod aws;
 mod browser;
 mod oidc;
 mod proxy;
+pub mod slack;
 
 pub use aws::Moto;
 pub use browser::{Browser, Page};
@@ -15,6 +16,7 @@ pub use jeny_store::testing::{TestDatabase, postgres_url};
 pub use jeny_store::{Backend, Store, both_backends};
 pub use oidc::OidcProvider;
 pub use proxy::FaultProxy;
+pub use slack::SlackFake;
 
 use jeny_auth::Email;
 use jeny_core::Role;

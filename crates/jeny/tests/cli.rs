@@ -212,7 +212,7 @@ async fn lists_print_tables_json_and_ids(backend: Backend) {
     assert_exit(&detached, 0);
     let line = text(&detached.stdout);
     let (id, url) = line.trim().split_once('\t').unwrap();
-    assert_eq!(url, format!("{}/projects/app/deploys/{id}", app.url));
+    assert_eq!(url, format!("{}/p/app/deploys/{id}", app.url));
     let attached = jeny(&app, &token, &["deploy-log", id, "--follow"], None).await;
     assert_exit(&attached, 0);
     let deploys = jeny(

@@ -37,6 +37,26 @@ fn redirect(location: &str, cookies: &[String]) -> Response {
     response
 }
 
+/// How people sign in here, for the web app's sign-in page (public: it is shown before sign-in).
+pub(super) async fn providers(State(state): State<AuthState>) -> Response {
+    let provider = state.config.oidc.as_ref().map(|oidc| {
+        let issuer = oidc.issuer.trim_end_matches('/');
+        if issuer == crate::config::GOOGLE_ISSUER.trim_end_matches('/') {
+            "Google".to_owned()
+        } else {
+            url::Url::parse(issuer)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_owned))
+                .unwrap_or_else(|| issuer.to_owned())
+        }
+    });
+    axum::Json(serde_json::json!({
+        "oidc": provider.is_some(),
+        "name": provider,
+    }))
+    .into_response()
+}
+
 /// Starts signing in: to the identity provider, returning to `next` afterwards.
 pub(super) async fn login(
     State(state): State<AuthState>,

@@ -55,6 +55,7 @@ pub fn routes(state: AuthState) -> Router {
         .route("/api/v1/agent/me", get(admin::agent_me))
         .route("/api/v1/auth/introspect", post(services::introspect))
         .route("/auth/verify", get(services::verify))
+        .route("/auth/providers", get(browser::providers))
         .route("/auth/login", get(browser::login))
         .route("/auth/callback", get(browser::callback))
         .route("/auth/link/{link}", get(browser::link))

@@ -66,16 +66,9 @@ async fn list(
 ) -> Result<AppJson<Page<Deploy>>, ApiError> {
     query.only(known)?;
     let page = query.page()?;
-    if let Some(status) = query.first("status") {
-        filter.status = Some(DeployStatus::parse(status).ok_or_else(|| {
-            ApiError::invalid(
-                "status",
-                format!(
-                    "unknown status {status:?}; one of: {}",
-                    DeployStatus::ALL.map(DeployStatus::as_str).join(", ")
-                ),
-            )
-        })?);
+    filter.status = status_param(query)?;
+    if let Some(user) = query.first("user") {
+        filter.user = Some(user.to_owned());
     }
     if let Some(project) = query.first("project") {
         filter.project = Some(project.to_owned());
@@ -88,6 +81,64 @@ async fn list(
     ))
 }
 
+/// The `status` parameter, if given.
+fn status_param(query: &QueryPairs) -> Result<Option<DeployStatus>, ApiError> {
+    let Some(status) = query.first("status") else {
+        return Ok(None);
+    };
+    DeployStatus::parse(status).map(Some).ok_or_else(|| {
+        ApiError::invalid(
+            "status",
+            format!(
+                "unknown status {status:?}; one of: {}",
+                DeployStatus::ALL.map(DeployStatus::as_str).join(", ")
+            ),
+        )
+    })
+}
+
+/// The newest deploy of each environment.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LatestDeploys {
+    /// One per environment that has a deploy (with the status asked for), by project and
+    /// environment name.
+    pub items: Vec<Deploy>,
+}
+
+/// The newest deploy of each environment, of one project or of all: with `status=succeeded`,
+/// what each environment runs; without, what happened last (running, queued, failed...). One
+/// request for a dashboard of every environment.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deploys/latest",
+    tag = "deploys",
+    params(
+        ("project" = Option<String>, Query, description = "Only this project's environments"),
+        ("status" = Option<DeployStatus>, Query, description = "The newest deploy with this status"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The newest deploy of each environment", body = LatestDeploys),
+        (status = 401, description = "No valid API token", body = jeny_http::Problem),
+        (status = 404, description = "No such project", body = jeny_http::Problem),
+        (status = 422, description = "A bad parameter", body = jeny_http::Problem),
+    )
+)]
+pub(super) async fn latest_deploys(
+    _auth: Auth,
+    State(state): State<DeploysState>,
+    query: QueryPairs,
+) -> Result<AppJson<LatestDeploys>, ApiError> {
+    query.only(&["project", "status"])?;
+    let status = status_param(&query)?;
+    let project = query.first("project");
+    if let Some(project) = project {
+        jeny_projects::get_project(&state.store, project).await?;
+    }
+    let items = crate::latest_deploys(&state.store, &state.links, project, status).await?;
+    Ok(AppJson(LatestDeploys { items }))
+}
+
 /// Lists deploys newest first, optionally of one project, environment and status.
 #[utoipa::path(
     get,
@@ -97,6 +148,7 @@ async fn list(
         ("project" = Option<String>, Query, description = "Only this project's deploys"),
         ("environment" = Option<String>, Query, description = "Only deploys of environments with this name"),
         ("status" = Option<DeployStatus>, Query, description = "Only deploys with this status"),
+        ("user" = Option<String>, Query, description = "Only deploys started by this email"),
         jeny_http::Pagination,
     ),
     security(("bearer" = [])),
@@ -111,7 +163,14 @@ pub(super) async fn list_deploys(
     State(state): State<DeploysState>,
     query: QueryPairs,
 ) -> Result<AppJson<Page<Deploy>>, ApiError> {
-    let known = ["project", "environment", "status", "limit", "cursor"];
+    let known = [
+        "project",
+        "environment",
+        "status",
+        "user",
+        "limit",
+        "cursor",
+    ];
     list(&state, &query, DeployFilter::default(), &known).await
 }
 
@@ -124,6 +183,7 @@ pub(super) async fn list_deploys(
         ("project" = String, Path, description = "The project's name"),
         ("environment" = Option<String>, Query, description = "Only this environment's deploys"),
         ("status" = Option<DeployStatus>, Query, description = "Only deploys with this status"),
+        ("user" = Option<String>, Query, description = "Only deploys started by this email"),
         jeny_http::Pagination,
     ),
     security(("bearer" = [])),
@@ -149,7 +209,7 @@ pub(super) async fn list_project_deploys(
         &state,
         &query,
         filter,
-        &["environment", "status", "limit", "cursor"],
+        &["environment", "status", "user", "limit", "cursor"],
     )
     .await
 }
@@ -163,6 +223,7 @@ pub(super) async fn list_project_deploys(
         ("project" = String, Path, description = "The project's name"),
         ("environment" = String, Path, description = "The environment's name"),
         ("status" = Option<DeployStatus>, Query, description = "Only deploys with this status"),
+        ("user" = Option<String>, Query, description = "Only deploys started by this email"),
         jeny_http::Pagination,
     ),
     security(("bearer" = [])),
@@ -185,7 +246,13 @@ pub(super) async fn list_environment_deploys(
         environment: Some(environment),
         ..DeployFilter::default()
     };
-    list(&state, &query, filter, &["status", "limit", "cursor"]).await
+    list(
+        &state,
+        &query,
+        filter,
+        &["status", "user", "limit", "cursor"],
+    )
+    .await
 }
 
 /// One deploy.

@@ -44,6 +44,7 @@ pub fn routes(state: DeploysState) -> Router {
             get(deploys::list_project_deploys),
         )
         .route("/api/v1/deploys", get(deploys::list_deploys))
+        .route("/api/v1/deploys/latest", get(deploys::latest_deploys))
         .route("/api/v1/deploys/{id}", get(deploys::get_deploy))
         .route("/api/v1/deploys/{id}/cancel", post(deploys::cancel_deploy))
         .route("/api/v1/deploys/{id}/redeploy", post(deploys::redeploy))
@@ -64,6 +65,7 @@ pub fn routes(state: DeploysState) -> Router {
         deploys::list_environment_deploys,
         deploys::list_project_deploys,
         deploys::list_deploys,
+        deploys::latest_deploys,
         deploys::get_deploy,
         deploys::cancel_deploy,
         deploys::redeploy,
@@ -74,6 +76,7 @@ pub fn routes(state: DeploysState) -> Router {
     ),
     components(schemas(
         crate::Deploy,
+        deploys::LatestDeploys,
         crate::DeployRequest,
         crate::DeployStatus,
         crate::TargetHost,

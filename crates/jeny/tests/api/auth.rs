@@ -84,6 +84,7 @@ fn is_admin_only(method: &Method, path: &str) -> bool {
         || (path.starts_with("/api/v1/aws/accounts")
             && *method != Method::GET
             && !path.ends_with("/sync"))
+        || (path == "/api/v1/chat/slack" && *method != Method::GET)
 }
 
 /// What only an agent may call.

@@ -170,7 +170,7 @@ async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend
     assert_eq!(started.user, "deployer@example.com");
     assert_eq!(
         started.url,
-        format!("{}/projects/app/deploys/{}", app.url, started.id)
+        format!("{}/p/app/deploys/{}", app.url, started.id)
     );
 
     let finished = deployer.wait_for_deploy(&started.id).await.unwrap();

@@ -3,6 +3,7 @@
 
 mod auth;
 mod aws;
+mod chat;
 mod deploys;
 mod environments;
 mod events;

@@ -83,7 +83,7 @@ async fn errors_outside_handlers_are_problems_too(backend: Backend) {
 
 async fn app_pages_fall_back_to_the_web_app(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    for path in ["/", "/projects/web/deploys/1"] {
+    for path in ["/", "/p/web/deploys/1"] {
         let response = app
             .anonymous()
             .request(Method::GET, path)
@@ -97,7 +97,41 @@ async fn app_pages_fall_back_to_the_web_app(backend: Backend) {
                 .unwrap()
                 .starts_with("text/html")
         );
+        assert_eq!(response.headers()["cache-control"], "no-cache");
+        assert!(
+            response.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
     }
+    // A missing asset is not the app's page (an old tab asking for a chunk a new version lacks
+    // must fail clearly), and unknown API or auth paths are problems.
+    let client = app.anonymous();
+    let missing = client
+        .request(Method::GET, "/assets/nothing-here.js")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    for path in ["/api/v2/nothing", "/auth/nothing"] {
+        let response = client.request(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    // The sign-in page asks how people sign in here.
+    let providers: serde_json::Value = client
+        .request(Method::GET, "/auth/providers")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(providers, serde_json::json!({"oidc": false, "name": null}));
 }
 
 async fn a_restart_keeps_everything(backend: Backend) {

@@ -3,26 +3,10 @@
 //! instance gone from an environment's hosts, a tag change followed by the selector, bad
 //! credentials and a region down reported without touching the hosts.
 
-use crate::{environment, exec_sql, status_of};
+use crate::{call, environment, exec_sql, status_of};
 use jeny_testkit::{Backend, Client, Moto, TestApp, both_backends};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn call(client: &Client, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = client.request(method, path);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 async fn sync(client: &Client, account: &str) -> Value {
     let (status, report) = call(

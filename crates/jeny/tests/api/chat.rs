@@ -5,7 +5,7 @@
 //! clicker's role; a failure's thread; a restart in the middle of a deploy; Slack's rate limits
 //! and an outage; socket reconnection.
 
-use crate::{environment, host, project};
+use crate::{call, environment, host, project};
 use jeny_testkit::slack::{APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, Target};
 use jeny_testkit::{Backend, Client, SlackFake, TestApp, TestDatabase, both_backends};
 use reqwest::Method;
@@ -17,22 +17,6 @@ async fn spawn(database: TestDatabase) -> TestApp {
         config.sign_in.allowlist = vec!["@example.com".to_owned()];
     })
     .await
-}
-
-async fn call(client: &Client, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = client.request(method, path);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 /// Project `shop` with `staging` and `production` (one host each way), people U1 (deployer), U2
@@ -417,6 +401,27 @@ async fn the_live_message_follows_the_deploy_and_its_buttons_check_roles(backend
         !slack.calls("chat.update").await.is_empty(),
         "it was updated in place"
     );
+    // Its Redeploy button runs the same thing again, as the person who clicked (staging: no
+    // confirmation).
+    let first_ts = message["ts"].as_str().unwrap().to_owned();
+    let first_channel = message["channel"].as_str().unwrap().to_owned();
+    slack
+        .click(
+            Some(&interactions),
+            "U1",
+            &first_channel,
+            Target::Message(&first_ts),
+            "deploy_redeploy",
+        )
+        .await;
+    wait_until("the redeploy", || async {
+        deploys_of(&admin, "staging").await.len() == 2
+    })
+    .await;
+    let redeployed = deploys_of(&admin, "staging").await[0].clone();
+    assert_eq!(redeployed.redeploy_of.as_deref(), Some(first.id.as_str()));
+    assert_eq!(redeployed.user, "deployer@example.com");
+    admin.wait_for_deploy(&redeployed.id).await.unwrap();
 
     // A failure: the end of the output in the message's thread.
     let mut failing = environment("staging", &[("role", "web")]);

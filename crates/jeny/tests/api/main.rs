@@ -156,6 +156,29 @@ pub async fn seeded(
     (app, admin)
 }
 
+/// Sends a JSON request (or none) and answers the status and the JSON body (or the text as a
+/// JSON string): for routes the typed client does not cover.
+pub async fn call(
+    client: &jeny_testkit::Client,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = client.request(method, path);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
 /// Runs one statement on the app's database, in a write transaction (a test reaching beneath
 /// the API, to age a session or expire a code).
 pub async fn exec_sql(app: &jeny_testkit::TestApp, sql: &str) {

@@ -105,6 +105,54 @@ async fn app_pages_fall_back_to_the_web_app(backend: Backend) {
                 .contains("frame-ancestors 'none'")
         );
     }
+    // The app's script, named by its content's hash: cached for good, and sent precompressed to
+    // a browser that takes brotli or gzip (as built by web/scripts/compress.mjs).
+    let index = app
+        .anonymous()
+        .request(Method::GET, "/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let script = index
+        .split("src=\"")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|src| src.starts_with("/assets/") && src.ends_with(".js"))
+        .unwrap_or_else(|| panic!("the page loads its script from /assets/: {index}"));
+    for (accepted, expected) in [
+        ("gzip, deflate, br", Some("br")),
+        ("gzip", Some("gzip")),
+        ("identity", None),
+    ] {
+        let response = app
+            .anonymous()
+            .request(Method::GET, script)
+            .header("accept-encoding", accepted)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get("content-encoding")
+                .map(|value| value.to_str().unwrap()),
+            expected,
+            "{accepted}"
+        );
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+    }
     // A missing asset is not the app's page (an old tab asking for a chunk a new version lacks
     // must fail clearly), and unknown API or auth paths are problems.
     let client = app.anonymous();

@@ -24,8 +24,9 @@ use tokio_util::sync::CancellationToken;
     reason = "documents the parameters for OpenAPI; parsing is done by `parse_query`"
 )]
 pub struct EventQuery {
-    /// Only events with an id greater than this (the `id` of the last event you saw).
-    after: Option<i64>,
+    /// Only events with an id greater than this (the `id` of the last event you saw), or
+    /// `latest`: only events from now on (a live view that has just read the current state).
+    after: Option<String>,
     /// Same as `after`, for symmetry with other lists: the `next_cursor` of the previous page.
     cursor: Option<String>,
     /// How many events per page, 1 to 500 (default 50). Ignored for live streams.
@@ -37,8 +38,15 @@ pub struct EventQuery {
     kind: Option<String>,
 }
 
+/// Where a list or a stream starts.
+enum Start {
+    After(i64),
+    /// After the newest event now recorded.
+    Latest,
+}
+
 struct ParsedQuery {
-    after: i64,
+    after: Start,
     limit: usize,
     filter: EventFilter,
 }
@@ -57,9 +65,15 @@ fn parse_query(query: &QueryPairs) -> Result<ParsedQuery, ApiError> {
             })
     };
     let after = match (query.first("cursor"), query.first("after")) {
-        (Some(cursor), _) => position("cursor", cursor)?,
-        (None, Some(after)) => position("after", after)?,
-        (None, None) => 0,
+        (Some(cursor), _) => Start::After(position("cursor", cursor)?),
+        (None, Some("latest")) => Start::Latest,
+        (None, Some(after)) => Start::After(position("after", after).map_err(|_| {
+            ApiError::invalid(
+                "after",
+                "after must be an event id (a whole number) or `latest`",
+            )
+        })?),
+        (None, None) => Start::After(0),
     };
     Ok(ParsedQuery {
         after,
@@ -97,6 +111,10 @@ pub(super) async fn list_events(
         limit,
         filter,
     } = parse_query(&query)?;
+    let after = match after {
+        Start::After(id) => id,
+        Start::Latest => crate::latest_id(&state.store).await?,
+    };
     if wants_event_stream(&headers) {
         let resume_after = last_event_id(&headers).unwrap_or(after);
         let stream = follow(state.store, resume_after, filter, state.shutdown);

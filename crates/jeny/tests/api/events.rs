@@ -158,7 +158,51 @@ async fn the_live_stream_delivers_new_events_and_resumes(backend: Backend) {
     );
 }
 
+async fn a_view_starts_from_the_latest_event(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.with_admin().await;
+    client.create_project(&project("before")).await.unwrap();
+    // A page from `latest` is empty: everything so far is behind it.
+    let page: serde_json::Value = client
+        .request(reqwest::Method::GET, "/api/v1/events?after=latest")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"], serde_json::json!([]), "{page}");
+    // A stream from `latest` carries what comes next, and nothing before.
+    let response = client
+        .request(reqwest::Method::GET, "/api/v1/events?after=latest")
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    client.create_project(&project("after")).await.unwrap();
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !received.contains("event: project.created") {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("no live event in time")
+            .unwrap()
+            .unwrap();
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(received.contains("\"name\":\"after\""), "{received}");
+    assert!(!received.contains("\"name\":\"before\""), "{received}");
+    let refused = client
+        .request(reqwest::Method::GET, "/api/v1/events?after=soon")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+}
+
 both_backends!(
     every_change_appends_one_event_in_order,
-    the_live_stream_delivers_new_events_and_resumes
+    the_live_stream_delivers_new_events_and_resumes,
+    a_view_starts_from_the_latest_event
 );

@@ -1,7 +1,8 @@
 /**
  * The web app against a real jeny server: sign-in, projects and environments, the host selector
  * preview, secret variables, live deploys, cancel, deep links to output lines, history filters
- * in the URL, error states and keyboard shortcuts. Screenshots go to test-results/screenshots/.
+ * in the URL, error states, keyboard shortcuts, and a page following the live event stream.
+ * Screenshots go to test-results/screenshots/.
  */
 import { seed, seedProject, server, startDeploy, uniqueName, waitForDeploy } from './server';
 import { expect, screenshot, screenshots, test } from './fixtures';
@@ -309,4 +310,32 @@ test('the project page shows the running deploy and the queue, and locks an envi
 
   await seed('POST', `/api/v1/deploys/${running.id}/cancel`);
   await waitForDeploy(running.id, (status) => status === 'cancelled');
+});
+
+test('the project page follows deploys and locks made elsewhere through the event stream, not a poll', async ({ page }) => {
+  const project = uniqueName('events');
+  await seedProject(project, 'echo working; sleep 60');
+  // The page's one live stream: wait until it is open, so what follows is news to it.
+  const stream = page.waitForResponse((response) => response.url().includes('/api/v1/events?after=latest') && response.ok());
+  await page.goto(`/p/${project}`);
+  const card = page.getByTestId('env-card-staging');
+  await expect(card).toBeVisible();
+  await stream;
+  const streams: string[] = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/api/v1/events')) streams.push(request.url());
+  });
+
+  // The safety poll is 30 s: seeing these within 5 s means the events did it.
+  const started = Date.now();
+  const deploy = await startDeploy(project, 'staging', 'from-the-api');
+  await expect(card.getByTestId('deploy-summary-Running')).toContainText('from-the-api', { timeout: 5_000 });
+  await seed('PUT', `/api/v1/projects/${project}/environments/staging/lock`, { reason: 'locked from the API' });
+  await expect(card.getByTestId('lock-banner')).toContainText('locked from the API', { timeout: 5_000 });
+  await seed('POST', `/api/v1/deploys/${deploy.id}/cancel`);
+  await expect(card.getByTestId('deploy-summary-Running')).toHaveCount(0, { timeout: 5_000 });
+  expect(Date.now() - started).toBeLessThan(15_000);
+  // Still the one stream it opened first.
+  expect(streams).toEqual([]);
+  await seed('DELETE', `/api/v1/projects/${project}/environments/staging/lock`);
 });

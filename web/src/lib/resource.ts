@@ -57,16 +57,3 @@ export function toApiError(caught: unknown): ApiError {
   const message = caught instanceof Error ? caught.message : String(caught);
   return new ApiError({ status: 0, code: 'client', detail: message });
 }
-
-/** Calls `tick` every `intervalMs` while `active`, and when the tab becomes visible again. */
-export function useInterval(tick: () => void, intervalMs: number, active: boolean): void {
-  const tickRef = useRef(tick);
-  tickRef.current = tick;
-  useEffect(() => {
-    if (!active) return;
-    const timer = window.setInterval(() => {
-      if (document.visibilityState === 'visible') tickRef.current();
-    }, intervalMs);
-    return () => window.clearInterval(timer);
-  }, [intervalMs, active]);
-}

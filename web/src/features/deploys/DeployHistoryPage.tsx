@@ -1,12 +1,15 @@
 /**
  * Deploy history: `/p/{project}/deploys` or `/deploys` for every project. Filters (environment,
  * status, user) and the page (`cursor`) live in the URL, so back/forward walk through them.
+ * Follows the live `deploy.` events: the first page refetches when a deploy of the filtered
+ * environment changes, an older page when one of its own deploys does.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { Link, useLocation } from 'wouter-preact';
-import { api, DEPLOY_STATUSES, isLive } from '../../lib/api/client';
+import { api, DEPLOY_STATUSES } from '../../lib/api/client';
 import type { DeployStatus } from '../../lib/api/client';
-import { useInterval, useResource } from '../../lib/resource';
+import { eventDeployId, useLiveRefresh } from '../../lib/live';
+import { useResource } from '../../lib/resource';
 import { paths, useQueryState } from '../../lib/url';
 import { Button } from '../../ui/Button';
 import { Empty, ErrorState, Loading } from '../../ui/ErrorState';
@@ -44,8 +47,15 @@ export function DeployHistoryPage({ project }: { project?: string }) {
     },
     [project ?? '', environment, status, user, cursor],
   );
-  const anyLive = page.data?.items.some((deploy) => isLive(deploy.status)) ?? false;
-  useInterval(page.reload, 3000, anyLive && !cursor);
+  const items = page.data?.items;
+  useLiveRefresh(page.reload, {
+    filter: { project, type: 'deploy.' },
+    relevant: (event) => {
+      if (event.type === 'deploy.cancel_requested') return false;
+      if (cursor) return items?.some((deploy) => deploy.id === eventDeployId(event)) ?? false;
+      return !environment || event.environment === environment;
+    },
+  });
 
   const environmentNames = project
     ? (directory.environments[project] ?? []).map((item) => item.name)

@@ -7,7 +7,8 @@ import { useCallback, useEffect } from 'preact/hooks';
 import { Link } from 'wouter-preact';
 import { api, isLive } from '../../lib/api/client';
 import type { Deploy } from '../../lib/api/client';
-import { useInterval, useResource } from '../../lib/resource';
+import { eventDeployId, useLiveRefresh } from '../../lib/live';
+import { useResource } from '../../lib/resource';
 import { paths } from '../../lib/url';
 import { ErrorState, Loading } from '../../ui/ErrorState';
 import { Duration, RelativeTime } from '../../ui/RelativeTime';
@@ -22,8 +23,13 @@ export function DeployPage({ project, id }: { project: string; id: string }) {
   const deploy = useResource(async (signal) => (await api.get('/api/v1/deploys/{id}', { path: { id }, signal })).data, [id]);
   const data = deploy.data;
   const live = data ? isLive(data.status) : false;
-  // The header follows the deploy while it is queued or running (the output streams by itself).
-  useInterval(deploy.reload, 2000, live);
+  // The header follows the deploy's events while it is queued or running (the output has its
+  // own stream); an ended deploy does not change, so the stream closes.
+  useLiveRefresh(deploy.reload, {
+    filter: { project: data?.project ?? project, type: 'deploy.' },
+    relevant: (event) => eventDeployId(event) === id,
+    active: data ? live : !deploy.error,
+  });
   const canDeploy = useCan('deployer', data?.project ?? project, data?.environment);
   const onEnd = useCallback(
     (finished: unknown) => {

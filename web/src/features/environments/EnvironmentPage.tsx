@@ -1,11 +1,14 @@
 /**
  * `/p/{project}/e/{environment}`: one environment — what is deployed and running, its queue and
  * lock, its recent deploys, the hosts it targets and its variables. `d` opens the Deploy form.
+ * The state and the hosts follow the live event stream (one stream for both).
  */
 import { useState } from 'preact/hooks';
 import { Link } from 'wouter-preact';
-import { api, ApiError, isLive } from '../../lib/api/client';
-import { useInterval, useResource } from '../../lib/resource';
+import { api, ApiError } from '../../lib/api/client';
+import { useLiveRefresh } from '../../lib/live';
+import type { LiveEvent } from '../../lib/live';
+import { useResource } from '../../lib/resource';
 import { paths } from '../../lib/url';
 import { Button, Kbd } from '../../ui/Button';
 import { Empty, ErrorState, Loading } from '../../ui/ErrorState';
@@ -25,6 +28,18 @@ export function environmentTabs(project: string, environment: string) {
     { label: 'Overview', href: paths.environment(project, environment), exact: true },
     { label: 'Settings', href: paths.environmentSettings(project, environment) },
   ];
+}
+
+/** An event of this environment, or of its project as a whole (not a variable: the editor has its own). */
+function changesEnvironment(event: LiveEvent, project: string, environment: string): boolean {
+  if (event.project !== project || event.type.startsWith('variable.')) return false;
+  return !event.environment || event.environment === environment;
+}
+
+/** A host changed (or an AWS sync changed some), or the environment's selector may have. */
+function changesHosts(event: LiveEvent, project: string, environment: string): boolean {
+  if (event.type.startsWith('host.') || event.type === 'aws.synced') return true;
+  return event.type === 'environment.updated' && event.project === project && event.environment === environment;
 }
 
 export function EnvironmentPage({ project, environment }: { project: string; environment: string }) {
@@ -58,8 +73,9 @@ export function EnvironmentPage({ project, environment }: { project: string; env
   useShortcut('d', () => setDeployOpen(true), canDeploy);
 
   const item = state.data?.environments[0];
-  const anyLive = state.data?.recent.some((deploy) => isLive(deploy.status)) ?? false;
-  useInterval(state.reload, anyLive ? 2000 : 15000, Boolean(state.data));
+  // Host events belong to no project, so both listen to the unfiltered stream (the same one).
+  useLiveRefresh(state.reload, { relevant: (event) => changesEnvironment(event, project, environment) });
+  useLiveRefresh(hosts.reload, { relevant: (event) => changesHosts(event, project, environment), safetyMs: 60_000 });
   const notFound = state.data && !item;
 
   return (

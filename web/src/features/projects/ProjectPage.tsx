@@ -1,10 +1,10 @@
 /**
- * `/p/{project}`: the project's environments as cards. Refreshes every 2 s while a deploy of the
- * project is queued or running, every 15 s otherwise, and when the tab comes back into view.
+ * `/p/{project}`: the project's environments as cards. Refreshes when an event of the project
+ * arrives (a deploy queued, started or finished, a lock, an environment changed), when the tab
+ * comes back into view, and every 30 s in case an event was missed.
  */
-import { useEffect } from 'preact/hooks';
-import { isLive } from '../../lib/api/client';
-import { useInterval, useResource } from '../../lib/resource';
+import { useLiveRefresh } from '../../lib/live';
+import { useResource } from '../../lib/resource';
 import { useQueryState } from '../../lib/url';
 import { Button } from '../../ui/Button';
 import { Empty, ErrorState, Loading } from '../../ui/ErrorState';
@@ -20,13 +20,8 @@ export function ProjectPage({ project }: { project: string }) {
   const query = useQueryState();
   const canEdit = useCan('deployer', project);
   const creating = query.get('create') === 'environment';
-  const anyLive = state.data?.environments.some((item) => (item.current && isLive(item.current.status)) || item.queue.length > 0) ?? false;
-  useInterval(state.reload, anyLive ? 2000 : 15000, Boolean(state.data));
-  useEffect(() => {
-    const onVisible = () => document.visibilityState === 'visible' && state.reload();
-    document.addEventListener('visibilitychange', onVisible);
-    return () => document.removeEventListener('visibilitychange', onVisible);
-  }, [state.reload]);
+  // Variables are not on the cards.
+  useLiveRefresh(state.reload, { filter: { project }, relevant: (event) => !event.type.startsWith('variable.') });
 
   const data = state.data;
   return (

@@ -1,11 +1,13 @@
 /**
  * `/`: every project with its environments and the last deploy of each (status, ref, when).
- * Refreshes every few seconds while a deploy is queued or running.
+ * Refreshes when a project, an environment or a deploy changes (the live event stream).
  */
 import { Link } from 'wouter-preact';
-import { api, fetchLatestDeploys, isLive } from '../../lib/api/client';
+import { api, fetchLatestDeploys } from '../../lib/api/client';
 import type { Deploy, Environment, Project } from '../../lib/api/client';
-import { useInterval, useResource } from '../../lib/resource';
+import { useLiveRefresh } from '../../lib/live';
+import type { LiveEvent } from '../../lib/live';
+import { useResource } from '../../lib/resource';
 import { paths, useQueryState } from '../../lib/url';
 import { Button } from '../../ui/Button';
 import { Empty, ErrorState, Loading } from '../../ui/ErrorState';
@@ -37,13 +39,17 @@ async function loadOverview(signal: AbortSignal): Promise<Overview> {
   return { projects: projectPage.items, environments, latest };
 }
 
+/** Projects, environments and deploy statuses: what the list shows (a cancel request changes none). */
+function changesOverview(event: LiveEvent): boolean {
+  return /^(project|environment|deploy)\./.test(event.type) && event.type !== 'deploy.cancel_requested';
+}
+
 export function ProjectsPage() {
   const overview = useResource(loadOverview, ['projects']);
   const query = useQueryState();
   const canCreate = useCan('deployer');
   const creating = query.get('create') === 'project';
-  const anyLive = overview.data?.latest.some((deploy) => isLive(deploy.status)) ?? false;
-  useInterval(overview.reload, anyLive ? 3000 : 30000, Boolean(overview.data));
+  useLiveRefresh(overview.reload, { relevant: changesOverview });
 
   return (
     <Page

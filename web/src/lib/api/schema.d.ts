@@ -3044,8 +3044,11 @@ export interface operations {
     list_events: {
         parameters: {
             query?: {
-                /** @description Only events with an id greater than this (the `id` of the last event you saw). */
-                after?: number;
+                /**
+                 * @description Only events with an id greater than this (the `id` of the last event you saw), or
+                 *     `latest`: only events from now on (a live view that has just read the current state).
+                 */
+                after?: string;
                 /** @description Same as `after`, for symmetry with other lists: the `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description How many events per page, 1 to 500 (default 50). Ignored for live streams. */

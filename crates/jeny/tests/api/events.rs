@@ -86,6 +86,25 @@ async fn every_change_appends_one_event_in_order(backend: Backend) {
     );
 }
 
+/// Reads an SSE body until `needle` arrives (30 s at most): what arrived so far.
+async fn read_until<Chunk: AsRef<[u8]>>(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<Chunk>> + Unpin),
+    needle: &str,
+    failure: &str,
+) -> String {
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !received.contains(needle) {
+        let chunk = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect(failure)
+            .unwrap()
+            .unwrap();
+        received.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+    }
+    received
+}
+
 async fn the_live_stream_delivers_new_events_and_resumes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let client = app.with_admin().await;
@@ -115,16 +134,12 @@ async fn the_live_stream_delivers_new_events_and_resumes(backend: Backend) {
     );
     let mut stream = response.bytes_stream();
     client.create_project(&project("live")).await.unwrap();
-    let mut received = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !received.contains("event: project.created") {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("no live event in time")
-            .unwrap()
-            .unwrap();
-        received.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let received = read_until(
+        &mut stream,
+        "event: project.created",
+        "no live event in time",
+    )
+    .await;
     assert!(received.contains("\"name\":\"live\""), "{received}");
     let id_line = received
         .lines()
@@ -142,15 +157,12 @@ async fn the_live_stream_delivers_new_events_and_resumes(backend: Backend) {
         .await
         .unwrap();
     let mut stream = resumed.bytes_stream();
-    let mut received = String::new();
-    while !received.contains("event: project.created") {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("no resumed event in time")
-            .unwrap()
-            .unwrap();
-        received.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let received = read_until(
+        &mut stream,
+        "event: project.created",
+        "no resumed event in time",
+    )
+    .await;
     assert!(received.contains("\"name\":\"later\""), "{received}");
     assert!(
         !received.contains("\"name\":\"live\""),
@@ -181,16 +193,12 @@ async fn a_view_starts_from_the_latest_event(backend: Backend) {
         .unwrap();
     let mut stream = response.bytes_stream();
     client.create_project(&project("after")).await.unwrap();
-    let mut received = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !received.contains("event: project.created") {
-        let chunk = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .expect("no live event in time")
-            .unwrap()
-            .unwrap();
-        received.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let received = read_until(
+        &mut stream,
+        "event: project.created",
+        "no live event in time",
+    )
+    .await;
     assert!(received.contains("\"name\":\"after\""), "{received}");
     assert!(!received.contains("\"name\":\"before\""), "{received}");
     let refused = client

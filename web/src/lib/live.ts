@@ -115,7 +115,7 @@ export function createCoalescer(
 
 interface Subscriber {
   onEvent: (event: LiveEvent) => void;
-  /** The stream opened again after an error or after the tab was hidden: events may be missed. */
+  /** The stream opened (first, or again after an error or a hidden tab): events may be missed. */
   onReopen: () => void;
 }
 
@@ -123,8 +123,6 @@ interface Stream {
   url: string;
   source: EventSource | null;
   subscribers: Set<Subscriber>;
-  /** Whether a source of this stream has opened before (the next open is a reopen). */
-  everOpened: boolean;
   failures: number;
   retry: ReturnType<typeof setTimeout> | undefined;
 }
@@ -141,8 +139,10 @@ function connect(stream: Stream): void {
   stream.source = source;
   source.addEventListener('open', () => {
     stream.failures = 0;
-    if (stream.everOpened) for (const subscriber of [...stream.subscribers]) subscriber.onReopen();
-    stream.everOpened = true;
+    // Every open refetches, the first included: the stream starts at the server's newest event
+    // when it opens, so a change committed between the page's first load and this moment would
+    // otherwise wait for the safety poll. One more request per page load buys that.
+    for (const subscriber of [...stream.subscribers]) subscriber.onReopen();
   });
   source.addEventListener('error', () => {
     // A network blip: the browser reconnects by itself with Last-Event-ID. An HTTP error (a
@@ -194,7 +194,7 @@ function subscribe(filter: LiveFilter, subscriber: Subscriber): () => void {
   const url = liveUrl(filter);
   let stream = streams.get(url);
   if (!stream) {
-    stream = { url, source: null, subscribers: new Set(), everOpened: false, failures: 0, retry: undefined };
+    stream = { url, source: null, subscribers: new Set(), failures: 0, retry: undefined };
     streams.set(url, stream);
   }
   stream.subscribers.add(subscriber);

@@ -88,13 +88,8 @@ async fn step(
         }
         return Ok(Step::Idle);
     };
-    let renewal_due = lease_renewed.is_none_or(|renewed| renewed.elapsed() >= LEASE_TTL / 3);
-    if renewal_due {
-        if !jeny_store::hold_lease(chat.store(), LEASE, &chat.inner.holder, LEASE_TTL).await? {
-            *lease_renewed = None;
-            return Ok(Step::NotLeader);
-        }
-        *lease_renewed = Some(tokio::time::Instant::now());
+    if !hold_lease_when_due(chat, lease_renewed).await? {
+        return Ok(Step::NotLeader);
     }
     let position = jeny_events::load_or_create_cursor(chat.store(), CURSOR, StartFrom::Now).await?;
     let filter = EventFilter {
@@ -105,15 +100,11 @@ async fn step(
     for (index, event) in events.iter().enumerate() {
         // A long step (Slack rate limiting) renews the lease as it goes; a node that lost it
         // keeps what it handled and leaves the rest to the new holder.
-        if lease_renewed.is_none_or(|renewed| renewed.elapsed() >= LEASE_TTL / 3) {
-            if !jeny_store::hold_lease(chat.store(), LEASE, &chat.inner.holder, LEASE_TTL).await? {
-                if let Some(handled) = index.checked_sub(1).and_then(|last| events.get(last)) {
-                    jeny_events::save_cursor(chat.store(), CURSOR, handled.id).await?;
-                }
-                *lease_renewed = None;
-                return Ok(Step::NotLeader);
+        if !hold_lease_when_due(chat, lease_renewed).await? {
+            if let Some(handled) = index.checked_sub(1).and_then(|last| events.get(last)) {
+                jeny_events::save_cursor(chat.store(), CURSOR, handled.id).await?;
             }
-            *lease_renewed = Some(tokio::time::Instant::now());
+            return Ok(Step::NotLeader);
         }
         if let Some(id) = event.payload["id"].as_str() {
             chat.sync_deploy(&settings, &api, id).await?;
@@ -139,6 +130,20 @@ async fn step(
     } else {
         Step::Idle
     })
+}
+
+/// Whether this node holds the notifier's lease, renewing it once a third of it has passed (a
+/// renewal is a write, so not at every step).
+async fn hold_lease_when_due(
+    chat: &Chat,
+    lease_renewed: &mut Option<tokio::time::Instant>,
+) -> Result<bool, BoxError> {
+    if lease_renewed.is_some_and(|renewed| renewed.elapsed() < LEASE_TTL / 3) {
+        return Ok(true);
+    }
+    let held = jeny_store::hold_lease(chat.store(), LEASE, &chat.inner.holder, LEASE_TTL).await?;
+    *lease_renewed = held.then(tokio::time::Instant::now);
+    Ok(held)
 }
 
 impl Chat {

@@ -19,7 +19,7 @@ pub(crate) fn esc(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn link(url: &str, label: &str) -> String {
+pub(crate) fn link(url: &str, label: &str) -> String {
     format!("<{url}|{}>", esc(label))
 }
 

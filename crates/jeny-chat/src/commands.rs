@@ -3,7 +3,7 @@
 //! names are matched forgivingly ("did you mean production?"), and production deploys ask for a
 //! confirmation first.
 
-use crate::blocks::{self, esc};
+use crate::blocks::{self, esc, link};
 use crate::identity::Who;
 use crate::slack::Message;
 use crate::{Chat, Settings};
@@ -202,7 +202,7 @@ impl Chat {
                 jeny_deploys::redeploy(self.store(), self.links(), principal.actor(), &id).await
             }
         }
-        .map_err(|error| say(&format!(":warning: {}", esc(&error.to_string()))))?;
+        .map_err(refused)?;
         let state = match deploy.queue_position {
             Some(position) if deploy.status == jeny_deploys::DeployStatus::Queued => {
                 format!("is queued (position {position})")
@@ -325,7 +325,7 @@ impl Chat {
         let deploy =
             jeny_deploys::cancel_deploy(self.store(), self.links(), principal.actor(), &deploy.id)
                 .await
-                .map_err(|error| say(&format!(":warning: {}", esc(&error.to_string()))))?;
+                .map_err(refused)?;
         Ok(say(&format!(
             ":no_entry_sign: {} the deploy of {} to *{}* / *{}*.",
             if deploy.status.is_finished() {
@@ -361,7 +361,7 @@ impl Chat {
             request,
         )
         .await
-        .map_err(|error| say(&format!(":warning: {}", esc(&error.to_string()))))?;
+        .map_err(refused)?;
         Ok(say(&format!(
             ":lock: Locked *{}* / *{}*: {}",
             esc(&project),
@@ -381,7 +381,7 @@ impl Chat {
         allowed(principal, &project, Some(&environment), "unlocking")?;
         jeny_deploys::unlock_environment(self.store(), principal.actor(), &project, &environment)
             .await
-            .map_err(|error| say(&format!(":warning: {}", esc(&error.to_string()))))?;
+            .map_err(refused)?;
         Ok(say(&format!(
             ":unlock: Unlocked *{}* / *{}*.",
             esc(&project),
@@ -422,11 +422,7 @@ impl Chat {
                 if names.is_empty() {
                     "none yet".to_owned()
                 } else {
-                    names
-                        .iter()
-                        .map(|name| format!("`{}`", esc(name)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    code_list(&names)
                 }
             ),
         }))
@@ -452,11 +448,7 @@ impl Chat {
                 "{} has no environment `{}`. Its environments: {}.",
                 esc(project),
                 esc(name),
-                names
-                    .iter()
-                    .map(|name| format!("`{}`", esc(name)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                code_list(&names)
             ))),
         }
     }
@@ -475,10 +467,6 @@ impl Chat {
     }
 }
 
-fn link(url: &str, label: &str) -> String {
-    format!("<{url}|{}>", esc(label))
-}
-
 /// Refuses with the person's actual role when it is short of deployer there.
 fn allowed(
     principal: &Principal,
@@ -492,6 +480,20 @@ fn allowed(
             forbidden.place, forbidden.email, forbidden.has, forbidden.place
         ))
     })
+}
+
+/// What jeny refused, said as it is (a locked environment, nothing to deploy, ...).
+fn refused(error: jeny_deploys::DeployError) -> Reply {
+    say(&format!(":warning: {}", esc(&error.to_string())))
+}
+
+/// Names as `a`, `b`, `c`.
+fn code_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{}`", esc(name)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn internal(error: impl std::fmt::Display) -> Reply {

@@ -12,6 +12,8 @@ use jeny_events::NewEvent;
 use serde_json::json;
 use std::collections::BTreeMap;
 
+const BAD_CHANNEL: &str = "a channel is a name such as #deploys or an id such as C0123ABCD";
+
 /// Which write-only fields a change sets or removes (`None`: keeps).
 #[derive(Debug, Default, Clone)]
 pub struct SecretChanges {
@@ -136,10 +138,7 @@ impl Chat {
         if let Some(channel) = &next.default_channel
             && !valid_channel(channel)
         {
-            return Err(ChatError::invalid(
-                "default_channel",
-                "a channel is a name such as #deploys or an id such as C0123ABCD",
-            ));
+            return Err(ChatError::invalid("default_channel", BAD_CHANNEL));
         }
         if !(next.api_url.starts_with("https://") || next.api_url.starts_with("http://")) {
             return Err(ChatError::invalid(
@@ -233,10 +232,7 @@ impl Chat {
         let mut rows = Vec::new();
         if let Some(channel) = &channels.channel {
             if !valid_channel(channel) {
-                return Err(ChatError::invalid(
-                    "channel",
-                    "a channel is a name such as #deploys or an id such as C0123ABCD",
-                ));
+                return Err(ChatError::invalid("channel", BAD_CHANNEL));
             }
             rows.push((String::new(), channel.clone()));
         }
@@ -252,7 +248,7 @@ impl Chat {
             if !valid_channel(channel) {
                 return Err(ChatError::invalid(
                     format!("environments.{environment}"),
-                    "a channel is a name such as #deploys or an id such as C0123ABCD",
+                    BAD_CHANNEL,
                 ));
             }
             rows.push((environment.clone(), channel.clone()));

@@ -70,3 +70,38 @@ pub trait DomainError: std::error::Error + Send + Sync + 'static {
         None
     }
 }
+
+/// Shows an error with its whole `source()` chain, `outer: inner: innermost`, for the logs of
+/// background work (`tracing::warn!(error = %ErrorChain(&error), ...)`): a `StoreError` alone
+/// says "database error"; its chain says which statement the database refused and why.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::ErrorChain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database error")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn an_error_chain_shows_every_cause() {
+        let error = Outer(std::io::Error::other("relation \"deploys\" does not exist"));
+        assert_eq!(
+            ErrorChain(&error).to_string(),
+            "database error: relation \"deploys\" does not exist"
+        );
+    }
+}

@@ -11,7 +11,7 @@ pub mod principal;
 pub mod secret;
 pub mod time;
 
-pub use error::{DomainError, ErrorCode};
+pub use error::{DomainError, ErrorChain, ErrorCode};
 pub use id::new_id;
 pub use name::{Name, NameError};
 pub use page::{Page, PageRequest};

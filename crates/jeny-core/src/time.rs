@@ -8,11 +8,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// This machine's wall clock, shifted by `JENY_CLOCK_OFFSET_MS` when that is set (a test
+    /// seam: the cluster tests run one node with a clock that is off). Nothing that orders or
+    /// expires work across nodes reads it: that is the database's clock (`jeny_store`).
     pub fn now() -> Timestamp {
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
-        Timestamp(since_epoch.as_micros() as i64)
+        Timestamp(since_epoch.as_micros() as i64 + clock_offset_micros())
     }
 
     pub fn from_micros(micros: i64) -> Timestamp {
@@ -62,6 +65,19 @@ impl utoipa::PartialSchema for Timestamp {
 }
 
 impl utoipa::ToSchema for Timestamp {}
+
+/// The variable that shifts `Timestamp::now()` by that many milliseconds (tests of clock skew).
+pub const CLOCK_OFFSET_VARIABLE: &str = "JENY_CLOCK_OFFSET_MS";
+
+fn clock_offset_micros() -> i64 {
+    static OFFSET: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        std::env::var(CLOCK_OFFSET_VARIABLE)
+            .ok()
+            .and_then(|millis| millis.trim().parse::<i64>().ok())
+            .map_or(0, |millis| millis.saturating_mul(1000))
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -79,6 +79,19 @@ impl Mirrors {
         let mirror = self.root.join(format!("{project}.git"));
         let mut output = String::new();
         if mirror.join("HEAD").exists() {
+            // The project's repository may have changed since the mirror was cloned.
+            git(
+                "remote set-url",
+                &[
+                    "--git-dir",
+                    path(&mirror)?,
+                    "remote",
+                    "set-url",
+                    "origin",
+                    repository,
+                ],
+            )
+            .await?;
             output += &git(
                 "fetch",
                 &["--git-dir", path(&mirror)?, "fetch", "--prune", "origin"],
@@ -159,22 +172,112 @@ fn path(path: &Path) -> Result<&str, CheckoutError> {
     })
 }
 
-/// Runs git without a terminal (it must never wait for a password) and returns its output.
+/// Runs git without a terminal (it must never wait for a password) and returns its output. Git
+/// runs in a process group of its own, killed as a whole when the checkout is dropped (a cancel,
+/// the deploy's timeout) or done: a hung `git fetch` takes its transport helpers (`ssh`,
+/// `git-remote-https`) with it, and nothing outlives the mirror lock.
 async fn git(step: &'static str, args: &[&str]) -> Result<String, CheckoutError> {
-    let output = tokio::process::Command::new("git")
+    let child = tokio::process::Command::new("git")
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
-        // A deploy cancelled during its checkout stops git too, which would otherwise go on
-        // fetching after the mirror lock is let go.
+        .process_group(0)
         .kill_on_drop(true)
         .stdin(std::process::Stdio::null())
-        .output()
-        .await?;
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let _group = child.id().map(|pid| GroupKiller(pid as i32));
+    let output = child.wait_with_output().await?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     if output.status.success() {
         Ok(text)
     } else {
         Err(CheckoutError::Git { step, output: text })
+    }
+}
+
+/// SIGKILLs a process group when dropped.
+struct GroupKiller(i32);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.0),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+/// The `user:password` part of a repository URL (`https://user:token@host/repo.git`), if any.
+fn userinfo(repository: &str) -> Option<&str> {
+    let (_, rest) = repository.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _host) = authority.rsplit_once('@')?;
+    Some(userinfo)
+}
+
+/// The repository URL as it may be shown: its credentials replaced by `***`.
+pub fn without_credentials(repository: &str) -> String {
+    match userinfo(repository) {
+        Some(userinfo) => repository.replacen(&format!("{userinfo}@"), "***@", 1),
+        None => repository.to_owned(),
+    }
+}
+
+/// The secrets a repository URL carries, to mask in a deploy's output: its whole user
+/// information, and the password (or token) alone. Empty for a URL without them.
+pub fn credentials_in(repository: &str) -> Vec<String> {
+    let Some(userinfo) = userinfo(repository) else {
+        return Vec::new();
+    };
+    match userinfo.split_once(':') {
+        Some((_user, password)) if !password.is_empty() => {
+            vec![userinfo.to_owned(), password.to_owned()]
+        }
+        // `https://TOKEN@host/...`: over HTTP a lone user name is a token; over ssh it is a
+        // user name (`ssh://git@host/...`), nothing secret.
+        _ if repository.starts_with("http") => vec![userinfo.to_owned()],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{credentials_in, without_credentials};
+
+    #[test]
+    fn a_repository_url_is_shown_without_its_credentials() {
+        assert_eq!(
+            without_credentials("https://deployer:s3cr3t-token@git.example.com/shop.git"),
+            "https://***@git.example.com/shop.git"
+        );
+        assert_eq!(
+            without_credentials("https://ghp_abcdef123456@github.com/o/r.git"),
+            "https://***@github.com/o/r.git"
+        );
+        assert_eq!(
+            without_credentials("git@github.com:o/r.git"),
+            "git@github.com:o/r.git",
+            "an scp-like address has a user, not credentials"
+        );
+        assert_eq!(without_credentials("/srv/git/r.git"), "/srv/git/r.git");
+    }
+
+    #[test]
+    fn the_credentials_of_a_repository_url_are_masked_whole_and_alone() {
+        assert_eq!(
+            credentials_in("https://deployer:s3cr3t-token@git.example.com/shop.git"),
+            vec![
+                "deployer:s3cr3t-token".to_owned(),
+                "s3cr3t-token".to_owned()
+            ]
+        );
+        assert_eq!(
+            credentials_in("https://ghp_abcdef123456@github.com/o/r.git"),
+            vec!["ghp_abcdef123456".to_owned()]
+        );
+        assert!(credentials_in("ssh://deployer@host/r.git").is_empty());
+        assert!(credentials_in("/srv/git/r.git").is_empty());
     }
 }

@@ -12,9 +12,9 @@ use crate::model::{DeployStatus, DeployVariable, TargetHost};
 use crate::service::{Links, finished_event};
 use crate::store::{self, DeployRow, Ending};
 use crate::supervisor::SupervisorSpec;
-use jeny_core::{PageRequest, SecretBox, Timestamp, new_id};
+use jeny_core::{ErrorChain, PageRequest, SecretBox, Timestamp, new_id};
 use jeny_events::NewEvent;
-use jeny_store::{Backend, Channel, Row, Store, StoreError, sqlx};
+use jeny_store::{Channel, Store, StoreError};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -82,10 +82,13 @@ pub async fn run_dispatcher(
             }
         }
         if let Err(error) = dispatcher.sweep_expired().await {
-            tracing::warn!(%error, "cannot check deploy leases; retrying");
+            tracing::warn!(error = %ErrorChain(&error), "cannot check deploy leases; retrying");
+        }
+        if let Err(error) = dispatcher.clear_leftovers().await {
+            tracing::warn!(error = %ErrorChain(&error), "cannot clear interrupted deploys' leftovers; retrying");
         }
         if let Err(error) = dispatcher.start_queued(&shutdown).await {
-            tracing::warn!(%error, "cannot start queued deploys; retrying");
+            tracing::warn!(error = %ErrorChain(&error), "cannot start queued deploys; retrying");
         }
         tokio::select! {
             _ = wake.changed() => {}
@@ -103,32 +106,19 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Ends as `interrupted` every running deploy whose lease has expired.
+    /// Ends as `interrupted` every running deploy whose lease has expired by the database's
+    /// clock (a node's own clock may be off).
     async fn sweep_expired(&self) -> Result<(), StoreError> {
-        let now = Timestamp::now().as_micros();
-        let expired: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM deploys WHERE status = 'running' AND lease_expires_at < $1",
-        )
-        .bind(now)
-        .fetch_all(self.store.reader())
-        .await?;
-        for id in expired {
+        for id in store::expired_leases(&self.store).await? {
             let mut tx = self.store.begin().await?;
             let Some(row) = store::get_in(&mut tx, &id).await? else {
                 continue;
             };
-            let still_expired: Option<i64> = sqlx::query_scalar(
-                "SELECT lease_expires_at FROM deploys WHERE id = $1 AND status = 'running' AND lease_expires_at < $2",
-            )
-            .bind(&id)
-            .bind(now)
-            .fetch_optional(tx.conn())
-            .await?;
-            let Some(expired_at) = still_expired else {
+            let Some(expired_at) = store::lease_expired_at(&mut tx, &id).await? else {
                 continue;
             };
             let reason = format!(
-                "its supervisor process is gone: it last renewed its lease before {}",
+                "its supervisor stopped renewing its lease, which expired at {} (the supervisor or its node was lost, or cut from the database)",
                 Timestamp::from_micros(expired_at).to_rfc3339()
             );
             let ending = Ending {
@@ -139,16 +129,12 @@ impl Dispatcher {
                 lease_token: None,
             };
             if store::finish(&mut tx, &id, DeployStatus::Running, &ending).await? {
-                let mut line = format!("[jeny] deploy interrupted: {reason}");
-                if row.runner_node.as_deref() == Some(self.config.node.as_str()) {
-                    let killed = kill_leftovers(&id);
-                    if killed > 0 {
-                        line.push_str(&format!(
-                            "; the {killed} process(es) its command left were killed"
-                        ));
-                    }
-                }
-                store::append_jeny_line(&mut tx, &id, &line).await?;
+                store::append_jeny_line(
+                    &mut tx,
+                    &id,
+                    &format!("[jeny] deploy interrupted: {reason}"),
+                )
+                .await?;
                 jeny_events::append(&mut tx, finished_event(&row.deploy, "jeny", &ending, None))
                     .await?;
                 tx.wake_on_commit(Channel::Deploys).await?;
@@ -159,18 +145,43 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Clears what this node's interrupted deploys left, whichever node ended them: kills every
+    /// process still carrying the deploy's `JENY_DEPLOY_ID` (its supervisor is gone, so nobody
+    /// else will stop them) and removes the deploy's work folder. Runs on every pass, the first
+    /// at start-up; each deploy is cleared once.
+    async fn clear_leftovers(&self) -> Result<(), StoreError> {
+        for id in store::leftovers_of(&self.store, &self.config.node).await? {
+            let killed = kill_leftovers(&id);
+            let work_dir = self.config.data_dir.join("deploys").join(&id);
+            if let Err(error) = tokio::fs::remove_dir_all(&work_dir).await
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(deploy = %id, %error, "cannot remove an interrupted deploy's work folder");
+            }
+            let mut tx = self.store.begin().await?;
+            if killed > 0 {
+                store::append_jeny_line(
+                    &mut tx,
+                    &id,
+                    &format!("[jeny] the {killed} process(es) its command left were killed"),
+                )
+                .await?;
+                tx.wake_on_commit(Channel::Deploys).await?;
+                tracing::warn!(deploy = %id, killed, "killed what an interrupted deploy left running");
+            }
+            store::leftovers_cleared(&mut tx, &id).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
     /// Claims and starts queued deploys while this node has free runners.
     async fn start_queued(&self, shutdown: &CancellationToken) -> Result<(), StoreError> {
         loop {
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            let running: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM deploys WHERE status = 'running' AND runner_node = $1",
-            )
-            .bind(&self.config.node)
-            .fetch_one(self.store.reader())
-            .await?;
+            let running = store::running_on(&self.store, &self.config.node).await?;
             if running >= self.config.concurrency as i64 {
                 return Ok(());
             }
@@ -178,8 +189,9 @@ impl Dispatcher {
                 return Ok(());
             };
             if let Err(error) = self.start(&row, &lease_token).await {
-                tracing::error!(deploy = %row.deploy.id, %error, "cannot start the deploy");
-                self.end_unstarted(&row, &lease_token, &error).await?;
+                tracing::error!(deploy = %row.deploy.id, error = %ErrorChain(&error), "cannot start the deploy");
+                self.end_unstarted(&row, &lease_token, &error.to_string())
+                    .await?;
             }
         }
     }
@@ -188,80 +200,39 @@ impl Dispatcher {
     async fn claim_one(&self) -> Result<Option<(DeployRow, String)>, StoreError> {
         // A read first: the dispatcher is woken by every commit (output batches included), and
         // a write transaction for nothing would take SQLite's write lock from the supervisors.
-        let queued: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM deploys WHERE status = 'queued' LIMIT 1")
-                .fetch_optional(self.store.reader())
-                .await?;
-        if queued.is_none() {
+        if !store::anything_queued(&self.store).await? {
             return Ok(None);
         }
-        let mut tx = self.store.begin().await?;
-        let lock = match tx.backend() {
-            Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "SELECT d.id FROM deploys d WHERE d.status = 'queued' \
-             AND NOT EXISTS (SELECT 1 FROM deploys r WHERE r.environment_id = d.environment_id AND r.status = 'running') \
-             AND NOT EXISTS (SELECT 1 FROM deploys q WHERE q.environment_id = d.environment_id AND q.status = 'queued' \
-                 AND (q.queued_at < d.queued_at OR (q.queued_at = d.queued_at AND q.id < d.id))) \
-             ORDER BY d.queued_at, d.id LIMIT 1{lock}"
-        );
-        let Some(row) = sqlx::query(&sql).fetch_optional(tx.conn()).await? else {
-            return Ok(None);
-        };
-        let id: String = row.try_get("id")?;
         let lease_token = new_id();
-        let now = Timestamp::now().as_micros();
-        let claimed = sqlx::query(
-            "UPDATE deploys SET status = 'running', started_at = $2, runner_node = $3, lease_token = $4, \
-             lease_expires_at = $5 WHERE id = $1 AND status = 'queued'",
-        )
-        .bind(&id)
-        .bind(now)
-        .bind(&self.config.node)
-        .bind(&lease_token)
-        .bind(now + self.config.lease_ttl.as_micros() as i64)
-        .execute(tx.conn())
-        .await;
-        match claimed.map_err(StoreError::from) {
-            Ok(done) if done.rows_affected() == 1 => {}
-            // Another node started a deploy of this environment first (the unique index).
-            Err(error) if error.is_conflict() => return Ok(None),
-            Err(error) => return Err(error),
-            Ok(_) => return Ok(None),
-        }
-        let Some(row) = store::get_in(&mut tx, &id).await? else {
-            return Ok(None);
-        };
-        tx.commit().await?;
-        Ok(Some((row, lease_token)))
+        let (node, token, ttl) = (&self.config.node, &lease_token, self.config.lease_ttl);
+        let claimed = self
+            .store
+            .write(|mut tx| async move {
+                let claimed = store::claim(&mut tx, node, token, ttl).await?;
+                Ok::<_, StoreError>((claimed, tx))
+            })
+            .await?;
+        Ok(claimed.map(|row| (row, lease_token)))
     }
 
     /// Resolves what the deploy runs, records it, and starts its supervisor.
-    async fn start(&self, row: &DeployRow, lease_token: &str) -> Result<(), String> {
+    async fn start(&self, row: &DeployRow, lease_token: &str) -> Result<(), StartError> {
         let deploy = &row.deploy;
-        let project = jeny_projects::get_project(&self.store, &deploy.project)
-            .await
-            .map_err(|e| e.to_string())?;
+        let project = jeny_projects::get_project(&self.store, &deploy.project).await?;
         let environment =
             jeny_projects::get_environment(&self.store, &deploy.project, &deploy.environment)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         let command = environment
             .deploy_command
             .clone()
             .unwrap_or_else(|| project.deploy_command.clone());
-        let filter = jeny_hosts::TagSelector::from_tags("host_filter", deploy.host_filter.clone())
-            .map_err(|e| e.to_string())?;
+        let filter = jeny_hosts::TagSelector::from_tags("host_filter", deploy.host_filter.clone())?;
         let hosts = match environment.selector().and(&filter) {
             Some(selector) if !environment.selector().is_empty() => {
                 let mut hosts = Vec::new();
                 let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
                 loop {
-                    let found = jeny_hosts::select(&self.store, &selector, &page)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let found = jeny_hosts::select(&self.store, &selector, &page).await?;
                     hosts.extend(found.items);
                     match found.next_cursor {
                         Some(cursor) => page.after = jeny_core::page::decode_cursor(&cursor),
@@ -276,9 +247,7 @@ impl Dispatcher {
             && !environment.selector().is_empty()
             && !environment.allow_hostless_deploys
         {
-            return Err(
-                "no host matches the environment's host selector and filter any more".to_owned(),
-            );
+            return Err(StartError::NoHosts);
         }
         let variables = jeny_projects::resolve_variables(
             &self.store,
@@ -286,8 +255,7 @@ impl Dispatcher {
             &deploy.project,
             &deploy.environment,
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let work_dir = self.config.data_dir.join("deploys").join(&deploy.id);
         let inventory_path = work_dir.join("inventory.yml");
         let facts = DeployFacts {
@@ -325,42 +293,45 @@ impl Dispatcher {
                 tags: host.tags.clone(),
             })
             .collect();
-        let record = async {
-            let mut tx = self.store.begin().await?;
-            sqlx::query(
-                "UPDATE deploys SET command = $2, shell = $3, variables = $4, hosts = $5 WHERE id = $1",
-            )
-            .bind(&deploy.id)
-            .bind(&command)
-            .bind(&self.config.shell)
-            .bind(serde_json::to_string(&recorded_variables).unwrap_or_default())
-            .bind(serde_json::to_string(&targets).unwrap_or_default())
-            .execute(tx.conn())
-            .await?;
-            jeny_events::append(
-                &mut tx,
-                NewEvent::new(
-                    "deploy.started",
-                    &deploy.user,
-                    json!({
-                        "id": deploy.id, "user": deploy.user, "ref": deploy.git_ref,
-                        "host_count": targets.len(), "node": self.config.node,
-                        "queued_ms": (Timestamp::now().as_micros() - deploy.queued_at.as_micros()) / 1000,
-                    }),
+        let grace = Duration::from_secs(u64::from(environment.deploy_grace_secs));
+        let lease_ttl = crate::supervisor::lease_for(self.config.lease_ttl, grace);
+        let node = &self.config.node;
+        let (command_ref, shell) = (&command, &self.config.shell);
+        let (variables_ref, targets_ref) = (&recorded_variables, &targets);
+        self.store
+            .write(|mut tx| async move {
+                store::record_start(
+                    &mut tx,
+                    &deploy.id,
+                    command_ref,
+                    shell,
+                    variables_ref,
+                    targets_ref,
                 )
-                .in_project(&deploy.project)
-                .in_environment(&deploy.environment),
-            )
+                .await?;
+                jeny_events::append(
+                    &mut tx,
+                    NewEvent::new(
+                        "deploy.started",
+                        &deploy.user,
+                        json!({
+                            "id": deploy.id, "user": deploy.user, "ref": deploy.git_ref,
+                            "host_count": targets_ref.len(), "node": node,
+                        }),
+                    )
+                    .in_project(&deploy.project)
+                    .in_environment(&deploy.environment),
+                )
+                .await?;
+                tx.wake_on_commit(Channel::Deploys).await?;
+                Ok::<_, StoreError>(((), tx))
+            })
             .await?;
-            tx.wake_on_commit(Channel::Deploys).await?;
-            tx.commit().await
-        };
-        record.await.map_err(|e: StoreError| e.to_string())?;
         let spec = SupervisorSpec {
             database_url: self.config.database_url.clone(),
             deploy_id: deploy.id.clone(),
             lease_token: lease_token.to_owned(),
-            lease_ttl_ms: self.config.lease_ttl.as_millis() as u64,
+            lease_ttl_ms: lease_ttl.as_millis() as u64,
             work_dir,
             mirrors_dir: self.config.data_dir.join("mirrors"),
             project: deploy.project.clone(),
@@ -402,13 +373,16 @@ impl Dispatcher {
 
     /// Starts `jeny supervise` and hands it the spec on its standard input. The supervisor
     /// puts itself in a session of its own, so it outlives this process.
-    async fn spawn_supervisor(&self, spec: &SupervisorSpec) -> Result<(), String> {
+    async fn spawn_supervisor(&self, spec: &SupervisorSpec) -> Result<(), StartError> {
         let log_path = self.config.data_dir.join("supervisors.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
-            .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
+            .map_err(|error| StartError::Io {
+                what: format!("cannot open {}", log_path.display()),
+                error,
+            })?;
         let mut child = tokio::process::Command::new(&self.config.supervisor_program)
             .arg("supervise")
             .stdin(Stdio::piped())
@@ -416,18 +390,28 @@ impl Dispatcher {
             .stderr(log)
             .env_remove("JENY_DATABASE_URL")
             .spawn()
-            .map_err(|e| {
-                format!(
-                    "cannot start the supervisor {}: {e}",
+            .map_err(|error| StartError::Io {
+                what: format!(
+                    "cannot start the supervisor {}",
                     self.config.supervisor_program.display()
-                )
+                ),
+                error,
             })?;
-        let payload = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
-        let mut stdin = child.stdin.take().ok_or("the supervisor has no stdin")?;
+        let payload = serde_json::to_vec(spec).map_err(|error| StartError::Io {
+            what: "cannot encode the deploy for its supervisor".to_owned(),
+            error: error.into(),
+        })?;
+        let mut stdin = child.stdin.take().ok_or_else(|| StartError::Io {
+            what: "cannot hand the deploy to its supervisor".to_owned(),
+            error: std::io::Error::other("the supervisor has no stdin"),
+        })?;
         stdin
             .write_all(&payload)
             .await
-            .map_err(|e| format!("cannot hand the deploy to its supervisor: {e}"))?;
+            .map_err(|error| StartError::Io {
+                what: "cannot hand the deploy to its supervisor".to_owned(),
+                error,
+            })?;
         drop(stdin);
         let deploy = spec.deploy_id.clone();
         // Reap it when it ends (it normally outlives nothing: it ends with its deploy).
@@ -469,6 +453,31 @@ impl Dispatcher {
         }
         tx.wake_on_commit(Channel::Deploys).await?;
         tx.commit().await
+    }
+}
+
+/// Why a claimed deploy could not be started (it then ends `errored`, saying so).
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error(transparent)]
+    Project(#[from] jeny_projects::ProjectError),
+    #[error(transparent)]
+    Host(#[from] jeny_hosts::HostError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no host matches the environment's host selector and filter any more")]
+    NoHosts,
+    #[error("{what}: {error}")]
+    Io {
+        what: String,
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+impl jeny_store::MaybeContention for StartError {
+    fn is_contention(&self) -> bool {
+        matches!(self, StartError::Store(error) if error.is_contention())
     }
 }
 

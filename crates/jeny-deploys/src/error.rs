@@ -72,3 +72,10 @@ impl DomainError for DeployError {
         }
     }
 }
+
+impl jeny_store::MaybeContention for DeployError {
+    fn is_contention(&self) -> bool {
+        matches!(self, DeployError::Store(error) if error.is_contention())
+            || matches!(self, DeployError::Project(jeny_projects::ProjectError::Store(error)) if error.is_contention())
+    }
+}

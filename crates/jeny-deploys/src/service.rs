@@ -164,59 +164,67 @@ async fn queue(
         ));
     }
     check_targets(store, &environment, &request.host_filter).await?;
-    let mut tx = store.begin().await?;
-    if let Some(lock) =
-        store::lock_in(tx.conn(), &environment.id, &project.name, &environment.name).await?
-    {
-        return Err(DeployError::Locked {
-            environment: format!("{}/{}", project.name, environment.name),
-            reason: lock.reason,
-            locked_by: lock.locked_by,
-            expires_at: lock.expires_at,
-        });
-    }
-    // The event first: appending takes the event-order lock (on PostgreSQL), which holds until
-    // commit, so `queued_at`, read after it, follows commit order. The queue is then first
-    // committed, first run, even for deploys posted at the same moment on several nodes.
     let id = jeny_core::new_id();
-    let payload = json!({
-        "id": id, "ref": request.git_ref, "user": user, "description": request.description,
-        "redeploy_of": redeploy_of,
-    });
-    jeny_events::append(
-        &mut tx,
-        NewEvent::new("deploy.queued", user, payload)
-            .in_project(&project.name)
-            .in_environment(&environment.name),
-    )
-    .await?;
-    store::insert(
-        &mut tx,
-        &id,
-        &NewDeploy {
-            project_id: &project.id,
-            environment_id: &environment.id,
-            project: &project.name,
-            environment: &environment.name,
-            git_ref: request.git_ref.as_deref(),
-            description: &request.description,
-            host_filter: request.host_filter.conditions(),
-            user,
-            redeploy_of,
-        },
-    )
-    .await?;
-    if environment.queue_policy == QueuePolicy::NewestWins {
-        let reason = format!("superseded by the newer deploy {id}");
-        for older in store::queued_in(&mut tx, &environment.id).await? {
-            if older.deploy.id == id {
-                continue;
+    let (project, environment, request) = (&project, &environment, &request);
+    let id_ref = &id;
+    store
+        .write(|mut tx| async move {
+            // Locks in one order: the environment's queue, then deploy rows, then (appending an
+            // event) the event order. Cancels and ends take them in the same order.
+            store::lock_queue(&mut tx, &environment.id).await?;
+            if let Some(lock) =
+                store::lock_in(tx.conn(), &environment.id, &project.name, &environment.name).await?
+            {
+                return Err(DeployError::Locked {
+                    environment: format!("{}/{}", project.name, environment.name),
+                    reason: lock.reason,
+                    locked_by: lock.locked_by,
+                    expires_at: lock.expires_at,
+                });
             }
-            end_queued(&mut tx, &older, user, &reason, None).await?;
-        }
-    }
-    tx.wake_on_commit(Channel::Deploys).await?;
-    tx.commit().await?;
+            let superseded = match environment.queue_policy {
+                QueuePolicy::NewestWins => store::queued_in(&mut tx, &environment.id).await?,
+                QueuePolicy::Fifo => Vec::new(),
+            };
+            // The event before the row: appending takes the event-order lock (on PostgreSQL),
+            // which holds until commit, so `queued_at`, the database's clock read after it,
+            // follows commit order. The queue is then first committed, first run, even for
+            // deploys posted at the same moment on several nodes.
+            let payload = json!({
+                "id": id_ref, "ref": request.git_ref, "user": user, "description": request.description,
+                "redeploy_of": redeploy_of,
+            });
+            jeny_events::append(
+                &mut tx,
+                NewEvent::new("deploy.queued", user, payload)
+                    .in_project(&project.name)
+                    .in_environment(&environment.name),
+            )
+            .await?;
+            store::insert(
+                &mut tx,
+                id_ref,
+                &NewDeploy {
+                    project_id: &project.id,
+                    environment_id: &environment.id,
+                    project: &project.name,
+                    environment: &environment.name,
+                    git_ref: request.git_ref.as_deref(),
+                    description: &request.description,
+                    host_filter: request.host_filter.conditions(),
+                    user,
+                    redeploy_of,
+                },
+            )
+            .await?;
+            let reason = format!("superseded by the newer deploy {id_ref}");
+            for older in &superseded {
+                end_queued(&mut tx, older, user, &reason, None).await?;
+            }
+            tx.wake_on_commit(Channel::Deploys).await?;
+            Ok(((), tx))
+        })
+        .await?;
     get_deploy(store, links, &id).await
 }
 
@@ -287,44 +295,43 @@ pub async fn cancel_deploy(
     actor: &str,
     id: &str,
 ) -> Result<Deploy, DeployError> {
-    let mut tx = store.begin().await?;
-    let row = store::get_in(&mut tx, id)
+    let environment_id = store::environment_of(store, id)
         .await?
         .ok_or_else(|| DeployError::NotFound(id.to_owned()))?;
-    match row.deploy.status {
-        DeployStatus::Queued => {
-            end_queued(
-                &mut tx,
-                &row,
-                actor,
-                &format!("cancelled by {actor}"),
-                Some(actor),
-            )
-            .await?;
-        }
-        DeployStatus::Running => {
-            jeny_store::sqlx::query(
-                "UPDATE deploys SET cancel_requested_at = COALESCE(cancel_requested_at, $2), \
-                 cancelled_by = COALESCE(cancelled_by, $3) WHERE id = $1",
-            )
-            .bind(id)
-            .bind(Timestamp::now().as_micros())
-            .bind(actor)
-            .execute(tx.conn())
-            .await
-            .map_err(jeny_store::StoreError::from)?;
-            jeny_events::append(
-                &mut tx,
-                NewEvent::new("deploy.cancel_requested", actor, json!({"id": id}))
-                    .in_project(&row.deploy.project)
-                    .in_environment(&row.deploy.environment),
-            )
-            .await?;
-        }
-        status => return Err(DeployError::NotCancellable { status }),
-    }
-    tx.wake_on_commit(Channel::Deploys).await?;
-    tx.commit().await?;
+    let environment_id = &environment_id;
+    store
+        .write(|mut tx| async move {
+            store::lock_queue(&mut tx, environment_id).await?;
+            let row = store::get_in(&mut tx, id)
+                .await?
+                .ok_or_else(|| DeployError::NotFound(id.to_owned()))?;
+            match row.deploy.status {
+                DeployStatus::Queued => {
+                    end_queued(
+                        &mut tx,
+                        &row,
+                        actor,
+                        &format!("cancelled by {actor}"),
+                        Some(actor),
+                    )
+                    .await?;
+                }
+                DeployStatus::Running => {
+                    store::request_cancel(&mut tx, id, actor).await?;
+                    jeny_events::append(
+                        &mut tx,
+                        NewEvent::new("deploy.cancel_requested", actor, json!({"id": id}))
+                            .in_project(&row.deploy.project)
+                            .in_environment(&row.deploy.environment),
+                    )
+                    .await?;
+                }
+                status => return Err(DeployError::NotCancellable { status }),
+            }
+            tx.wake_on_commit(Channel::Deploys).await?;
+            Ok(((), tx))
+        })
+        .await?;
     get_deploy(store, links, id).await
 }
 
@@ -361,16 +368,14 @@ pub async fn redeploy(
     .await
 }
 
+/// The environment's lock in force, or `None` when it is not locked.
 pub async fn get_lock(
     store: &Store,
     project: &str,
     environment: &str,
-) -> Result<EnvironmentLock, DeployError> {
+) -> Result<Option<EnvironmentLock>, DeployError> {
     let found = jeny_projects::get_environment(store, project, environment).await?;
-    let lock = store::lock_in(store.reader(), &found.id, project, environment).await?;
-    lock.ok_or_else(|| DeployError::NotLocked {
-        environment: format!("{project}/{environment}"),
-    })
+    Ok(store::lock_in(store.reader(), &found.id, project, environment).await?)
 }
 
 /// Locks an environment against new deploys (a running or queued one is not touched).

@@ -14,8 +14,6 @@ pub(crate) const COLUMNS: &str = "id, project_id, environment_id, project, envir
 pub(crate) struct DeployRow {
     pub deploy: Deploy,
     pub environment_id: String,
-    /// The node whose dispatcher started it.
-    pub runner_node: Option<String>,
 }
 
 fn json_or_default<T: serde::de::DeserializeOwned + Default>(text: Option<String>) -> T {
@@ -37,7 +35,6 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<DeployRow, StoreError> {
     let host_filter: Tags = json_or_default(Some(row.try_get("host_filter")?));
     Ok(DeployRow {
         environment_id: row.try_get("environment_id")?,
-        runner_node: row.try_get("runner_node")?,
         deploy: Deploy {
             project: row.try_get("project")?,
             environment: row.try_get("environment")?,
@@ -60,6 +57,7 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<DeployRow, StoreError> {
             command: row.try_get("command")?,
             variables,
             output_bytes: row.try_get("output_bytes")?,
+            node: row.try_get("runner_node")?,
             url: String::new(),
             output_url: format!("/api/v1/deploys/{id}/output"),
             id,
@@ -169,11 +167,12 @@ pub(crate) async fn insert(
     id: &str,
     new: &NewDeploy<'_>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query(&format!(
         "INSERT INTO deploys (id, project_id, environment_id, project, environment, status, git_ref, \
          description, host_filter, user_email, redeploy_of, queued_at) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11)",
-    )
+         VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, {now})",
+        now = tx.now_sql()
+    ))
     .bind(id)
     .bind(new.project_id)
     .bind(new.environment_id)
@@ -184,7 +183,6 @@ pub(crate) async fn insert(
     .bind(serde_json::to_string(new.host_filter).unwrap_or_else(|_| "{}".into()))
     .bind(new.user)
     .bind(new.redeploy_of.map(str::to_owned))
-    .bind(Timestamp::now().as_micros())
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -213,18 +211,18 @@ pub(crate) async fn finish(
     from: DeployStatus,
     ending: &Ending<'_>,
 ) -> Result<bool, StoreError> {
-    let result = sqlx::query(
+    let result = sqlx::query(&format!(
         "UPDATE deploys SET status = $3, exit_code = $4, reason = $5, cancelled_by = COALESCE($6, cancelled_by), \
-         finished_at = $7, lease_token = NULL, lease_expires_at = NULL WHERE id = $1 AND status = $2 \
-         AND ($8 IS NULL OR lease_token = $8)",
-    )
+         finished_at = {now}, lease_token = NULL, lease_expires_at = NULL WHERE id = $1 AND status = $2 \
+         AND ($7 IS NULL OR lease_token = $7)",
+        now = tx.now_sql()
+    ))
     .bind(id)
     .bind(from.as_str())
     .bind(ending.status.as_str())
     .bind(ending.exit_code.map(i64::from))
     .bind(ending.reason.map(str::to_owned))
     .bind(ending.cancelled_by.map(str::to_owned))
-    .bind(Timestamp::now().as_micros())
     .bind(ending.lease_token.map(str::to_owned))
     .execute(tx.conn())
     .await?;
@@ -362,4 +360,329 @@ pub(crate) async fn delete_lock(
         .execute(tx.conn())
         .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// The lock every transaction that changes an environment's queue takes first (queueing,
+/// superseding, cancelling), before any deploy row and before the event-order lock that
+/// `jeny_events::append` takes last: one order, so they cannot deadlock on PostgreSQL.
+pub(crate) async fn lock_queue(tx: &mut WriteTx, environment_id: &str) -> Result<(), StoreError> {
+    tx.lock_named(&format!("deploys:queue:{environment_id}"))
+        .await
+}
+
+/// Asks the supervisor of a running deploy to stop its command (it polls for this).
+pub(crate) async fn request_cancel(
+    tx: &mut WriteTx,
+    id: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "UPDATE deploys SET cancel_requested_at = COALESCE(cancel_requested_at, {}), \
+         cancelled_by = COALESCE(cancelled_by, $2) WHERE id = $1",
+        tx.now_sql()
+    ))
+    .bind(id)
+    .bind(actor)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The environment a deploy belongs to, read outside any transaction (to take its queue lock).
+pub(crate) async fn environment_of(store: &Store, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT environment_id FROM deploys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(store.reader())
+            .await?,
+    )
+}
+
+/// Takes the oldest queued deploy of an environment with nothing running, if any: sets it
+/// `running` on `node` with a lease of `ttl` by the database's clock. `None` when there is none,
+/// or another node took it or its environment first.
+pub(crate) async fn claim(
+    tx: &mut WriteTx,
+    node: &str,
+    lease_token: &str,
+    ttl: std::time::Duration,
+) -> Result<Option<DeployRow>, StoreError> {
+    let lock = match tx.backend() {
+        jeny_store::Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
+        jeny_store::Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "SELECT d.id FROM deploys d WHERE d.status = 'queued' \
+         AND NOT EXISTS (SELECT 1 FROM deploys r WHERE r.environment_id = d.environment_id AND r.status = 'running') \
+         AND NOT EXISTS (SELECT 1 FROM deploys q WHERE q.environment_id = d.environment_id AND q.status = 'queued' \
+             AND (q.queued_at < d.queued_at OR (q.queued_at = d.queued_at AND q.id < d.id))) \
+         ORDER BY d.queued_at, d.id LIMIT 1{lock}"
+    );
+    let Some(id): Option<String> = sqlx::query_scalar(&sql).fetch_optional(tx.conn()).await? else {
+        return Ok(None);
+    };
+    let now = tx.now_sql();
+    let claimed = sqlx::query(&format!(
+        "UPDATE deploys SET status = 'running', started_at = {now}, runner_node = $2, lease_token = $3, \
+         lease_expires_at = {now} + $4 WHERE id = $1 AND status = 'queued'"
+    ))
+    .bind(&id)
+    .bind(node)
+    .bind(lease_token)
+    .bind(micros(ttl))
+    .execute(tx.conn())
+    .await;
+    match claimed.map_err(StoreError::from) {
+        Ok(done) if done.rows_affected() == 1 => {}
+        // Another node started a deploy of this environment first (the unique index).
+        Err(error) if error.is_conflict() => return Ok(None),
+        Err(error) => return Err(error),
+        Ok(_) => return Ok(None),
+    }
+    get_in(tx, &id).await
+}
+
+/// Whether anything is queued at all (a cheap read before taking the writer).
+pub(crate) async fn anything_queued(store: &Store) -> Result<bool, StoreError> {
+    let queued: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM deploys WHERE status = 'queued' LIMIT 1")
+            .fetch_optional(store.reader())
+            .await?;
+    Ok(queued.is_some())
+}
+
+/// How many deploys `node` is running.
+pub(crate) async fn running_on(store: &Store, node: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM deploys WHERE status = 'running' AND runner_node = $1",
+    )
+    .bind(node)
+    .fetch_one(store.reader())
+    .await?)
+}
+
+fn micros(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX / 4)
+}
+
+/// The supervisor's first write: records its pid and renews the lease for `ttl` by the
+/// database's clock, only if `lease_token` still holds the running deploy. False when it does
+/// not: the supervisor must not run anything.
+pub(crate) async fn start_supervisor(
+    tx: &mut WriteTx,
+    id: &str,
+    lease_token: &str,
+    pid: u32,
+    ttl: std::time::Duration,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(&format!(
+        "UPDATE deploys SET supervisor_pid = $3, lease_expires_at = {} + $4 \
+         WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        tx.now_sql()
+    ))
+    .bind(id)
+    .bind(lease_token)
+    .bind(i64::from(pid))
+    .bind(micros(ttl))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Extends the lease to `ttl` from the database's now; false when `lease_token` no longer holds
+/// the running deploy.
+pub(crate) async fn renew_lease(
+    tx: &mut WriteTx,
+    id: &str,
+    lease_token: &str,
+    ttl: std::time::Duration,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(&format!(
+        "UPDATE deploys SET lease_expires_at = {} + $3 \
+         WHERE id = $1 AND lease_token = $2 AND status = 'running'",
+        tx.now_sql()
+    ))
+    .bind(id)
+    .bind(lease_token)
+    .bind(micros(ttl))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Who asked to cancel the deploy, if someone did.
+pub(crate) async fn cancel_request(
+    store: &Store,
+    id: &str,
+) -> Result<Option<Option<String>>, StoreError> {
+    let row: Option<(Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT cancel_requested_at, cancelled_by FROM deploys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(store.reader())
+            .await?;
+    Ok(row.and_then(|(requested_at, by)| requested_at.map(|_| by)))
+}
+
+/// Records the commit a deploy checked out, if its lease still holds it.
+pub(crate) async fn record_sha(
+    tx: &mut WriteTx,
+    id: &str,
+    lease_token: &str,
+    sha: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE deploys SET sha = $3 WHERE id = $1 AND lease_token = $2")
+        .bind(id)
+        .bind(lease_token)
+        .bind(sha)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Counts a stored batch of output on its deploy, only while `lease_token` holds it; false when
+/// it no longer does (the batch must then not be stored).
+pub(crate) async fn count_output(
+    tx: &mut WriteTx,
+    id: &str,
+    lease_token: &str,
+    payload: i64,
+    omitted: i64,
+    head_end: Option<i64>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE deploys SET output_bytes = output_bytes + $3, output_omitted_bytes = $4, \
+         output_head_end = $5 WHERE id = $1 AND lease_token = $2",
+    )
+    .bind(id)
+    .bind(lease_token)
+    .bind(payload)
+    .bind(omitted)
+    .bind(head_end)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes one stored batch of output (the oldest of a rolling tail).
+pub(crate) async fn delete_output_batch(
+    tx: &mut WriteTx,
+    id: &str,
+    seq: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM deploy_output WHERE deploy_id = $1 AND seq = $2")
+        .bind(id)
+        .bind(seq)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Running deploys whose lease has expired by the database's clock.
+pub(crate) async fn expired_leases(store: &Store) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT id FROM deploys WHERE status = 'running' AND lease_expires_at < {}",
+        store.now_sql()
+    ))
+    .fetch_all(store.reader())
+    .await?)
+}
+
+/// When the lease of a running deploy expired, if it has (by the database's clock), read in the
+/// transaction that will end it.
+pub(crate) async fn lease_expired_at(
+    tx: &mut WriteTx,
+    id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT lease_expires_at FROM deploys WHERE id = $1 AND status = 'running' AND lease_expires_at < {}",
+        tx.now_sql()
+    ))
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// `node`'s interrupted deploys whose leftovers (processes, work folder) it has not cleared.
+pub(crate) async fn leftovers_of(store: &Store, node: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM deploys WHERE runner_node = $1 AND status = 'interrupted' \
+         AND leftovers_cleared_at IS NULL",
+    )
+    .bind(node)
+    .fetch_all(store.reader())
+    .await?)
+}
+
+pub(crate) async fn leftovers_cleared(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "UPDATE deploys SET leftovers_cleared_at = {} WHERE id = $1",
+        tx.now_sql()
+    ))
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Records what a claimed deploy runs: its command, shell, variables and hosts.
+pub(crate) async fn record_start(
+    tx: &mut WriteTx,
+    id: &str,
+    command: &str,
+    shell: &str,
+    variables: &[crate::model::DeployVariable],
+    hosts: &[TargetHost],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deploys SET command = $2, shell = $3, variables = $4, hosts = $5 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(command)
+    .bind(shell)
+    .bind(serde_json::to_string(variables).map_err(|error| StoreError::Corrupt(error.to_string()))?)
+    .bind(serde_json::to_string(hosts).map_err(|error| StoreError::Corrupt(error.to_string()))?)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A finished deploy's output batches still stored raw.
+pub(crate) async fn raw_output_batches(store: &Store, id: &str) -> Result<Vec<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT seq FROM deploy_output WHERE deploy_id = $1 AND encoding = 'raw' ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(store.reader())
+    .await?)
+}
+
+pub(crate) async fn raw_output_batch(
+    store: &Store,
+    id: &str,
+    seq: i64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT data FROM deploy_output WHERE deploy_id = $1 AND seq = $2 AND encoding = 'raw'",
+    )
+    .bind(id)
+    .bind(seq)
+    .fetch_optional(store.reader())
+    .await?)
+}
+
+pub(crate) async fn replace_with_deflated(
+    tx: &mut WriteTx,
+    id: &str,
+    seq: i64,
+    compressed: Vec<u8>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deploy_output SET data = $3, encoding = 'deflate' WHERE deploy_id = $1 AND seq = $2 AND encoding = 'raw'",
+    )
+    .bind(id)
+    .bind(seq)
+    .bind(compressed)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }

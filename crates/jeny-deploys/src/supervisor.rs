@@ -13,8 +13,8 @@ use crate::output::{OutputStream, encode_frame};
 use crate::runner::{self, CommandSpec};
 use crate::store::{self, Ending};
 use crate::{Masker, OutputChunk, checkout};
-use jeny_core::{Secret, Timestamp};
-use jeny_store::{Channel, Store, StoreOptions, sqlx};
+use jeny_core::{ErrorChain, Secret, Timestamp};
+use jeny_store::{Channel, Store, StoreError, StoreOptions, sqlx};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -77,6 +77,51 @@ enum StopReason {
     LostLease,
 }
 
+/// Between the command being gone and the lease expiring, at the least: the supervisor starts
+/// stopping its command this long plus the grace period before the lease could expire.
+pub const FENCE_MARGIN: Duration = Duration::from_millis(500);
+
+/// The lease a deploy's supervisor holds: the server's `deploy_lease_secs`, raised when needed so
+/// that the supervisor, stopping its command when it has not renewed the lease for
+/// `lease - grace - FENCE_MARGIN`, still has half the lease to renew in (a lease shorter than
+/// twice `grace + FENCE_MARGIN` would leave no room).
+pub fn lease_for(configured: Duration, grace: Duration) -> Duration {
+    configured.max((grace + FENCE_MARGIN) * 2)
+}
+
+/// When a supervisor that cannot renew its lease must stop its command: measured on the
+/// monotonic clock from the moment it sent its last successful renewal (the database wrote an
+/// expiry at least a lease after that), early enough for the command's grace period and the
+/// margin to run out before the lease can expire. Whether renewals fail or hang, the command is
+/// gone before another node may start the environment's next deploy.
+#[derive(Debug, Clone, Copy)]
+struct Fence {
+    ttl: Duration,
+    /// How long after a renewal the command must start stopping without another.
+    stop_after: Duration,
+    last_renewal: std::time::Instant,
+}
+
+impl Fence {
+    fn new(ttl: Duration, grace: Duration, last_renewal: std::time::Instant) -> Fence {
+        let stop_after = ttl.saturating_sub(grace + FENCE_MARGIN).max(ttl / 4);
+        Fence {
+            ttl,
+            stop_after,
+            last_renewal,
+        }
+    }
+
+    fn stop_at(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.last_renewal + self.stop_after)
+    }
+
+    /// Renewals come three times per fence window, so two may fail before it closes.
+    fn next_renewal(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.last_renewal + self.stop_after / 3)
+    }
+}
+
 /// Runs the deploy described by `spec` to its end. Returns an error only when the store cannot be
 /// reached at all; everything else ends the deploy with a status.
 pub async fn supervise(spec: SupervisorSpec) -> Result<(), jeny_store::StoreError> {
@@ -90,29 +135,50 @@ pub async fn supervise(spec: SupervisorSpec) -> Result<(), jeny_store::StoreErro
     )
     .await?;
     let started = std::time::Instant::now();
-    let _ = write(
-        &store,
-        sqlx::query("UPDATE deploys SET supervisor_pid = $2 WHERE id = $1 AND lease_token = $3")
-            .bind(&spec.deploy_id)
-            .bind(i64::from(std::process::id()))
-            .bind(&spec.lease_token),
-    )
-    .await;
+    let ttl = Duration::from_millis(spec.lease_ttl_ms.max(300));
+    let grace = Duration::from_millis(spec.grace_ms);
+    // The lease is checked before anything runs: only a supervisor whose token still holds the
+    // running deploy may start (a late one, whose deploy was already ended or taken, may not).
+    let Some(fence) = confirm_lease(&store, &spec, ttl, grace).await else {
+        tracing::warn!(deploy = %spec.deploy_id, "this supervisor does not hold the deploy's lease: nothing runs");
+        let _ = tokio::fs::remove_dir_all(&spec.work_dir).await;
+        return Ok(());
+    };
     let stop = CancellationToken::new();
+    let lost_lease = CancellationToken::new();
     let (reason_tx, reason_rx) = tokio::sync::watch::channel(None::<StopReason>);
-    let watcher = tokio::spawn(watch_lease(
+    let reason_tx = std::sync::Arc::new(reason_tx);
+    let keeper = tokio::spawn(keep_lease(
         store.clone(),
         spec.clone(),
+        fence,
+        stop.clone(),
+        lost_lease.clone(),
+        reason_tx.clone(),
+    ));
+    let canceller = tokio::spawn(watch_for_cancel(
+        store.clone(),
+        spec.deploy_id.clone(),
         stop.clone(),
         reason_tx,
     ));
-    let (output, writer) = OutputWriter::start(store.clone(), &spec);
+    let (output, writer) = OutputWriter::start(store.clone(), &spec, lost_lease.clone());
 
     for note in &spec.notes {
         output.line(&format!("[jeny] note: {note}")).await;
     }
     let outcome = run_deploy(&spec, &output, stop.clone()).await;
+    canceller.abort();
     let stop_reason = reason_rx.borrow().clone();
+    if stop_reason == Some(StopReason::LostLease) || lost_lease.is_cancelled() {
+        // Fenced: the command is gone, and the deploy is no longer this supervisor's to write.
+        // Whatever output is still buffered is dropped; a server ends the deploy `interrupted`.
+        tracing::warn!(deploy = %spec.deploy_id, "lost the deploy's lease: its command was stopped");
+        keeper.abort();
+        writer.abort();
+        let _ = tokio::fs::remove_dir_all(&spec.work_dir).await;
+        return Ok(());
+    }
     let (status, exit_code, reason, cancelled_by) = match (&outcome, stop_reason) {
         (Outcome::Errored(why), _) => (DeployStatus::Errored, None, Some(why.clone()), None),
         (Outcome::Ended(runner::Ending::Cancelled), Some(StopReason::Cancelled { by })) => (
@@ -169,19 +235,22 @@ pub async fn supervise(spec: SupervisorSpec) -> Result<(), jeny_store::StoreErro
     let give_up =
         std::time::Instant::now() + Duration::from_millis(spec.lease_ttl_ms.max(1000) * 4);
     loop {
-        match record_end(&store, &spec, &ending).await {
+        let attempt = tokio::time::timeout(STORE_CALL_LIMIT, record_end(&store, &spec, &ending))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)));
+        match attempt {
             Ok(()) => break,
             Err(error) if std::time::Instant::now() < give_up => {
-                tracing::warn!(%error, "cannot record the deploy's end yet; retrying");
+                tracing::warn!(error = %ErrorChain(&error), "cannot record the deploy's end yet; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(error) => {
-                tracing::error!(%error, "giving up recording the deploy's end");
+                tracing::error!(error = %ErrorChain(&error), "giving up recording the deploy's end");
                 break;
             }
         }
     }
-    watcher.abort();
+    keeper.abort();
     compress_output(&store, &spec.deploy_id).await;
     let _ = tokio::fs::remove_dir_all(&spec.work_dir).await;
     store.close().await;
@@ -216,6 +285,8 @@ async fn run_deploy(
     output: &OutputSender,
     stop: CancellationToken,
 ) -> Outcome {
+    // The environment's timeout covers the checkout and the command together.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(spec.timeout_ms);
     let source = spec.work_dir.join("src");
     if let Err(error) = tokio::fs::create_dir_all(&spec.work_dir).await {
         return Outcome::Errored(format!(
@@ -233,14 +304,17 @@ async fn run_deploy(
         Some(repository) => {
             output
                 .line(&format!(
-                    "[jeny] checking out {} from {repository}",
-                    spec.git_ref.as_deref().unwrap_or("the default branch")
+                    "[jeny] checking out {} from {}",
+                    spec.git_ref.as_deref().unwrap_or("the default branch"),
+                    checkout::without_credentials(repository)
                 ))
                 .await;
             let mirrors = checkout::Mirrors::new(&spec.mirrors_dir);
             let checkout = tokio::select! {
                 result = mirrors.checkout(&spec.project, repository, spec.git_ref.as_deref(), &source) => result,
                 _ = stop.cancelled() => return Outcome::Ended(runner::Ending::Cancelled),
+                // Dropping the checkout kills git's process group and lets the mirror lock go.
+                _ = tokio::time::sleep_until(deadline) => return Outcome::Ended(runner::Ending::TimedOut),
             };
             match checkout {
                 Ok(done) => {
@@ -250,13 +324,9 @@ async fn run_deploy(
                             .await;
                     }
                     output.line(&format!("[jeny] at commit {}", done.sha)).await;
-                    let _ = write(
-                        &output.store,
-                        sqlx::query("UPDATE deploys SET sha = $2 WHERE id = $1")
-                            .bind(&spec.deploy_id)
-                            .bind(&done.sha),
-                    )
-                    .await;
+                    if let Err(error) = record_sha(&output.store, spec, &done.sha).await {
+                        tracing::warn!(error = %ErrorChain(&error), "cannot record the deploy's commit");
+                    }
                 }
                 Err(checkout::CheckoutError::Git { step, output: text }) => {
                     output.text(OutputStream::Jeny, text.as_bytes()).await;
@@ -280,7 +350,7 @@ async fn run_deploy(
             .map(|(key, value)| (key.clone(), Secret::new(value.clone())))
             .collect(),
         working_dir: source,
-        timeout: Duration::from_millis(spec.timeout_ms),
+        timeout: deadline.saturating_duration_since(tokio::time::Instant::now()),
         grace: Duration::from_millis(spec.grace_ms),
     };
     let (chunks_tx, mut chunks_rx) = mpsc::channel::<OutputChunk>(64);
@@ -300,67 +370,138 @@ async fn run_deploy(
     }
 }
 
-/// Renews the lease and looks for a cancel request until aborted (the lease is renewed after a
-/// cancel too: the command may take its whole grace period). Stops the command when the deploy
-/// is cancelled or the lease is lost.
-async fn watch_lease(
+/// How long one store call of the supervisor may take before it counts as failed (a split network
+/// hangs rather than fails).
+const STORE_CALL_LIMIT: Duration = Duration::from_secs(5);
+
+/// Records the supervisor's pid and renews the lease, if the lease still holds the deploy.
+/// Tried until half the lease has passed; `None` when the lease is not this supervisor's, or the
+/// store could not confirm it in time (then nothing may run: a server ends the deploy).
+async fn confirm_lease(
+    store: &Store,
+    spec: &SupervisorSpec,
+    ttl: Duration,
+    grace: Duration,
+) -> Option<Fence> {
+    let give_up = std::time::Instant::now() + ttl / 2;
+    loop {
+        let sent = std::time::Instant::now();
+        let attempt = store.write(|mut tx| async move {
+            let started = store::start_supervisor(
+                &mut tx,
+                &spec.deploy_id,
+                &spec.lease_token,
+                std::process::id(),
+                ttl,
+            )
+            .await?;
+            Ok::<_, StoreError>((started, tx))
+        });
+        match tokio::time::timeout(STORE_CALL_LIMIT, attempt).await {
+            Ok(Ok(true)) => return Some(Fence::new(ttl, grace, sent)),
+            Ok(Ok(false)) => return None,
+            Ok(Err(error)) => {
+                tracing::warn!(error = %ErrorChain(&error), "cannot confirm the deploy's lease yet")
+            }
+            Err(_) => tracing::warn!("confirming the deploy's lease takes too long"),
+        }
+        if std::time::Instant::now() >= give_up {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Renews the lease until aborted (also while a cancelled command uses its grace period). When
+/// the lease is lost (a renewal finds it taken) or the fence closes (no renewal succeeded in
+/// time, whether they failed or hung), stops the command and says so.
+async fn keep_lease(
     store: Store,
     spec: SupervisorSpec,
+    mut fence: Fence,
     stop: CancellationToken,
-    reason: tokio::sync::watch::Sender<Option<StopReason>>,
+    lost_lease: CancellationToken,
+    reason: std::sync::Arc<tokio::sync::watch::Sender<Option<StopReason>>>,
 ) {
-    let ttl = Duration::from_millis(spec.lease_ttl_ms.max(300));
-    let renew_every = ttl / 3;
-    let mut last_renewal = std::time::Instant::now();
-    let mut tick = tokio::time::interval(CANCEL_POLL.min(renew_every));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let lose = |why: &str| {
+        tracing::warn!(deploy = %spec.deploy_id, "{why}: stopping the command");
+        reason.send_replace(Some(StopReason::LostLease));
+        lost_lease.cancel();
+        stop.cancel();
+    };
     loop {
-        tick.tick().await;
-        if last_renewal.elapsed() >= renew_every {
-            let expires = Timestamp::now().as_micros() + ttl.as_micros() as i64;
-            let renewal = sqlx::query(
-                "UPDATE deploys SET lease_expires_at = $3 WHERE id = $1 AND lease_token = $2 AND status = 'running'",
-            )
-            .bind(&spec.deploy_id)
-            .bind(&spec.lease_token)
-            .bind(expires);
-            match write(&store, renewal).await {
-                Ok(1) => last_renewal = std::time::Instant::now(),
-                Ok(_) => {
-                    reason.send_replace(Some(StopReason::LostLease));
-                    stop.cancel();
-                    return;
+        tokio::time::sleep_until(fence.next_renewal()).await;
+        loop {
+            let sent = std::time::Instant::now();
+            let (deploy_id, lease_token, ttl) = (&spec.deploy_id, &spec.lease_token, fence.ttl);
+            let renewal = store.write(|mut tx| async move {
+                let renewed = store::renew_lease(&mut tx, deploy_id, lease_token, ttl).await?;
+                Ok::<_, StoreError>((renewed, tx))
+            });
+            match tokio::time::timeout_at(fence.stop_at(), renewal).await {
+                Ok(Ok(true)) => {
+                    fence.last_renewal = sent;
+                    break;
                 }
-                Err(error) => tracing::warn!(%error, "cannot renew the lease; retrying"),
+                Ok(Ok(false)) => {
+                    return lose("the deploy's lease was taken (the deploy was ended elsewhere)");
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %ErrorChain(&error), "cannot renew the deploy's lease; retrying");
+                    let retry_at = tokio::time::Instant::now() + Duration::from_millis(200);
+                    if retry_at >= fence.stop_at() {
+                        tokio::time::sleep_until(fence.stop_at()).await;
+                        return lose("the deploy's lease could not be renewed in time");
+                    }
+                    tokio::time::sleep_until(retry_at).await;
+                }
+                Err(_) => return lose("the deploy's lease could not be renewed in time"),
             }
         }
-        if stop.is_cancelled() {
-            // Cancelled already: keep the lease while the command uses its grace period.
-            continue;
-        }
-        let requested: Result<Option<(Option<i64>, Option<String>)>, _> =
-            sqlx::query_as("SELECT cancel_requested_at, cancelled_by FROM deploys WHERE id = $1")
-                .bind(&spec.deploy_id)
-                .fetch_optional(store.reader())
-                .await;
-        if let Ok(Some((Some(_), by))) = requested {
-            reason.send_replace(Some(StopReason::Cancelled {
-                by: by.unwrap_or_else(|| "someone".to_owned()),
-            }));
+    }
+}
+
+/// Looks for a cancel request every `CANCEL_POLL` and stops the command when there is one.
+async fn watch_for_cancel(
+    store: Store,
+    deploy_id: String,
+    stop: CancellationToken,
+    reason: std::sync::Arc<tokio::sync::watch::Sender<Option<StopReason>>>,
+) {
+    let mut tick = tokio::time::interval(CANCEL_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !stop.is_cancelled() {
+        tick.tick().await;
+        let request =
+            tokio::time::timeout(STORE_CALL_LIMIT, store::cancel_request(&store, &deploy_id)).await;
+        if let Ok(Ok(Some(by))) = request {
+            reason.send_if_modified(|reason| {
+                let first = reason.is_none();
+                if first {
+                    *reason = Some(StopReason::Cancelled {
+                        by: by.unwrap_or_else(|| "someone".to_owned()),
+                    });
+                }
+                first
+            });
             stop.cancel();
         }
     }
 }
 
-/// Runs one statement in a write transaction of its own; returns the rows it changed.
-async fn write<'q>(
+async fn record_sha(
     store: &Store,
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-) -> Result<u64, jeny_store::StoreError> {
-    let mut tx = store.begin().await?;
-    let done = query.execute(tx.conn()).await?;
-    tx.commit().await?;
-    Ok(done.rows_affected())
+    spec: &SupervisorSpec,
+    sha: &str,
+) -> Result<bool, jeny_store::StoreError> {
+    let write = store.write(|mut tx| async move {
+        let recorded = store::record_sha(&mut tx, &spec.deploy_id, &spec.lease_token, sha).await?;
+        Ok::<_, StoreError>((recorded, tx))
+    });
+    match tokio::time::timeout(STORE_CALL_LIMIT, write).await {
+        Ok(result) => result,
+        Err(_) => Ok(false),
+    }
 }
 
 /// Sends output to the writer task.
@@ -368,11 +509,17 @@ async fn write<'q>(
 struct OutputSender {
     sender: mpsc::Sender<OutputChunk>,
     store: Store,
+    /// Once the lease is lost, output is no longer this supervisor's to store: sending gives up
+    /// instead of waiting for a writer that has stopped.
+    lost_lease: CancellationToken,
 }
 
 impl OutputSender {
     async fn send(&self, chunk: OutputChunk) {
-        let _ = self.sender.send(chunk).await;
+        tokio::select! {
+            _ = self.sender.send(chunk) => {}
+            _ = self.lost_lease.cancelled() => {}
+        }
     }
 
     async fn text(&self, stream: OutputStream, bytes: &[u8]) {
@@ -405,6 +552,9 @@ struct Written {
 struct OutputWriter {
     store: Store,
     deploy_id: String,
+    /// Every batch is stored only while this token holds the deploy's lease.
+    lease_token: String,
+    lost_lease: CancellationToken,
     maskers: [Masker; 3],
     /// Bytes of an incomplete UTF-8 character at the end of each stream so far.
     partial: [Vec<u8>; 3],
@@ -438,13 +588,27 @@ impl OutputWriter {
     fn start(
         store: Store,
         spec: &SupervisorSpec,
+        lost_lease: CancellationToken,
     ) -> (OutputSender, tokio::task::JoinHandle<Written>) {
         let (sender, receiver) = mpsc::channel(64);
-        let secrets: Vec<&str> = spec.secrets.iter().map(String::as_str).collect();
+        // The repository URL's credentials are masked like the secrets, wherever git prints them.
+        let credentials = spec
+            .repository
+            .as_deref()
+            .map(checkout::credentials_in)
+            .unwrap_or_default();
+        let secrets: Vec<&str> = spec
+            .secrets
+            .iter()
+            .chain(credentials.iter())
+            .map(String::as_str)
+            .collect();
         let cap = spec.output_cap_bytes.max(2 * BATCH_BYTES as u64) as i64;
         let writer = OutputWriter {
             store: store.clone(),
             deploy_id: spec.deploy_id.clone(),
+            lease_token: spec.lease_token.clone(),
+            lost_lease: lost_lease.clone(),
             maskers: [
                 Masker::new(secrets.iter().copied()),
                 Masker::new(secrets.iter().copied()),
@@ -458,7 +622,14 @@ impl OutputWriter {
             omitted: 0,
         };
         let task = tokio::spawn(writer.run(receiver));
-        (OutputSender { sender, store }, task)
+        (
+            OutputSender {
+                sender,
+                store,
+                lost_lease,
+            },
+            task,
+        )
     }
 
     async fn run(mut self, mut receiver: mpsc::Receiver<OutputChunk>) -> Written {
@@ -552,17 +723,30 @@ impl OutputWriter {
         let mut delay = Duration::from_millis(100);
         let mut other_failures = 0;
         loop {
-            match self.try_store(&frames, payload).await {
-                Ok(()) => return,
+            if self.lost_lease.is_cancelled() {
+                return;
+            }
+            let lost_lease = self.lost_lease.clone();
+            let attempt = tokio::select! {
+                attempt = self.try_store(&frames, payload) => attempt,
+                _ = lost_lease.cancelled() => return,
+            };
+            match attempt {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::warn!(deploy = %self.deploy_id, "the deploy's lease is gone: its output is no longer stored");
+                    self.lost_lease.cancel();
+                    return;
+                }
                 Err(error) => {
-                    if !matches!(error, jeny_store::StoreError::Unavailable(_)) {
+                    if !matches!(error, StoreError::Unavailable(_)) {
                         other_failures += 1;
                         if other_failures >= 5 {
-                            tracing::error!(%error, bytes = payload, "dropping deploy output that cannot be stored");
+                            tracing::error!(error = %ErrorChain(&error), bytes = payload, "dropping deploy output that cannot be stored");
                             return;
                         }
                     }
-                    tracing::warn!(%error, "cannot store deploy output yet; retrying");
+                    tracing::warn!(error = %ErrorChain(&error), "cannot store deploy output yet; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
@@ -570,11 +754,8 @@ impl OutputWriter {
         }
     }
 
-    async fn try_store(
-        &mut self,
-        frames: &[u8],
-        payload: i64,
-    ) -> Result<(), jeny_store::StoreError> {
+    /// Stores one batch; false (nothing stored) when the lease no longer holds the deploy.
+    async fn try_store(&mut self, frames: &[u8], payload: i64) -> Result<bool, StoreError> {
         let mut tx = self.store.begin().await?;
         let mut tail = self.tail.clone();
         let mut omitted = self.omitted;
@@ -613,31 +794,30 @@ impl OutputWriter {
                 let Some((old_seq, old_bytes)) = rows.pop_front() else {
                     break;
                 };
-                sqlx::query("DELETE FROM deploy_output WHERE deploy_id = $1 AND seq = $2")
-                    .bind(&self.deploy_id)
-                    .bind(old_seq)
-                    .execute(tx.conn())
-                    .await?;
+                store::delete_output_batch(&mut tx, &self.deploy_id, old_seq).await?;
                 *bytes -= old_bytes;
                 omitted += old_bytes;
             }
         }
-        sqlx::query(
-            "UPDATE deploys SET output_bytes = output_bytes + $2, output_omitted_bytes = $3, \
-             output_head_end = $4 WHERE id = $1",
+        let counted = store::count_output(
+            &mut tx,
+            &self.deploy_id,
+            &self.lease_token,
+            payload,
+            omitted,
+            tail.as_ref().map(|tail| tail.marker_seq - 1),
         )
-        .bind(&self.deploy_id)
-        .bind(payload)
-        .bind(omitted)
-        .bind(tail.as_ref().map(|tail| tail.marker_seq - 1))
-        .execute(tx.conn())
         .await?;
+        if !counted {
+            // Dropped without commit: the batch is rolled back with it.
+            return Ok(false);
+        }
         tx.wake_on_commit(Channel::Deploys).await?;
         tx.commit().await?;
         self.stored += payload;
         self.tail = tail;
         self.omitted = omitted;
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -663,25 +843,11 @@ fn whole_utf8_prefix(bytes: &[u8]) -> usize {
 
 /// Deflates a finished deploy's raw output batches, one at a time.
 async fn compress_output(store: &Store, deploy_id: &str) {
-    let seqs: Vec<i64> = match sqlx::query_scalar(
-        "SELECT seq FROM deploy_output WHERE deploy_id = $1 AND encoding = 'raw' ORDER BY seq",
-    )
-    .bind(deploy_id)
-    .fetch_all(store.reader())
-    .await
-    {
-        Ok(seqs) => seqs,
-        Err(_) => return,
+    let Ok(seqs) = store::raw_output_batches(store, deploy_id).await else {
+        return;
     };
     for seq in seqs {
-        let Ok(data): Result<Vec<u8>, _> = sqlx::query_scalar(
-            "SELECT data FROM deploy_output WHERE deploy_id = $1 AND seq = $2 AND encoding = 'raw'",
-        )
-        .bind(deploy_id)
-        .bind(seq)
-        .fetch_one(store.reader())
-        .await
-        else {
+        let Ok(Some(data)) = store::raw_output_batch(store, deploy_id, seq).await else {
             continue;
         };
         let Ok(compressed) = crate::output::compress(&data) else {
@@ -690,18 +856,17 @@ async fn compress_output(store: &Store, deploy_id: &str) {
         if compressed.len() >= data.len() {
             continue;
         }
-        let Ok(mut tx) = store.begin().await else {
-            return;
-        };
-        let updated = sqlx::query(
-            "UPDATE deploy_output SET data = $3, encoding = 'deflate' WHERE deploy_id = $1 AND seq = $2 AND encoding = 'raw'",
-        )
-        .bind(deploy_id)
-        .bind(seq)
-        .bind(compressed)
-        .execute(tx.conn())
-        .await;
-        if updated.is_err() || tx.commit().await.is_err() {
+        let replaced = store
+            .write(|mut tx| {
+                let compressed = compressed.clone();
+                async move {
+                    store::replace_with_deflated(&mut tx, deploy_id, seq, compressed).await?;
+                    Ok::<_, StoreError>(((), tx))
+                }
+            })
+            .await;
+        if let Err(error) = replaced {
+            tracing::warn!(error = %ErrorChain(&error), "cannot compress the deploy's output");
             return;
         }
     }

@@ -1,5 +1,6 @@
 //! jeny's own metrics at `/metrics`, in the OpenMetrics text format Prometheus scrapes:
-//! requests by route and status, their durations, and the event log's head.
+//! requests by route and status, their durations, the event log's head, and the SQLite
+//! writer's reconnects.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -38,6 +39,7 @@ struct Inner {
     requests: Family<RequestLabels, Counter>,
     durations: DurationFamily,
     last_event_id: Gauge,
+    writer_reconnects: Counter,
     store: Store,
 }
 
@@ -66,6 +68,12 @@ impl Metrics {
             "Id of the newest event in the event log",
             last_event_id.clone(),
         );
+        let writer_reconnects = Counter::default();
+        registry.register(
+            "jeny_store_writer_reconnects",
+            "Times the SQLite writer connection was opened again (a write that failed to commit closes it); 0 on PostgreSQL",
+            writer_reconnects.clone(),
+        );
         let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         build_info
             .get_or_create(&vec![(
@@ -80,6 +88,7 @@ impl Metrics {
                 requests,
                 durations,
                 last_event_id,
+                writer_reconnects,
                 store,
             }),
         }
@@ -119,6 +128,12 @@ pub(crate) async fn render(State(metrics): State<Metrics>) -> Response {
     if let Ok(last) = jeny_events::latest_id(&metrics.inner.store).await {
         metrics.inner.last_event_id.set(last);
     }
+    let reconnects = metrics.inner.store.writer_reconnects();
+    let counted = metrics.inner.writer_reconnects.get();
+    metrics
+        .inner
+        .writer_reconnects
+        .inc_by(reconnects.saturating_sub(counted));
     let mut body = String::new();
     if prometheus_client::encoding::text::encode(&mut body, &metrics.inner.registry).is_err() {
         return http::StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -13,6 +13,10 @@ pub enum StoreError {
     Conflict { constraint: String },
     #[error("text with a NUL character cannot be stored or searched for")]
     InvalidText(#[source] sqlx::Error),
+    /// PostgreSQL gave up on a transaction to keep others consistent (a serialization failure,
+    /// 40001, or a deadlock, 40P01): running it again normally succeeds. `Store::write` does so.
+    #[error("the database aborted a transaction that collided with another; retry it")]
+    Contention(#[source] sqlx::Error),
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("stored data is not what jeny expects: {0}")]
@@ -28,6 +32,11 @@ pub enum StoreError {
 impl StoreError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// A collision between transactions that running the transaction again resolves.
+    pub fn is_contention(&self) -> bool {
+        matches!(self, StoreError::Contention(_))
     }
 }
 
@@ -46,6 +55,9 @@ impl From<sqlx::Error> for StoreError {
             // reaches a query with one is the client's mistake, not jeny's.
             if code == "22021" || code == "22P05" {
                 return StoreError::InvalidText(error);
+            }
+            if code == "40001" || code == "40P01" {
+                return StoreError::Contention(error);
             }
             // PostgreSQL: class 08 connection exceptions, 57P admin shutdown / cannot connect now,
             // 53 insufficient resources. SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED after the timeout.
@@ -77,10 +89,22 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// An error that may be a store's contention error, so that `Store::write` knows when running
+/// a transaction again can help.
+pub trait MaybeContention {
+    fn is_contention(&self) -> bool;
+}
+
+impl MaybeContention for StoreError {
+    fn is_contention(&self) -> bool {
+        StoreError::is_contention(self)
+    }
+}
+
 impl DomainError for StoreError {
     fn code(&self) -> ErrorCode {
         match self {
-            StoreError::Unavailable(_) => ErrorCode::Unavailable,
+            StoreError::Unavailable(_) | StoreError::Contention(_) => ErrorCode::Unavailable,
             StoreError::Conflict { .. } => ErrorCode::Conflict,
             StoreError::InvalidText(_) => ErrorCode::InvalidInput,
             _ => ErrorCode::Internal,

@@ -13,18 +13,18 @@ pub async fn hold_lease(
     holder: &str,
     ttl: Duration,
 ) -> Result<bool, StoreError> {
-    let now = jeny_core::Timestamp::now().as_micros();
-    let expires_at = now + i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX / 2);
+    let ttl_micros = i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX / 2);
     let mut tx = store.begin().await?;
-    let taken = sqlx::query(
-        "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+    // Written and compared with the database's clock: nodes' clocks may disagree.
+    let now = tx.now_sql();
+    let taken = sqlx::query(&format!(
+        "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, {now} + $3) \
          ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-         WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
-    )
+         WHERE leases.holder = excluded.holder OR leases.expires_at < {now}"
+    ))
     .bind(name)
     .bind(holder)
-    .bind(expires_at)
-    .bind(now)
+    .bind(ttl_micros)
     .execute(tx.conn())
     .await?
     .rows_affected();

@@ -13,7 +13,7 @@ mod store;
 pub mod testing;
 mod wakeups;
 
-pub use error::StoreError;
+pub use error::{MaybeContention, StoreError};
 pub use lease::{hold_lease, release_lease};
 pub use migrate::MIGRATIONS;
 pub use store::{Backend, CloseFollowGuard, Store, StoreOptions, WriteTx};

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "sign_in", "0003_sign_in.sql"),
     migration!(4, "aws", "0004_aws.sql"),
     migration!(5, "chat", "0005_chat.sql"),
+    migration!(6, "deploys_cluster", "0006_deploys_cluster.sql"),
 ];
 
 /// Arbitrary constant naming jeny's migration lock among PostgreSQL advisory locks.

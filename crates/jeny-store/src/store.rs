@@ -10,7 +10,7 @@
 
 use crate::cache::ReadCache;
 use crate::wakeups::{Channel, Wakeups};
-use crate::{StoreError, migrate};
+use crate::{MaybeContention, StoreError, migrate};
 use sqlx::any::AnyPoolOptions;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Transaction};
@@ -25,6 +25,18 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// A SQL expression for the database's clock now, in Unix microseconds (BIGINT). Leases,
+    /// queue order and anything else compared across nodes are written and compared with it,
+    /// never with a node's own clock, which may be off. PostgreSQL's `clock_timestamp()` moves
+    /// within a transaction (so a time read after a lock follows the lock's order); SQLite's
+    /// `'now'` has millisecond resolution.
+    pub fn now_sql(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+        }
+    }
+
     pub fn of_url(url: &str) -> Option<Backend> {
         if url.starts_with("sqlite:") {
             Some(Backend::Sqlite)
@@ -72,6 +84,8 @@ struct Inner {
     writer: AnyPool,
     wakeups: Wakeups,
     cache: ReadCache,
+    /// SQLite: connections the writer pool has opened, the first included.
+    writer_connects: Arc<std::sync::atomic::AtomicU64>,
     /// The PostgreSQL notification relay, or the SQLite checkpointer.
     background: Option<tokio::task::JoinHandle<()>>,
 }
@@ -93,6 +107,20 @@ impl std::fmt::Debug for Store {
 }
 
 static INSTALL_DRIVERS: Once = Once::new();
+
+/// How many times `Store::write` runs a transaction that keeps colliding with others.
+const WRITE_ATTEMPTS: u32 = 6;
+
+/// A pause before running a collided transaction again: growing, and random so that the two
+/// transactions that collided do not collide again.
+fn contention_pause(attempt: u32) -> Duration {
+    let ceiling_ms = 5u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.subsec_nanos())
+        .unwrap_or_default();
+    Duration::from_millis(1 + u64::from(nanos) % ceiling_ms)
+}
 
 const SQLITE_PRAGMAS: [&str; 4] = [
     "PRAGMA journal_mode = WAL",
@@ -133,7 +161,8 @@ impl Store {
         let inner = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(url);
-                let writer = sqlite_pool(1, &options, SqliteRole::Writer)
+                let writer_connects = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let writer = sqlite_pool(1, &options, SqliteRole::Writer(writer_connects.clone()))
                     .connect(&url)
                     .await?;
                 let reader =
@@ -177,6 +206,7 @@ impl Store {
                     writer,
                     wakeups,
                     cache: ReadCache::new(true),
+                    writer_connects,
                     background: Some(background),
                 }
             }
@@ -196,6 +226,7 @@ impl Store {
                     writer: pool,
                     wakeups,
                     cache: ReadCache::new(false),
+                    writer_connects: Arc::default(),
                     background: Some(listener),
                 }
             }
@@ -207,6 +238,62 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.inner.backend
+    }
+
+    /// The database's clock, as a SQL expression (`Backend::now_sql`).
+    pub fn now_sql(&self) -> &'static str {
+        self.inner.backend.now_sql()
+    }
+
+    /// The database's clock now, in Unix microseconds.
+    pub async fn now(&self) -> Result<jeny_core::Timestamp, StoreError> {
+        let micros: i64 = sqlx::query_scalar(&format!("SELECT {}", self.now_sql()))
+            .fetch_one(&self.inner.reader)
+            .await?;
+        Ok(jeny_core::Timestamp::from_micros(micros))
+    }
+
+    /// Runs `body` in a write transaction and commits it; when PostgreSQL aborts it to resolve a
+    /// collision with another transaction (a deadlock or serialization failure), runs it again,
+    /// a few times, after a short random pause. `body` takes the transaction and hands it back
+    /// with its result (`|mut tx| async move { ...; Ok((value, tx)) }`); it must do nothing
+    /// outside the transaction that it cannot repeat. An error from `body` rolls back.
+    pub async fn write<T, E, F, Fut>(&self, mut body: F) -> Result<T, E>
+    where
+        F: FnMut(WriteTx) -> Fut,
+        Fut: std::future::Future<Output = Result<(T, WriteTx), E>>,
+        E: From<StoreError> + MaybeContention,
+    {
+        let mut attempt = 1;
+        loop {
+            let result = async {
+                let tx = self.begin().await?;
+                let (value, tx) = body(tx).await?;
+                tx.commit().await?;
+                Ok::<T, E>(value)
+            }
+            .await;
+            match result {
+                Err(error) if error.is_contention() && attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        "a transaction collided with another; running it again"
+                    );
+                    attempt += 1;
+                    tokio::time::sleep(contention_pause(attempt)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// SQLite: how many times the writer connection was opened again after the first (a
+    /// transaction that failed to commit closes it); 0 on PostgreSQL. `/metrics` shows it.
+    pub fn writer_reconnects(&self) -> u64 {
+        self.inner
+            .writer_connects
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(1)
     }
 
     /// The pool for reads outside a transaction.
@@ -335,9 +422,10 @@ fn sqlite_url(url: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum SqliteRole {
-    Writer,
+    /// Counts the connections it opens.
+    Writer(Arc<std::sync::atomic::AtomicU64>),
     Reader,
     Checkpointer,
 }
@@ -353,6 +441,7 @@ fn sqlite_pool(connections: u32, options: &StoreOptions, role: SqliteRole) -> An
         // (sqlx's default) costs a round trip to its worker thread per query.
         .test_before_acquire(false)
         .after_connect(move |connection, _| {
+            let role = role.clone();
             Box::pin(async move {
                 for pragma in SQLITE_PRAGMAS {
                     connection.execute(pragma).await?;
@@ -363,7 +452,8 @@ fn sqlite_pool(connections: u32, options: &StoreOptions, role: SqliteRole) -> An
                     // restart, keeping it bounded under a sustained write load. (Background
                     // checkpoints alone never catch up with a busy writer: with autocheckpoint off
                     // the WAL grew past a gigabyte in a ten-second benchmark.)
-                    SqliteRole::Writer => {
+                    SqliteRole::Writer(connects) => {
+                        connects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         connection
                             .execute("PRAGMA wal_autocheckpoint = 1000")
                             .await?
@@ -537,10 +627,27 @@ pub struct WriteTx {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        // Not committed: a SQLite connection is closed, which rolls back; sqlx's PostgreSQL
-        // `Transaction` rolls itself back when dropped.
-        if let Some(Held::Sqlite(connection)) = &mut self.held {
-            connection.close_on_drop();
+        // Not committed. sqlx's PostgreSQL `Transaction` rolls itself back when dropped. A SQLite
+        // connection is rolled back and returned to the pool by a task, rather than closed: the
+        // writer is one connection, and reopening it (pragmas, page cache) for every transaction
+        // that ends early would churn it. If the rollback cannot run, the connection is closed,
+        // which rolls back too; one returned still inside a transaction is closed by the next
+        // `begin` (see `begin_sqlite`).
+        if let Some(Held::Sqlite(mut connection)) = self.held.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        if sqlx::query("ROLLBACK")
+                            .execute(&mut *connection)
+                            .await
+                            .is_err()
+                        {
+                            connection.close_on_drop();
+                        }
+                    });
+                }
+                Err(_) => connection.close_on_drop(),
+            }
         }
     }
 }
@@ -568,6 +675,25 @@ impl WriteTx {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
         }
+    }
+
+    /// The database's clock, as a SQL expression (`Backend::now_sql`).
+    pub fn now_sql(&self) -> &'static str {
+        self.store.backend().now_sql()
+    }
+
+    /// Takes the named lock until this transaction ends (PostgreSQL's transaction-scoped advisory
+    /// lock on a 64-bit hash of `name`); nothing on SQLite, whose write transactions already
+    /// exclude each other. Transactions that take several locks take them in one documented
+    /// order, so they cannot deadlock (the event-order lock last).
+    pub async fn lock_named(&mut self, name: &str) -> Result<(), StoreError> {
+        if self.store.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(named_lock_key(name))
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Wakes `channel`'s waiters, here and on other nodes, once this transaction commits.
@@ -609,4 +735,14 @@ impl WriteTx {
         }
         Ok(())
     }
+}
+
+/// A lock's key among PostgreSQL's advisory locks: FNV-1a (64 bits) of its name.
+fn named_lock_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash as i64
 }

@@ -1,9 +1,12 @@
-//! `FaultProxy`: a TCP proxy between jeny and a peer (PostgreSQL) that a test can cut and
-//! restore, to see how jeny behaves while its database is away.
+//! `FaultProxy`: a TCP proxy between jeny and a peer (PostgreSQL) that a test can cut (every
+//! connection dropped, new ones refused: the database is down), stall (connections stay open but
+//! nothing crosses, as on a split network: every call hangs) and restore, to see how jeny
+//! behaves while its database is away.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -11,6 +14,7 @@ pub struct FaultProxy {
     pub address: SocketAddr,
     up: Arc<AtomicBool>,
     cut: watch::Sender<u64>,
+    stalled: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -23,8 +27,10 @@ impl FaultProxy {
         let address = listener.local_addr().expect("proxy address");
         let up = Arc::new(AtomicBool::new(true));
         let (cut, _) = watch::channel(0u64);
+        let (stalled, _) = watch::channel(false);
         let accept_up = up.clone();
         let accept_cut = cut.clone();
+        let accept_stalled = stalled.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
@@ -35,13 +41,16 @@ impl FaultProxy {
                     continue;
                 }
                 let mut cut_signal = accept_cut.subscribe();
+                let stalled = accept_stalled.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(target).await else {
                         return;
                     };
-                    let (mut client, mut server) = (client, server);
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = pump(client_read, server_write, stalled.subscribe()) => {}
+                        _ = pump(server_read, client_write, stalled.subscribe()) => {}
                         _ = cut_signal.changed() => {}
                     }
                 });
@@ -51,6 +60,7 @@ impl FaultProxy {
             address,
             up,
             cut,
+            stalled,
             task,
         }
     }
@@ -61,14 +71,45 @@ impl FaultProxy {
         self.cut.send_modify(|generation| *generation += 1);
     }
 
-    /// Accepts connections again.
+    /// Keeps every connection open, and accepts new ones, but lets nothing through in either
+    /// direction until `restore`: every database call hangs, as on a split network.
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    /// Accepts connections again, and lets stalled ones flow.
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+        self.stalled.send_replace(false);
     }
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Copies one direction of a connection, holding whatever it reads while the proxy is stalled.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut stalled: watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        if stalled.wait_for(|stalled| !*stalled).await.is_err() {
+            return;
+        }
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if stalled.wait_for(|stalled| !*stalled).await.is_err() {
+            return;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
     }
 }

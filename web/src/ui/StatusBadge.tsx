@@ -12,6 +12,11 @@ const LABELS: Record<DeployStatus, string> = {
   interrupted: 'interrupted',
 };
 
+/** The status as the badge says it ("timed out"), for labels that must contain the badge's text. */
+export function statusLabel(status: DeployStatus): string {
+  return LABELS[status];
+}
+
 export function StatusBadge({ status, compact = false }: { status: DeployStatus; compact?: boolean }) {
   return (
     <span class={`st st-${status}${compact ? ' st-compact' : ''}`} data-status={status} title={LABELS[status]}>

@@ -15,7 +15,7 @@ import { Button } from '../../ui/Button';
 import { Empty, ErrorState, Loading } from '../../ui/ErrorState';
 import { Page } from '../../ui/Page';
 import { Duration, RelativeTime } from '../../ui/RelativeTime';
-import { StatusBadge } from '../../ui/StatusBadge';
+import { StatusBadge, statusLabel } from '../../ui/StatusBadge';
 import { useDirectory } from '../../app/directory';
 import { projectTabs } from '../projects/ProjectTabs';
 import { RefLabel } from './DeployCell';
@@ -158,7 +158,7 @@ export function DeployHistoryPage({ project }: { project?: string }) {
                   }}
                 >
                   <td>
-                    <Link href={paths.deploy(deploy.project, deploy.id)} class="row-link" aria-label={`Deploy ${deploy.id}`}>
+                    <Link href={paths.deploy(deploy.project, deploy.id)} class="row-link" aria-label={`${statusLabel(deploy.status)}: deploy ${deploy.id}`}>
                       <StatusBadge status={deploy.status} />
                     </Link>
                   </td>

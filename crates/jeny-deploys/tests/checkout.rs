@@ -123,3 +123,100 @@ async fn a_bad_ref_or_repository_is_refused_with_gits_reason() {
         "{message}"
     );
 }
+
+/// A server that accepts connections and never answers: a git fetch from it hangs.
+async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection);
+        }
+    });
+    (format!("http://{address}/app.git"), task)
+}
+
+/// The git processes whose command line names `text`.
+fn git_processes_naming(text: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            !status.contains("State:\tZ") && String::from_utf8_lossy(&command).contains(text)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hung_fetch_is_killed_with_its_checkout_and_a_changed_repository_is_fetched_next() {
+    let work = tempfile::tempdir().unwrap();
+    let repository = work.path().join("app");
+    std::fs::create_dir(&repository).unwrap();
+    git(
+        &repository,
+        &["init", "--quiet", "--initial-branch", "main"],
+    );
+    let first = commit(&repository, "version", "1");
+    let mirrors = Mirrors::new(work.path().join("mirrors"));
+    let good = repository.to_str().unwrap();
+    mirrors
+        .checkout("app", good, None, &work.path().join("deploy-1"))
+        .await
+        .unwrap();
+
+    // The project's repository moves to a server that never answers: the fetch hangs until the
+    // deploy's time runs out, which drops the checkout.
+    let (silent, _server) = silent_server().await;
+    let hung = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        mirrors.checkout("app", &silent, None, &work.path().join("deploy-2")),
+    )
+    .await;
+    assert!(hung.is_err(), "the fetch from a silent server did not hang");
+    // `git fetch` names the mirror; its transport helper names the URL.
+    let mirror_folder = work.path().join("mirrors").display().to_string();
+    let left = || {
+        let mut pids = git_processes_naming(&silent);
+        pids.extend(git_processes_naming(&mirror_folder));
+        pids
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !left().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "git processes outlived their checkout: {:?}",
+            left()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Back to a reachable repository (another one): the mirror lock is free and the mirror
+    // fetches from the new origin.
+    let moved = work.path().join("moved");
+    git(
+        work.path(),
+        &["clone", "--quiet", good, moved.to_str().unwrap()],
+    );
+    let newer = commit(&moved, "version", "2");
+    assert_ne!(newer, first);
+    let checkout = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        mirrors.checkout(
+            "app",
+            moved.to_str().unwrap(),
+            None,
+            &work.path().join("deploy-3"),
+        ),
+    )
+    .await
+    .expect("the mirror lock was still held after the hung fetch")
+    .unwrap();
+    assert_eq!(
+        checkout.sha, newer,
+        "the mirror still fetches from the old origin"
+    );
+}

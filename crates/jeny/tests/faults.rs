@@ -3,6 +3,7 @@
 //! whose PostgreSQL goes away must answer 503 problem documents meanwhile and recover on its own
 //! once the database is back.
 
+use jeny_store::Store;
 use jeny_testkit::{
     Backend, Client, ClientError, FaultProxy, TestApp, TestDatabase, both_backends,
 };
@@ -374,6 +375,17 @@ impl ServerProcess {
         data_dir: &std::path::Path,
         extra: &[&str],
     ) -> ServerProcess {
+        ServerProcess::start_on(&database.url, data_dir, extra, &[])
+    }
+
+    /// A server on the database at `url` (through a fault proxy, say), with extra flags and
+    /// environment variables.
+    fn start_on(
+        database_url: &str,
+        data_dir: &std::path::Path,
+        extra: &[&str],
+        environment: &[(&str, &str)],
+    ) -> ServerProcess {
         let listen = format!("127.0.0.1:{}", free_port());
         let logs = tempfile::tempdir().expect("cannot create a folder for the server's logs");
         let stdout = File::create(logs.path().join("stdout")).expect("cannot create a log file");
@@ -381,8 +393,9 @@ impl ServerProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_jeny"))
             .args(["server", "--listen", &listen, "--data-dir"])
             .arg(data_dir)
-            .args(["--database-url", &database.url])
+            .args(["--database-url", database_url])
             .args(extra)
+            .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -748,7 +761,7 @@ async fn ticking_project_with(client: &Client, ticks: u32, before: &str) {
     assert!(created.status().is_success(), "{created:?}");
     let created = client
         .request(Method::POST, "/api/v1/projects/app/environments")
-        .json(&json!({"name": "production"}))
+        .json(&json!({"name": "production", "deploy_grace_secs": 1}))
         .send()
         .await
         .unwrap();
@@ -893,12 +906,12 @@ async fn a_killed_supervisor_ends_its_deploy_interrupted_and_the_queue_moves_on(
             .reason
             .as_deref()
             .unwrap()
-            .contains("supervisor process is gone"),
+            .contains("stopped renewing its lease"),
         "{interrupted:?}"
     );
+    wait_for_output(&client, &first, "its command left were killed").await;
     let output = client.deploy_output(&first, false).await.unwrap();
     assert!(output.contains("[jeny] deploy interrupted"), "{output}");
-    assert!(output.contains("its command left were killed"), "{output}");
     assert_eq!(
         processes_of_deploy(&first),
         Vec::<u32>::new(),
@@ -1014,7 +1027,11 @@ async fn two_servers_on_one_postgres_never_run_two_deploys_of_an_environment_at_
             .fetch_all(store.reader())
             .await
             .unwrap();
-    eprintln!("deploys ran on nodes {nodes:?}");
+    assert_eq!(
+        nodes,
+        vec!["a".to_owned(), "b".to_owned()],
+        "both nodes should have claimed deploys"
+    );
     store.close().await;
     server_a.assert_still_running();
     server_b.assert_still_running();
@@ -1036,4 +1053,276 @@ fn processes_of_deploy(id: &str) -> Vec<u32> {
                     .any(|variable| variable == marker.as_bytes())
         })
         .collect()
+}
+
+/// The database at `database`, reached through a fault proxy: the URL to give a server, and the
+/// proxy.
+async fn through_a_proxy(database: &TestDatabase) -> (String, FaultProxy) {
+    let authority = authority_of(&database.url);
+    let postgres = resolve(&database.url[authority.clone()]).await;
+    let proxy = FaultProxy::start(postgres).await;
+    let mut url = database.url.clone();
+    url.replace_range(authority, &proxy.address.to_string());
+    (url, proxy)
+}
+
+/// How node A loses its database.
+#[derive(Debug, Clone, Copy)]
+enum Loss {
+    /// Connections hang: nothing crosses (a split network).
+    Stalled,
+    /// Connections are dropped and refused.
+    Cut,
+}
+
+/// The deploy command of the fencing and clock tests: records `start <id> <ns>` in `marks` (and
+/// `end <id> <ns>` when stopped with SIGTERM), then waits while the file `hold` exists.
+fn marking_command(marks: &std::path::Path, hold: &std::path::Path) -> String {
+    format!(
+        "echo \"start $JENY_DEPLOY_ID $(date +%s%N)\" >> {marks}; \
+         trap 'echo \"end $JENY_DEPLOY_ID $(date +%s%N)\" >> {marks}; exit 143' TERM; \
+         while [ -e {hold} ]; do sleep 0.05; done",
+        marks = marks.display(),
+        hold = hold.display()
+    )
+}
+
+/// The `(word, deploy id, nanoseconds)` lines of the marks file, in the order written.
+fn marks_of(marks: &std::path::Path) -> Vec<(String, String, u128)> {
+    std::fs::read_to_string(marks)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((
+                words.next()?.to_owned(),
+                words.next()?.to_owned(),
+                words.next()?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+async fn wait_for_mark(marks: &std::path::Path, word: &str, id: &str) -> u128 {
+    poll_until(&format!("the mark {word} {id}"), || {
+        let found = marks_of(marks)
+            .into_iter()
+            .find(|(w, i, _)| w == word && i == id)
+            .map(|(_, _, at)| at);
+        async move { found }
+    })
+    .await
+}
+
+/// Project `app` with the marking command, and environment `production` with a 1 s grace.
+async fn marking_project(client: &Client, marks: &std::path::Path, hold: &std::path::Path) {
+    let created = client
+        .request(Method::POST, "/api/v1/projects")
+        .json(&json!({"name": "app", "deploy_command": marking_command(marks, hold)}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    let created = client
+        .request(Method::POST, "/api/v1/projects/app/environments")
+        .json(&json!({"name": "production", "deploy_grace_secs": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_by_a_split_network_stops_its_command_before_another_node_runs_the_next() {
+    a_node_that_loses_the_database_stops_its_command_before_another_runs_the_next(Loss::Stalled)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_refused_by_the_database_stops_its_command_before_another_node_runs_the_next() {
+    a_node_that_loses_the_database_stops_its_command_before_another_runs_the_next(Loss::Cut).await;
+}
+
+/// Two servers on one PostgreSQL; node A reaches it through a proxy. A runs a deploy, then loses
+/// the database. A's supervisor stops the command before its lease can expire; B then ends the
+/// deploy `interrupted` and runs the next. The commands' own clocks prove they never overlapped.
+async fn a_node_that_loses_the_database_stops_its_command_before_another_runs_the_next(loss: Loss) {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let (url_through_proxy, proxy) = through_a_proxy(&database).await;
+    let key = database.dir.path().join("shared.key").display().to_string();
+    let marks = database.dir.path().join("marks");
+    let hold = database.dir.path().join("hold");
+    std::fs::write(&hold, "").unwrap();
+    let (dir_a, dir_b) = (database.dir.path().join("a"), database.dir.path().join("b"));
+    let flags = |node: &'static str| {
+        vec![
+            "--node-name",
+            node,
+            "--secret-key-file",
+            &key,
+            "--deploy-lease-secs",
+            "3",
+            "--log",
+            "info",
+        ]
+    };
+    let mut server_a = ServerProcess::start_on(&url_through_proxy, &dir_a, &flags("a"), &[]);
+    server_a.wait_until_ready().await;
+    let token = admin_token(&database).await;
+    let a = Client::new(&server_a.url, Some(token.clone()));
+    marking_project(&a, &marks, &hold).await;
+    let first = start_deploy(&a).await;
+    wait_for_mark(&marks, "start", &first).await;
+    assert_eq!(
+        a.get_deploy(&first).await.unwrap().node.as_deref(),
+        Some("a")
+    );
+    let mut server_b = ServerProcess::start_on(&database.url, &dir_b, &flags("b"), &[]);
+    server_b.wait_until_ready().await;
+    let b = Client::new(&server_b.url, Some(token));
+    let second = start_deploy(&b).await;
+
+    match loss {
+        Loss::Stalled => proxy.stall(),
+        Loss::Cut => proxy.cut(),
+    }
+
+    let interrupted = wait_for_end(&b, &first).await;
+    assert_eq!(
+        interrupted.status,
+        jeny_deploys::DeployStatus::Interrupted,
+        "{}",
+        server_b.logs()
+    );
+    let next_started = wait_for_mark(&marks, "start", &second).await;
+    let first_ended = marks_of(&marks)
+        .into_iter()
+        .find(|(word, id, _)| word == "end" && id == &first)
+        .map(|(_, _, at)| at)
+        .unwrap_or_else(|| {
+            panic!(
+                "the first deploy's command was not stopped before the next started: {:?}\n{}",
+                marks_of(&marks),
+                server_a.logs()
+            )
+        });
+    assert!(
+        first_ended < next_started,
+        "node A's command ended at {first_ended}, after node B's started at {next_started}"
+    );
+    assert_eq!(
+        b.get_deploy(&second).await.unwrap().node.as_deref(),
+        Some("b")
+    );
+
+    // Node A comes back and carries on serving.
+    proxy.restore();
+    b.cancel_deploy(&second).await.unwrap();
+    wait_for_end(&b, &second).await;
+    poll_until("node A answers again", || {
+        let a = a.clone();
+        let first = first.clone();
+        async move { a.get_deploy(&first).await.ok() }
+    })
+    .await;
+    server_a.assert_still_running();
+    server_b.assert_still_running();
+}
+
+/// Node B's clock is 30 s ahead. Leases and queue order follow the database's clock, so B
+/// interrupts none of A's healthy deploys, and deploys queued alternately through A and B run in
+/// the order they were queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_clock_is_off_interrupts_no_deploy_and_reorders_no_queue() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let key = database.dir.path().join("shared.key").display().to_string();
+    let marks = database.dir.path().join("marks");
+    let hold = database.dir.path().join("hold");
+    std::fs::write(&hold, "").unwrap();
+    let (dir_a, dir_b) = (database.dir.path().join("a"), database.dir.path().join("b"));
+    let flags = |node: &'static str| {
+        vec![
+            "--node-name",
+            node,
+            "--secret-key-file",
+            &key,
+            "--deploy-lease-secs",
+            "3",
+        ]
+    };
+    let mut server_a = ServerProcess::start_on(&database.url, &dir_a, &flags("a"), &[]);
+    server_a.wait_until_ready().await;
+    let token = admin_token(&database).await;
+    let a = Client::new(&server_a.url, Some(token.clone()));
+    marking_project(&a, &marks, &hold).await;
+    let first = start_deploy(&a).await;
+    wait_for_mark(&marks, "start", &first).await;
+    let mut server_b = ServerProcess::start_on(
+        &database.url,
+        &dir_b,
+        &flags("b"),
+        &[("JENY_CLOCK_OFFSET_MS", "30000")],
+    );
+    server_b.wait_until_ready().await;
+    let b = Client::new(&server_b.url, Some(token));
+
+    // Deploys queued one after the other, alternately through B and A.
+    let mut queued = Vec::new();
+    for i in 0..6 {
+        let client = if i % 2 == 0 { &b } else { &a };
+        queued.push(start_deploy(client).await);
+    }
+    // The first deploy's lease is renewed several times over while B sweeps every half second.
+    let store = database.open().await;
+    let lease_of = |store: Store, id: String| async move {
+        jeny_store::sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT lease_expires_at FROM deploys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(store.reader())
+        .await
+        .unwrap()
+    };
+    let first_lease = lease_of(store.clone(), first.clone())
+        .await
+        .expect("the first deploy holds a lease");
+    poll_until("the first deploy's lease is renewed for 6 s", || {
+        let lease = lease_of(store.clone(), first.clone());
+        async move {
+            lease
+                .await
+                .filter(|at| *at > first_lease + 6_000_000)
+                .map(|_| ())
+        }
+    })
+    .await;
+    assert_eq!(
+        b.get_deploy(&first).await.unwrap().status,
+        jeny_deploys::DeployStatus::Running,
+        "node B interrupted a healthy deploy\n{}",
+        server_b.logs()
+    );
+
+    std::fs::remove_file(&hold).unwrap();
+    for id in std::iter::once(&first).chain(&queued) {
+        let deploy = wait_for_end(&a, id).await;
+        assert_eq!(
+            deploy.status,
+            jeny_deploys::DeployStatus::Succeeded,
+            "{deploy:?}"
+        );
+    }
+    let started: Vec<String> = marks_of(&marks)
+        .into_iter()
+        .filter(|(word, _, _)| word == "start")
+        .map(|(_, id, _)| id)
+        .collect();
+    let expected: Vec<String> = std::iter::once(first).chain(queued).collect();
+    assert_eq!(
+        started, expected,
+        "the deploys ran out of the order they were queued in"
+    );
+    store.close().await;
+    server_a.assert_still_running();
+    server_b.assert_still_running();
 }

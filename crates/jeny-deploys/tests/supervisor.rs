@@ -1,0 +1,103 @@
+//! The supervisor checks its lease before anything runs: one whose token no longer holds the
+//! deploy (started late, after the deploy was ended or claimed again) runs nothing and changes
+//! nothing. Both backends.
+
+use jeny_deploys::{DeployRequest, Links, SupervisorSpec, supervise};
+use jeny_store::{Backend, Store, both_backends, sqlx, testing::TestDatabase};
+use std::collections::BTreeMap;
+
+both_backends!(a_supervisor_without_the_lease_runs_nothing);
+
+async fn running_deploy(store: &Store, lease_token: &str) -> String {
+    let project: jeny_projects::ProjectInput = serde_json::from_value(serde_json::json!({
+        "name": "app", "deploy_command": "true"
+    }))
+    .unwrap();
+    jeny_projects::create_project(store, "admin@example.com", project)
+        .await
+        .unwrap();
+    let environment: jeny_projects::EnvironmentInput =
+        serde_json::from_value(serde_json::json!({"name": "production"})).unwrap();
+    jeny_projects::create_environment(store, "admin@example.com", "app", environment)
+        .await
+        .unwrap();
+    let links = Links {
+        base: "http://jeny.test".to_owned(),
+    };
+    let deploy = jeny_deploys::create_deploy(
+        store,
+        &links,
+        "deployer@example.com",
+        "app",
+        "production",
+        DeployRequest::default(),
+    )
+    .await
+    .unwrap();
+    // As a dispatcher's claim leaves it: running, with a lease held by `lease_token`.
+    let mut tx = store.begin().await.unwrap();
+    sqlx::query(&format!(
+        "UPDATE deploys SET status = 'running', started_at = {now}, runner_node = 'a', \
+         lease_token = $2, lease_expires_at = {now} + 60000000 WHERE id = $1",
+        now = tx.now_sql()
+    ))
+    .bind(&deploy.id)
+    .bind(lease_token)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    deploy.id
+}
+
+async fn a_supervisor_without_the_lease_runs_nothing(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let deploy_id = running_deploy(&store, "the-current-lease").await;
+    let ran = database.dir.path().join("ran");
+    let mut environment = BTreeMap::new();
+    environment.insert("PATH".to_owned(), std::env::var("PATH").unwrap_or_default());
+
+    supervise(SupervisorSpec {
+        database_url: database.url.clone(),
+        deploy_id: deploy_id.clone(),
+        lease_token: "an-old-lease".to_owned(),
+        lease_ttl_ms: 3000,
+        work_dir: database.dir.path().join("work"),
+        mirrors_dir: database.dir.path().join("mirrors"),
+        project: "app".to_owned(),
+        repository: None,
+        git_ref: None,
+        shell: "sh".to_owned(),
+        command: format!("touch {}", ran.display()),
+        environment,
+        secrets: Vec::new(),
+        inventory: serde_json::json!({}),
+        timeout_ms: 60_000,
+        grace_ms: 1000,
+        output_cap_bytes: 1 << 20,
+        notes: Vec::new(),
+    })
+    .await
+    .unwrap();
+
+    assert!(!ran.exists(), "the command ran without the lease");
+    let (status, pid, output): (String, Option<i64>, i64) = sqlx::query_as(
+        "SELECT status, supervisor_pid, (SELECT COUNT(*) FROM deploy_output o WHERE o.deploy_id = d.id) \
+         FROM deploys d WHERE id = $1",
+    )
+    .bind(&deploy_id)
+    .fetch_one(store.reader())
+    .await
+    .unwrap();
+    assert_eq!(status, "running", "the deploy of another lease was ended");
+    assert_eq!(
+        pid, None,
+        "the supervisor recorded itself on a deploy it does not hold"
+    );
+    assert_eq!(
+        output, 0,
+        "the supervisor stored output for a deploy it does not hold"
+    );
+    store.close().await;
+}

@@ -271,7 +271,7 @@ impl Chat {
             {
                 line.push_str(&format!("\n    last: {}", blocks::deploy_line(last)));
             }
-            if let Ok(lock) = jeny_deploys::get_lock(self.store(), &project, name).await {
+            if let Ok(Some(lock)) = jeny_deploys::get_lock(self.store(), &project, name).await {
                 line.push_str(&format!(
                     "\n    :lock: locked by {}: {}",
                     esc(&lock.locked_by),

@@ -3,7 +3,7 @@
 //! server's own message and field.
 
 use jeny_core::Page;
-use jeny_deploys::{Deploy, DeployRequest, DeployStatus, EnvironmentLock, LockRequest};
+use jeny_deploys::{Deploy, DeployRequest, DeployStatus, EnvironmentLock, LockRequest, LockState};
 use jeny_events::Event;
 use jeny_hosts::{Host, HostInput};
 use jeny_projects::{
@@ -526,6 +526,17 @@ impl Client {
     pub async fn wait_for_deploy(&self, id: &str) -> Result<Deploy, ClientError> {
         self.deploy_output(id, true).await?;
         self.get_deploy(id).await
+    }
+
+    /// The environment's lock in force, or `None` when it is not locked.
+    pub async fn get_lock(
+        &self,
+        project: &str,
+        environment: &str,
+    ) -> Result<Option<EnvironmentLock>, ClientError> {
+        let path = format!("/api/v1/projects/{project}/environments/{environment}/lock");
+        let state: LockState = json(self.request(Method::GET, &path).send().await?).await?;
+        Ok(state.into_lock())
     }
 
     pub async fn lock_environment(

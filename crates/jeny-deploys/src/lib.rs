@@ -27,7 +27,8 @@ pub use dispatcher::{RunnerConfig, run_dispatcher};
 pub use error::DeployError;
 pub use mask::Masker;
 pub use model::{
-    Deploy, DeployRequest, DeployStatus, DeployVariable, EnvironmentLock, LockRequest, TargetHost,
+    Deploy, DeployRequest, DeployStatus, DeployVariable, EnvironmentLock, LockRequest, LockState,
+    TargetHost,
 };
 pub use output::{OutputChunk, OutputStream};
 pub use retention::prune_output;

@@ -139,6 +139,8 @@ pub struct Deploy {
     /// Bytes of output it printed, including any left out over the cap. Once retention removed
     /// its output, only the line saying so counts.
     pub output_bytes: i64,
+    /// The node (`node_name`) whose supervisor ran it, once it started.
+    pub node: Option<String>,
     /// The deploy's page in the web app.
     pub url: String,
     /// Its output: plain text, or live with `Accept: text/event-stream`.
@@ -225,6 +227,86 @@ pub struct EnvironmentLock {
     pub expires_at: Option<Timestamp>,
 }
 
+/// What `GET .../lock` answers: `{"locked": false}`, or `"locked": true` with the lock's fields.
+///
+/// An unlocked environment is a normal state, not a missing resource, so it is a 200 like the
+/// locked one. Built from an `Option<EnvironmentLock>`, so `locked` always says whether the lock's
+/// fields are there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockState {
+    locked: bool,
+    #[serde(flatten)]
+    lock: Option<EnvironmentLock>,
+}
+
+impl LockState {
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// The lock in force, if any.
+    pub fn lock(&self) -> Option<&EnvironmentLock> {
+        self.lock.as_ref()
+    }
+
+    pub fn into_lock(self) -> Option<EnvironmentLock> {
+        self.lock
+    }
+}
+
+impl From<Option<EnvironmentLock>> for LockState {
+    fn from(lock: Option<EnvironmentLock>) -> LockState {
+        LockState {
+            locked: lock.is_some(),
+            lock,
+        }
+    }
+}
+
+// Written by hand because the derive would describe the flattened `Option` as an
+// `EnvironmentLock` whose every field is required; this says exactly the two shapes there are,
+// which openapi-typescript turns into a union the web app can narrow on `locked`.
+impl utoipa::PartialSchema for LockState {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::ToSchema;
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Ref, Type};
+        let locked_is = |value: bool| {
+            ObjectBuilder::new()
+                .property(
+                    "locked",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([value])),
+                )
+                .required("locked")
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "Whether the environment is locked; when it is, the lock's fields too.",
+            ))
+            .item(locked_is(false))
+            .item(
+                AllOfBuilder::new()
+                    .item(Ref::from_schema_name(EnvironmentLock::name()))
+                    .item(locked_is(true)),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for LockState {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::{PartialSchema, ToSchema};
+        schemas.push((EnvironmentLock::name().into(), EnvironmentLock::schema()));
+        <EnvironmentLock as ToSchema>::schemas(schemas);
+    }
+}
+
 /// What `PUT .../lock` takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -264,6 +346,39 @@ impl LockRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn a_lock() -> EnvironmentLock {
+        EnvironmentLock {
+            project: "shop".to_owned(),
+            environment: "production".to_owned(),
+            reason: "freeze".to_owned(),
+            locked_by: "ada@example.com".to_owned(),
+            locked_at: Timestamp::from_micros(1_764_460_800_000_000),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn an_unlocked_state_is_only_locked_false() {
+        let state = LockState::from(None);
+        let wire = serde_json::to_value(&state).unwrap();
+        assert_eq!(wire, serde_json::json!({"locked": false}));
+        let read: LockState = serde_json::from_value(wire).unwrap();
+        assert!(!read.is_locked());
+        assert_eq!(read.into_lock(), None);
+    }
+
+    #[test]
+    fn a_locked_state_is_locked_true_beside_the_lock_fields() {
+        let state = LockState::from(Some(a_lock()));
+        let wire = serde_json::to_value(&state).unwrap();
+        assert_eq!(wire["locked"], serde_json::json!(true));
+        assert_eq!(wire["reason"], serde_json::json!("freeze"));
+        assert_eq!(wire["locked_by"], serde_json::json!("ada@example.com"));
+        let read: LockState = serde_json::from_value(wire).unwrap();
+        assert!(read.is_locked());
+        assert_eq!(read.into_lock(), Some(a_lock()));
+    }
 
     #[test]
     fn statuses_round_trip_through_their_names() {

@@ -1,12 +1,14 @@
 //! Locking an environment against new deploys.
 
 use super::DeploysState;
-use crate::{EnvironmentLock, LockRequest};
+use crate::{EnvironmentLock, LockRequest, LockState};
 use axum::extract::{Path, State};
 use http::StatusCode;
 use jeny_http::{ApiError, AppJson, AsDeployer, Auth};
 
-/// The environment's lock, if it is locked.
+/// Whether the environment is locked, and the lock if it is.
+///
+/// An unlocked environment answers `{"locked": false}`; 404 means there is no such environment.
 #[utoipa::path(
     get,
     path = "/api/v1/projects/{project}/environments/{environment}/lock",
@@ -17,19 +19,18 @@ use jeny_http::{ApiError, AppJson, AsDeployer, Auth};
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The lock in force", body = EnvironmentLock),
+        (status = 200, description = "Whether it is locked, with the lock in force if it is", body = LockState),
         (status = 401, description = "No valid API token", body = jeny_http::Problem),
-        (status = 404, description = "Not locked, or no such environment", body = jeny_http::Problem),
+        (status = 404, description = "No such environment", body = jeny_http::Problem),
     )
 )]
 pub(super) async fn get_lock(
     _auth: Auth,
     State(state): State<DeploysState>,
     Path((project, environment)): Path<(String, String)>,
-) -> Result<AppJson<EnvironmentLock>, ApiError> {
-    Ok(AppJson(
-        crate::get_lock(&state.store, &project, &environment).await?,
-    ))
+) -> Result<AppJson<LockState>, ApiError> {
+    let lock = crate::get_lock(&state.store, &project, &environment).await?;
+    Ok(AppJson(LockState::from(lock)))
 }
 
 /// Locks the environment: new deploys are refused (423, with the reason) until it is unlocked

@@ -82,6 +82,7 @@ pub fn routes(state: DeploysState) -> Router {
         crate::TargetHost,
         crate::DeployVariable,
         crate::EnvironmentLock,
+        crate::LockState,
         crate::LockRequest,
         crate::OutputStream,
         output::OutputEvent,

@@ -1,7 +1,7 @@
 //! Deploys end to end: the real server starts real supervisors (the `jeny` binary) that run real
 //! shell commands, on SQLite and on PostgreSQL.
 
-use crate::{environment, host, problem_of, project, status_of, variable};
+use crate::{call, environment, host, problem_of, project, status_of, variable};
 use jeny_deploys::{Deploy, DeployRequest, DeployStatus, LockRequest};
 use jeny_projects::{EnvironmentInput, QueuePolicy};
 use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
@@ -15,6 +15,7 @@ both_backends!(
     cancel_ends_a_queued_deploy_at_once_and_stops_a_running_one,
     a_deploy_over_its_timeout_ends_timed_out,
     a_locked_environment_refuses_deploys_until_unlocked,
+    reading_the_lock_answers_locked_false_or_the_lock_with_locked_true,
     newest_wins_supersedes_older_queued_deploys,
     host_filters_narrow_the_hosts_and_an_empty_target_is_refused,
     bad_requests_get_problems_and_queue_nothing,
@@ -491,6 +492,49 @@ async fn a_locked_environment_refuses_deploys_until_unlocked(backend: Backend) {
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
     deploy(&admin, DeployRequest::default()).await;
+}
+
+async fn reading_the_lock_answers_locked_false_or_the_lock_with_locked_true(backend: Backend) {
+    let (app, _admin) = app_with(backend, "true").await;
+    let deployer = app.with_deployer().await;
+    let viewer = app.with_viewer().await;
+    let lock_path = "/api/v1/projects/app/environments/production/lock";
+
+    let (status, unlocked) = call(&viewer, reqwest::Method::GET, lock_path, None).await;
+    assert_eq!(status, 200, "{unlocked}");
+    assert_eq!(unlocked, json!({"locked": false}));
+    assert_eq!(viewer.get_lock("app", "production").await.unwrap(), None);
+
+    deployer
+        .lock_environment(
+            "app",
+            "production",
+            &LockRequest {
+                reason: "database migration".into(),
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (status, locked) = call(&viewer, reqwest::Method::GET, lock_path, None).await;
+    assert_eq!(status, 200, "{locked}");
+    assert_eq!(locked["locked"], json!(true));
+    assert_eq!(locked["project"], json!("app"));
+    assert_eq!(locked["environment"], json!("production"));
+    assert_eq!(locked["reason"], json!("database migration"));
+    assert_eq!(locked["locked_by"], json!("deployer@example.com"));
+    assert!(locked["locked_at"].is_string(), "{locked}");
+    assert_eq!(locked["expires_at"], json!(null));
+    let lock = viewer.get_lock("app", "production").await.unwrap().unwrap();
+    assert_eq!(lock.reason, "database migration");
+
+    deployer
+        .unlock_environment("app", "production")
+        .await
+        .unwrap();
+    assert_eq!(viewer.get_lock("app", "production").await.unwrap(), None);
+    // A missing environment is still a 404.
+    assert_eq!(status_of(viewer.get_lock("app", "nowhere").await), 404);
 }
 
 async fn newest_wins_supersedes_older_queued_deploys(backend: Backend) {

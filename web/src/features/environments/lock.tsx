@@ -1,4 +1,4 @@
-/** Environment locks: reading one (404 means unlocked), and the dialogs to lock and unlock. */
+/** Environment locks: reading one (`{"locked": false}` when unlocked), and the dialogs to lock and unlock. */
 import { useState } from 'preact/hooks';
 import { api } from '../../lib/api/client';
 import type { ApiError, EnvironmentLock } from '../../lib/api/client';
@@ -9,16 +9,11 @@ import { InlineError } from '../../ui/ErrorState';
 import { RelativeTime } from '../../ui/RelativeTime';
 
 export async function fetchLock(project: string, environment: string, signal?: AbortSignal): Promise<EnvironmentLock | null> {
-  try {
-    const { data } = await api.get('/api/v1/projects/{project}/environments/{environment}/lock', {
-      path: { project, environment },
-      signal,
-    });
-    return data;
-  } catch (caught) {
-    if (toApiError(caught).status === 404) return null;
-    throw caught;
-  }
+  const { data } = await api.get('/api/v1/projects/{project}/environments/{environment}/lock', {
+    path: { project, environment },
+    signal,
+  });
+  return data.locked ? data : null;
 }
 
 export function LockBanner({ lock }: { lock: EnvironmentLock }) {

@@ -732,7 +732,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The environment's lock, if it is locked. */
+        /**
+         * Whether the environment is locked, and the lock if it is.
+         * @description An unlocked environment answers `{"locked": false}`; 404 means there is no such environment.
+         */
         get: operations["get_lock"];
         /**
          * Locks the environment: new deploys are refused (423, with the reason) until it is unlocked
@@ -1058,6 +1061,8 @@ export interface components {
             /** @description The hosts it targets, frozen when it started (empty until then). */
             hosts: components["schemas"]["TargetHost"][];
             id: string;
+            /** @description The node (`node_name`) whose supervisor ran it, once it started. */
+            node?: string | null;
             /**
              * Format: int64
              * @description Bytes of output it printed, including any left out over the cap. Once retention removed
@@ -1295,6 +1300,14 @@ export interface components {
             /** @description Shown to whoever tries to deploy meanwhile. */
             reason: string;
         };
+        /** @description Whether the environment is locked; when it is, the lock's fields too. */
+        LockState: {
+            /** @enum {boolean} */
+            locked: false;
+        } | (components["schemas"]["EnvironmentLock"] & {
+            /** @enum {boolean} */
+            locked: true;
+        });
         /** @description Who the caller is. */
         Me: {
             /** @description How this request authenticated: `api_token` or `session`. */
@@ -1378,6 +1391,8 @@ export interface components {
                 /** @description The hosts it targets, frozen when it started (empty until then). */
                 hosts: components["schemas"]["TargetHost"][];
                 id: string;
+                /** @description The node (`node_name`) whose supervisor ran it, once it started. */
+                node?: string | null;
                 /**
                  * Format: int64
                  * @description Bytes of output it printed, including any left out over the cap. Once retention removed
@@ -5369,13 +5384,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The lock in force */
+            /** @description Whether it is locked, with the lock in force if it is */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EnvironmentLock"];
+                    "application/json": components["schemas"]["LockState"];
                 };
             };
             /** @description No valid API token */
@@ -5387,7 +5402,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not locked, or no such environment */
+            /** @description No such environment */
             404: {
                 headers: {
                     [name: string]: unknown;

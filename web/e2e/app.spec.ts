@@ -122,6 +122,8 @@ test('a deploy started from the UI streams its output live, then succeeds', asyn
   // Lines arrive while the deploy is still running.
   await expect(log).toContainText('line 3', { timeout: 15_000 });
   await expect(deployPage).toHaveAttribute('data-status', 'running');
+  // The node whose supervisor runs it, beside when it started.
+  await expect(page.getByTestId('deploy-node')).toHaveText(/on node \S+/);
   await screenshots(page, 'deploy-running');
 
   await expect(deployPage).toHaveAttribute('data-status', 'succeeded', { timeout: 30_000 });
@@ -284,9 +286,16 @@ test('the project page shows the running deploy and the queue, and locks an envi
   await waitForDeploy(running.id, (status) => status === 'running');
   await startDeploy(project, 'staging', 'second');
 
+  // An unlocked environment's lock reads as 200 {"locked": false}, not a 404 the console logs.
+  const lockStatuses: number[] = [];
+  page.on('response', (response) => {
+    if (new URL(response.url()).pathname.endsWith('/lock')) lockStatuses.push(response.status());
+  });
   await page.goto(`/p/${project}`);
   const card = page.getByTestId('env-card-staging');
   await expect(card.getByTestId('deploy-summary-Running')).toContainText('first');
+  expect(lockStatuses.length).toBeGreaterThan(0);
+  expect(lockStatuses.filter((status) => status !== 200)).toEqual([]);
   const queue = card.getByTestId('queue');
   await expect(queue).toContainText('#1');
   await expect(queue).toContainText('second');

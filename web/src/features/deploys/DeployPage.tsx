@@ -103,6 +103,12 @@ export function DeployPage({ project, id }: { project: string; id: string }) {
             <dd>
               <RelativeTime iso={data.started_at ?? data.queued_at} />
               {data.status === 'queued' && data.queue_position ? <span class="muted"> · #{data.queue_position} in queue</span> : null}
+              {data.node ? (
+                <span class="muted" data-testid="deploy-node">
+                  {' '}
+                  · on node <span class="mono">{data.node}</span>
+                </span>
+              ) : null}
             </dd>
           </div>
           <div>

@@ -1,7 +1,9 @@
 //! Configuration, layered: built-in defaults, then the TOML file (`--config` / `JENY_CONFIG`),
 //! then `JENY_*` environment variables, then command-line flags; each layer overrides the one
 //! before. Unknown `JENY_*` variables are reported at start, since a typo there would otherwise
-//! be silently ignored.
+//! be silently ignored. A secret setting (`database_url`, `oidc_client_secret`) can instead be
+//! read from a file by its `_file` form (`JENY_DATABASE_URL_FILE=/run/secrets/db`), as
+//! containers mount secrets; one layer may not set both forms.
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -28,6 +30,9 @@ pub struct ServerArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// File holding the database URL (instead of --database-url).
+    #[arg(long, env = "JENY_DATABASE_URL_FILE", value_name = "FILE")]
+    pub database_url_file: Option<PathBuf>,
     /// File holding the key that seals secret variables [default: <data-dir>/secret.key].
     #[arg(long, env = "JENY_SECRET_KEY_FILE", value_name = "FILE")]
     pub secret_key_file: Option<PathBuf>,
@@ -204,6 +209,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_url_file: Option<PathBuf>,
     secret_key_file: Option<PathBuf>,
     public_url: Option<String>,
     max_body_bytes: Option<usize>,
@@ -236,7 +242,10 @@ struct FileConfig {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// The database URL, read from `database_url_file` when that was the setting given.
     pub database_url: Option<String>,
+    /// The file `database_url` was read from, if it came from one (for `--print-config`).
+    pub database_url_file: Option<PathBuf>,
     pub secret_key_file: Option<PathBuf>,
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
@@ -260,7 +269,9 @@ pub struct Config {
 pub struct SignInConfig {
     pub oidc_issuer: Option<String>,
     pub oidc_client_id: Option<String>,
+    /// The client's secret, read from `oidc_client_secret_file` when that was the setting given.
     pub oidc_client_secret: Option<String>,
+    /// The file `oidc_client_secret` was read from, if it came from one (for `--print-config`).
     pub oidc_client_secret_file: Option<PathBuf>,
     pub oidc_redirect_url: Option<String>,
     pub oidc_hosted_domain: Option<String>,
@@ -303,6 +314,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_LISTEN",
     "JENY_DATA_DIR",
     "JENY_DATABASE_URL",
+    "JENY_DATABASE_URL_FILE",
     "JENY_SECRET_KEY_FILE",
     "JENY_PUBLIC_URL",
     "JENY_MAX_BODY_BYTES",
@@ -345,6 +357,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./jeny-data"),
             database_url: None,
+            database_url_file: None,
             secret_key_file: None,
             public_url: None,
             max_body_bytes: 1024 * 1024,
@@ -375,6 +388,36 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        // Without a file this layer is empty, so its name is never shown.
+        let file_layer = Layer::File(
+            args.config
+                .as_deref()
+                .unwrap_or(Path::new("the configuration file")),
+        );
+        let database_url = SecretSetting::DATABASE_URL.resolve(
+            (
+                Layer::Arguments,
+                args.database_url.clone(),
+                args.database_url_file.clone(),
+            ),
+            (
+                file_layer,
+                file.database_url.clone(),
+                file.database_url_file.clone(),
+            ),
+        )?;
+        let oidc_client_secret = SecretSetting::OIDC_CLIENT_SECRET.resolve(
+            (
+                Layer::Arguments,
+                args.oidc_client_secret.clone(),
+                args.oidc_client_secret_file.clone(),
+            ),
+            (
+                file_layer,
+                file.oidc_client_secret.clone(),
+                file.oidc_client_secret_file.clone(),
+            ),
+        )?;
         let defaults = Config::default();
         Ok(Config {
             listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
@@ -383,7 +426,8 @@ impl Config {
                 .clone()
                 .or(file.data_dir)
                 .unwrap_or(defaults.data_dir),
-            database_url: args.database_url.clone().or(file.database_url),
+            database_url: database_url.value,
+            database_url_file: database_url.file,
             secret_key_file: args.secret_key_file.clone().or(file.secret_key_file),
             public_url: args.public_url.clone().or(file.public_url),
             max_body_bytes: args
@@ -424,11 +468,8 @@ impl Config {
             sign_in: SignInConfig {
                 oidc_issuer: args.oidc_issuer.clone().or(file.oidc_issuer),
                 oidc_client_id: args.oidc_client_id.clone().or(file.oidc_client_id),
-                oidc_client_secret: args.oidc_client_secret.clone().or(file.oidc_client_secret),
-                oidc_client_secret_file: args
-                    .oidc_client_secret_file
-                    .clone()
-                    .or(file.oidc_client_secret_file),
+                oidc_client_secret: oidc_client_secret.value,
+                oidc_client_secret_file: oidc_client_secret.file,
                 oidc_redirect_url: args.oidc_redirect_url.clone().or(file.oidc_redirect_url),
                 oidc_hosted_domain: args.oidc_hosted_domain.clone().or(file.oidc_hosted_domain),
                 allowlist: args
@@ -512,13 +553,14 @@ impl Config {
         auth.trusted_proxies = sign_in.trusted_proxies.clone();
         auth.oidc = match &sign_in.oidc_client_id {
             None => {
+                let secret_from_file = sign_in.oidc_client_secret_file.is_some();
                 let orphans: Vec<&str> = [
                     ("oidc_issuer", sign_in.oidc_issuer.is_some()),
-                    ("oidc_client_secret", sign_in.oidc_client_secret.is_some()),
                     (
-                        "oidc_client_secret_file",
-                        sign_in.oidc_client_secret_file.is_some(),
+                        "oidc_client_secret",
+                        sign_in.oidc_client_secret.is_some() && !secret_from_file,
                     ),
+                    ("oidc_client_secret_file", secret_from_file),
                     ("oidc_redirect_url", sign_in.oidc_redirect_url.is_some()),
                     ("oidc_hosted_domain", sign_in.oidc_hosted_domain.is_some()),
                 ]
@@ -534,21 +576,11 @@ impl Config {
                 None
             }
             Some(client_id) => {
-                let client_secret = match (
-                    &sign_in.oidc_client_secret,
-                    &sign_in.oidc_client_secret_file,
-                ) {
-                    (Some(secret), None) => secret.clone(),
-                    (None, Some(file)) => std::fs::read_to_string(file)
-                        .with_context(|| format!("cannot read {}", file.display()))?
-                        .trim()
-                        .to_owned(),
-                    (Some(_), Some(_)) => {
-                        anyhow::bail!("set oidc_client_secret or oidc_client_secret_file, not both")
-                    }
-                    (None, None) => anyhow::bail!(
+                // `resolve` has read the secret file, if that was how the secret was given.
+                let Some(client_secret) = sign_in.oidc_client_secret.clone() else {
+                    anyhow::bail!(
                         "oidc_client_id is set but not its secret (oidc_client_secret or oidc_client_secret_file)"
-                    ),
+                    )
                 };
                 Some(jeny_auth::OidcConfig {
                     issuer: sign_in
@@ -634,6 +666,13 @@ impl Config {
             None => format!("# {key} = {example:?}"),
         };
         let database_url = match &self.database_url {
+            Some(_) if self.database_url_file.is_some() => line(
+                "database_url_file",
+                self.database_url_file
+                    .as_ref()
+                    .map(|path| path.display().to_string()),
+                "",
+            ),
             Some(_) if self.database_url_for_display() != self.database_url() => format!(
                 "# The password is not printed: put it back here, or pass JENY_DATABASE_URL.\n{}",
                 line("database_url", Some(self.database_url_for_display()), "")
@@ -659,6 +698,7 @@ impl Config {
              # Address and port to listen on.\nlisten = \"{listen}\"\n\n\
              # Folder for the SQLite database, the secret key and other state.\ndata_dir = {data_dir:?}\n\n\
              # postgres://user@host/db for PostgreSQL (several nodes may share it); unset: SQLite in data_dir.\n\
+             # database_url_file instead names a file holding it (JENY_DATABASE_URL_FILE, as containers mount secrets).\n\
              {database_url}\n\n\
              # The key that seals secret variables; every node of a cluster needs the same file.\n\
              {secret_key_file}\n\n\
@@ -765,6 +805,94 @@ impl Config {
                     .collect::<Vec<_>>()
             ),
         )
+    }
+}
+
+/// A setting holding a secret, which may instead be read from a file by its `_file` form: the
+/// TOML key `NAME_file`, the variable `JENY_NAME_FILE` and the flag `--name-file`.
+struct SecretSetting {
+    /// The TOML key, such as `database_url`.
+    name: &'static str,
+}
+
+/// Where a setting was given: flags and variables are one layer (clap merges them), the TOML
+/// file the one beneath.
+#[derive(Clone, Copy)]
+enum Layer<'a> {
+    Arguments,
+    File(&'a Path),
+}
+
+/// A secret setting's value in effect, and the file it was read from, if it was.
+#[derive(Default)]
+struct SecretValue {
+    value: Option<String>,
+    file: Option<PathBuf>,
+}
+
+impl SecretSetting {
+    const DATABASE_URL: SecretSetting = SecretSetting {
+        name: "database_url",
+    };
+    const OIDC_CLIENT_SECRET: SecretSetting = SecretSetting {
+        name: "oidc_client_secret",
+    };
+
+    /// The value from the higher layer that gives one (flags and variables over the file). A
+    /// file is read only when its layer is the one in effect.
+    fn resolve(
+        &self,
+        arguments: (Layer<'_>, Option<String>, Option<PathBuf>),
+        file: (Layer<'_>, Option<String>, Option<PathBuf>),
+    ) -> anyhow::Result<SecretValue> {
+        for (layer, value, path) in [arguments, file] {
+            match (value, path) {
+                (Some(_), Some(_)) => anyhow::bail!("{}", self.both_set(layer)),
+                (Some(value), None) => {
+                    return Ok(SecretValue {
+                        value: Some(value),
+                        file: None,
+                    });
+                }
+                (None, Some(path)) => {
+                    return Ok(SecretValue {
+                        value: Some(self.read(&path)?),
+                        file: Some(path),
+                    });
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(SecretValue::default())
+    }
+
+    fn both_set(&self, layer: Layer<'_>) -> String {
+        let name = self.name;
+        match layer {
+            Layer::Arguments => {
+                let variable = format!("JENY_{}", name.to_uppercase());
+                let flag = format!("--{}", name.replace('_', "-"));
+                format!(
+                    "{variable} (or {flag}) and {variable}_FILE (or {flag}-file) are both set: set one"
+                )
+            }
+            Layer::File(path) => format!(
+                "{name} and {name}_file are both set in {}: set one",
+                path.display()
+            ),
+        }
+    }
+
+    /// The file's content without its trailing line break: the secret, as a container mounts it.
+    fn read(&self, path: &Path) -> anyhow::Result<String> {
+        let name = self.name;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {name}_file {}", path.display()))?;
+        let value = text.trim_end_matches(['\n', '\r']);
+        if value.is_empty() {
+            anyhow::bail!("{name}_file {} is empty", path.display());
+        }
+        Ok(value.to_owned())
     }
 }
 
@@ -897,6 +1025,137 @@ mod tests {
             config.database_url_for_display(),
             "postgres://jeny:***@db/jeny"
         );
+    }
+
+    #[test]
+    fn a_secret_file_setting_reads_the_file_without_its_trailing_newline() {
+        let dir = tempfile_dir();
+        let url_file = dir.join("database-url");
+        std::fs::write(&url_file, "postgres://jeny:hunter2@db/jeny\n").unwrap();
+        let secret_file = dir.join("oidc-secret");
+        std::fs::write(&secret_file, "s3cret\r\n").unwrap();
+        let config = Config::resolve(&ServerArgs {
+            database_url_file: Some(url_file.clone()),
+            oidc_client_id: Some("id".into()),
+            oidc_client_secret_file: Some(secret_file.clone()),
+            ..ServerArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://jeny:hunter2@db/jeny")
+        );
+        assert_eq!(
+            config.database_url_file.as_deref(),
+            Some(url_file.as_path())
+        );
+        let auth = config.auth_config("https://jeny.example.com").unwrap();
+        assert_eq!(auth.oidc.unwrap().client_secret, "s3cret");
+        // The sample names the file, never the secret it holds.
+        let sample = config.sample_file();
+        assert!(!sample.contains("hunter2"), "{sample}");
+        assert!(!sample.contains("s3cret"), "{sample}");
+        let parsed: FileConfig = toml::from_str(&sample).unwrap();
+        assert_eq!(parsed.database_url_file, Some(url_file));
+        assert_eq!(parsed.oidc_client_secret_file, Some(secret_file));
+    }
+
+    #[test]
+    fn a_secret_and_its_file_set_together_are_refused() {
+        let dir = tempfile_dir();
+        let url_file = dir.join("database-url");
+        std::fs::write(&url_file, "postgres://jeny@db/jeny\n").unwrap();
+        let error = Config::resolve(&ServerArgs {
+            database_url: Some("postgres://jeny@other/jeny".into()),
+            database_url_file: Some(url_file.clone()),
+            ..ServerArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains(
+                "JENY_DATABASE_URL (or --database-url) and JENY_DATABASE_URL_FILE (or --database-url-file) are both set"
+            ),
+            "{error:#}"
+        );
+        let toml_file = dir.join("jeny.toml");
+        std::fs::write(
+            &toml_file,
+            "oidc_client_secret = \"s3cret\"\noidc_client_secret_file = \"/run/secrets/oidc\"\n",
+        )
+        .unwrap();
+        let error = Config::resolve(&ServerArgs {
+            config: Some(toml_file),
+            ..ServerArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{error:#}")
+                .contains("oidc_client_secret and oidc_client_secret_file are both set in"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn a_secret_file_in_a_higher_layer_overrides_the_value_beneath() {
+        let dir = tempfile_dir();
+        let url_file = dir.join("database-url");
+        std::fs::write(&url_file, "postgres://jeny@from-file/jeny\n").unwrap();
+        let toml_file = dir.join("jeny.toml");
+        std::fs::write(
+            &toml_file,
+            "database_url = \"postgres://jeny@from-toml/jeny\"\n",
+        )
+        .unwrap();
+        let config = Config::resolve(&ServerArgs {
+            config: Some(toml_file),
+            database_url_file: Some(url_file),
+            ..ServerArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://jeny@from-file/jeny")
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_secret_file_is_refused_with_its_path() {
+        let dir = tempfile_dir();
+        let missing = dir.join("no-such-secret");
+        let error = Config::resolve(&ServerArgs {
+            database_url_file: Some(missing.clone()),
+            ..ServerArgs::default()
+        })
+        .unwrap_err();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains(&format!(
+                "cannot read database_url_file {}",
+                missing.display()
+            )),
+            "{message}"
+        );
+        let empty = dir.join("empty-secret");
+        std::fs::write(&empty, "\n").unwrap();
+        let error = Config::resolve(&ServerArgs {
+            oidc_client_secret_file: Some(empty.clone()),
+            ..ServerArgs::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains(&format!(
+                "oidc_client_secret_file {} is empty",
+                empty.display()
+            )),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn the_file_forms_of_secret_variables_are_known() {
+        for variable in ["JENY_DATABASE_URL_FILE", "JENY_OIDC_CLIENT_SECRET_FILE"] {
+            assert!(KNOWN_VARIABLES.contains(&variable), "{variable}");
+        }
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -23,9 +23,6 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
-/// How often output retention is applied.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
-
 /// How this node runs deploys.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -64,23 +61,8 @@ pub async fn run_dispatcher(
     let mut wake = dispatcher.store.subscribe(Channel::Deploys);
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_prune: Option<std::time::Instant> = None;
     loop {
         wake.borrow_and_update();
-        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-            last_prune = Some(std::time::Instant::now());
-            match crate::retention::prune_output(&dispatcher.store).await {
-                Ok(pruned) if pruned.deploys > 0 => tracing::info!(
-                    deploys = pruned.deploys,
-                    bytes = pruned.bytes,
-                    "removed deploy output past the projects' retention"
-                ),
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "cannot apply output retention; retrying later")
-                }
-            }
-        }
         if let Err(error) = dispatcher.sweep_expired().await {
             tracing::warn!(error = %ErrorChain(&error), "cannot check deploy leases; retrying");
         }

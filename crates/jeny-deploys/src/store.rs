@@ -261,6 +261,26 @@ pub(crate) async fn append_output(
     Ok(seq)
 }
 
+/// Removes a deploy's output but for its last batch, which is emptied: the next batch appended
+/// takes the next sequence number, never one a reader has seen before.
+pub(crate) async fn empty_output(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM deploy_output WHERE deploy_id = $1 \
+         AND seq < (SELECT MAX(seq) FROM deploy_output WHERE deploy_id = $1)",
+    )
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "UPDATE deploy_output SET data = $2, encoding = 'raw', raw_bytes = 0 WHERE deploy_id = $1",
+    )
+    .bind(id)
+    .bind(Vec::<u8>::new())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Appends a line of jeny's own to a deploy's output.
 pub(crate) async fn append_jeny_line(
     tx: &mut WriteTx,

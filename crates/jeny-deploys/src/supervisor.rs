@@ -609,11 +609,11 @@ impl OutputWriter {
             deploy_id: spec.deploy_id.clone(),
             lease_token: spec.lease_token.clone(),
             lost_lease: lost_lease.clone(),
-            maskers: [
-                Masker::new(secrets.iter().copied()),
-                Masker::new(secrets.iter().copied()),
-                Masker::new(secrets.iter().copied()),
-            ],
+            // One automaton, shared by the three streams' maskers.
+            maskers: {
+                let masker = Masker::new(secrets.iter().copied());
+                [masker.clone(), masker.clone(), masker]
+            },
             partial: Default::default(),
             head_budget: cap / 2,
             tail_budget: cap - cap / 2,

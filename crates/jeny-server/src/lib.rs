@@ -78,6 +78,12 @@ pub async fn launch_with_listener(
         runner,
         shutdown.clone(),
     ));
+    // Deploy output retention: a job of its own, on one node of a cluster at a time.
+    let retention = tokio::spawn(jeny_deploys::run_retention(
+        store.clone(),
+        format!("{}/{}", config.node_name, jeny_core::new_id()),
+        shutdown.clone(),
+    ));
     // Syncs AWS accounts when they are due. A node that stops finishes the sync it runs (which
     // releases its lease); a node that dies leaves the lease to run out, and another node takes
     // the account then.
@@ -130,6 +136,7 @@ pub async fn launch_with_listener(
         .context("the HTTP server failed")?;
         let _ = dispatcher.await;
         let _ = syncer.await;
+        let _ = retention.await;
         let _ = chat_task.await;
         serve_store.close().await;
         Ok(())

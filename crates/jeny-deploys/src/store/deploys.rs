@@ -1,6 +1,7 @@
-//! The `deploys`, `deploy_output` and `environment_locks` tables. Only this crate reads them.
+//! The `deploys` table: reading and listing deploys, the queue (insert, supersede, claim,
+//! cancel), leases on the database's clock, and ends.
 
-use crate::model::{Deploy, DeployStatus, DeployVariable, EnvironmentLock, TargetHost};
+use crate::model::{Deploy, DeployStatus, DeployVariable, TargetHost};
 use jeny_core::Timestamp;
 use jeny_hosts::Tags;
 use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
@@ -240,148 +241,6 @@ pub(crate) struct Ending<'a> {
     pub lease_token: Option<&'a str>,
 }
 
-/// Appends one batch of output frames; returns its seq. The seq is taken as the next after the
-/// deploy's last batch, so that the server can add a line after a lost supervisor's output.
-pub(crate) async fn append_output(
-    tx: &mut WriteTx,
-    deploy_id: &str,
-    raw_bytes: i64,
-    frames: Vec<u8>,
-) -> Result<i64, StoreError> {
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO deploy_output (deploy_id, seq, encoding, raw_bytes, data) \
-         VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM deploy_output WHERE deploy_id = $1), 'raw', $2, $3) \
-         RETURNING seq",
-    )
-    .bind(deploy_id)
-    .bind(raw_bytes)
-    .bind(frames)
-    .fetch_one(tx.conn())
-    .await?;
-    Ok(seq)
-}
-
-/// Removes a deploy's output but for its last batch, which is emptied: the next batch appended
-/// takes the next sequence number, never one a reader has seen before.
-pub(crate) async fn empty_output(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
-    sqlx::query(
-        "DELETE FROM deploy_output WHERE deploy_id = $1 \
-         AND seq < (SELECT MAX(seq) FROM deploy_output WHERE deploy_id = $1)",
-    )
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    sqlx::query(
-        "UPDATE deploy_output SET data = $2, encoding = 'raw', raw_bytes = 0 WHERE deploy_id = $1",
-    )
-    .bind(id)
-    .bind(Vec::<u8>::new())
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// Appends a line of jeny's own to a deploy's output.
-pub(crate) async fn append_jeny_line(
-    tx: &mut WriteTx,
-    deploy_id: &str,
-    line: &str,
-) -> Result<(), StoreError> {
-    let mut frames = Vec::new();
-    let text = format!("{line}\n");
-    crate::output::encode_frame(
-        &mut frames,
-        crate::OutputStream::Jeny,
-        Timestamp::now(),
-        text.as_bytes(),
-    );
-    append_output(tx, deploy_id, text.len() as i64, frames).await?;
-    sqlx::query("UPDATE deploys SET output_bytes = output_bytes + $2 WHERE id = $1")
-        .bind(deploy_id)
-        .bind(text.len() as i64)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
-}
-
-/// The environment's lock in force now (an expired lock is no lock), read with `executor`: the
-/// store's reader pool, or a write transaction's connection.
-pub(crate) async fn lock_in<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    environment_id: &str,
-    project: &str,
-    environment: &str,
-) -> Result<Option<EnvironmentLock>, StoreError> {
-    let row = sqlx::query(
-        "SELECT reason, locked_by, locked_at, expires_at FROM environment_locks WHERE environment_id = $1 \
-         AND (expires_at IS NULL OR expires_at > $2)",
-    )
-    .bind(environment_id)
-    .bind(Timestamp::now().as_micros())
-    .fetch_optional(executor)
-    .await?;
-    row.map(|row| lock_from_row(&row, project, environment))
-        .transpose()
-}
-
-pub(crate) fn lock_from_row(
-    row: &AnyRow,
-    project: &str,
-    environment: &str,
-) -> Result<EnvironmentLock, StoreError> {
-    let expires_at: Option<i64> = row.try_get("expires_at")?;
-    Ok(EnvironmentLock {
-        project: project.to_owned(),
-        environment: environment.to_owned(),
-        reason: row.try_get("reason")?,
-        locked_by: row.try_get("locked_by")?,
-        locked_at: Timestamp::from_micros(row.try_get("locked_at")?),
-        expires_at: expires_at.map(Timestamp::from_micros),
-    })
-}
-
-pub(crate) async fn put_lock(
-    tx: &mut WriteTx,
-    environment_id: &str,
-    lock: &EnvironmentLock,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM environment_locks WHERE environment_id = $1")
-        .bind(environment_id)
-        .execute(tx.conn())
-        .await?;
-    sqlx::query(
-        "INSERT INTO environment_locks (environment_id, reason, locked_by, locked_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(environment_id)
-    .bind(&lock.reason)
-    .bind(&lock.locked_by)
-    .bind(lock.locked_at.as_micros())
-    .bind(lock.expires_at.map(Timestamp::as_micros))
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// Removes the lock; false when there was none in force.
-pub(crate) async fn delete_lock(
-    tx: &mut WriteTx,
-    environment_id: &str,
-) -> Result<bool, StoreError> {
-    let result = sqlx::query(
-        "DELETE FROM environment_locks WHERE environment_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
-    )
-    .bind(environment_id)
-    .bind(Timestamp::now().as_micros())
-    .execute(tx.conn())
-    .await?;
-    sqlx::query("DELETE FROM environment_locks WHERE environment_id = $1")
-        .bind(environment_id)
-        .execute(tx.conn())
-        .await?;
-    Ok(result.rows_affected() == 1)
-}
-
 /// The lock every transaction that changes an environment's queue takes first (queueing,
 /// superseding, cancelling), before any deploy row and before the event-order lock that
 /// `jeny_events::append` takes last: one order, so they cannot deadlock on PostgreSQL.
@@ -559,44 +418,6 @@ pub(crate) async fn record_sha(
     Ok(done.rows_affected() == 1)
 }
 
-/// Counts a stored batch of output on its deploy, only while `lease_token` holds it; false when
-/// it no longer does (the batch must then not be stored).
-pub(crate) async fn count_output(
-    tx: &mut WriteTx,
-    id: &str,
-    lease_token: &str,
-    payload: i64,
-    omitted: i64,
-    head_end: Option<i64>,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE deploys SET output_bytes = output_bytes + $3, output_omitted_bytes = $4, \
-         output_head_end = $5 WHERE id = $1 AND lease_token = $2",
-    )
-    .bind(id)
-    .bind(lease_token)
-    .bind(payload)
-    .bind(omitted)
-    .bind(head_end)
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Removes one stored batch of output (the oldest of a rolling tail).
-pub(crate) async fn delete_output_batch(
-    tx: &mut WriteTx,
-    id: &str,
-    seq: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM deploy_output WHERE deploy_id = $1 AND seq = $2")
-        .bind(id)
-        .bind(seq)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
-}
-
 /// Running deploys whose lease has expired by the database's clock.
 pub(crate) async fn expired_leases(store: &Store) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(&format!(
@@ -661,47 +482,6 @@ pub(crate) async fn record_start(
     .bind(shell)
     .bind(serde_json::to_string(variables).map_err(|error| StoreError::Corrupt(error.to_string()))?)
     .bind(serde_json::to_string(hosts).map_err(|error| StoreError::Corrupt(error.to_string()))?)
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
-/// A finished deploy's output batches still stored raw.
-pub(crate) async fn raw_output_batches(store: &Store, id: &str) -> Result<Vec<i64>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT seq FROM deploy_output WHERE deploy_id = $1 AND encoding = 'raw' ORDER BY seq",
-    )
-    .bind(id)
-    .fetch_all(store.reader())
-    .await?)
-}
-
-pub(crate) async fn raw_output_batch(
-    store: &Store,
-    id: &str,
-    seq: i64,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT data FROM deploy_output WHERE deploy_id = $1 AND seq = $2 AND encoding = 'raw'",
-    )
-    .bind(id)
-    .bind(seq)
-    .fetch_optional(store.reader())
-    .await?)
-}
-
-pub(crate) async fn replace_with_deflated(
-    tx: &mut WriteTx,
-    id: &str,
-    seq: i64,
-    compressed: Vec<u8>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE deploy_output SET data = $3, encoding = 'deflate' WHERE deploy_id = $1 AND seq = $2 AND encoding = 'raw'",
-    )
-    .bind(id)
-    .bind(seq)
-    .bind(compressed)
     .execute(tx.conn())
     .await?;
     Ok(())

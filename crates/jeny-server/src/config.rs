@@ -325,6 +325,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_DEPLOY_OUTPUT_CAP_BYTES",
     "JENY_DEPLOY_LEASE_SECS",
     "JENY_NODE_NAME",
+    // A test seam: shifts this node's wall clock (jeny_core::time::CLOCK_OFFSET_VARIABLE).
+    "JENY_CLOCK_OFFSET_MS",
     "JENY_OIDC_ISSUER",
     "JENY_OIDC_CLIENT_ID",
     "JENY_OIDC_CLIENT_SECRET",

@@ -180,9 +180,7 @@ impl Dispatcher {
 
     /// Takes the oldest queued deploy of an environment with nothing running, if any.
     async fn claim_one(&self) -> Result<Option<(DeployRow, String)>, StoreError> {
-        // A read first: the dispatcher is woken by every commit (output batches included), and
-        // a write transaction for nothing would take SQLite's write lock from the supervisors.
-        if !store::anything_queued(&self.store).await? {
+        if !store::anything_claimable(&self.store).await? {
             return Ok(None);
         }
         let lease_token = new_id();

@@ -153,14 +153,18 @@ pub struct Deploy {
 pub struct DeployRequest {
     /// A git ref (branch, tag, commit) or a version label; the repository's default branch when
     /// left out.
+    /// At most 255 characters, no spaces, not starting with `-`.
     #[serde(default, rename = "ref")]
+    #[schema(max_length = 255, pattern = "^([^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000-][^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$")]
     pub git_ref: Option<String>,
+    /// At most 1000 characters; no control characters but tabs and line breaks.
     #[serde(default)]
+    #[schema(max_length = 1000, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$")]
     pub description: Option<String>,
     /// Extra tag conditions narrowing the environment's hosts for this deploy (a canary on
     /// `{"az": "us-east-1a"}`).
     #[serde(default)]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(value_type = jeny_hosts::TagsSchema)]
     pub host_filter: Tags,
 }
 
@@ -311,7 +315,9 @@ impl utoipa::ToSchema for LockState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LockRequest {
-    /// Shown to whoever tries to deploy meanwhile.
+    /// Shown to whoever tries to deploy meanwhile: 1 to 500 characters, not only spaces; no
+    /// control characters but tabs and line breaks.
+    #[schema(min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$")]
     pub reason: String,
     /// RFC 3339 time at which the lock lifts by itself.
     #[serde(default)]
@@ -413,5 +419,15 @@ mod tests {
             ..DeployRequest::default()
         };
         assert_eq!(fine.validate().unwrap().git_ref.as_deref(), Some("v1.2.3"));
+    }
+
+    #[test]
+    fn the_documented_limits_are_the_ones_checked() {
+        use utoipa::PartialSchema;
+        let request = serde_json::to_value(DeployRequest::schema()).unwrap();
+        assert_eq!(request["properties"]["ref"]["maxLength"], MAX_REF);
+        assert_eq!(request["properties"]["description"]["maxLength"], MAX_DESCRIPTION);
+        let lock = serde_json::to_value(LockRequest::schema()).unwrap();
+        assert_eq!(lock["properties"]["reason"]["maxLength"], MAX_LOCK_REASON);
     }
 }

@@ -23,54 +23,140 @@ impl Links {
     }
 }
 
-async fn present(store: &Store, links: &Links, row: DeployRow) -> Result<Deploy, DeployError> {
-    let mut deploy = row.deploy.clone();
-    if deploy.status == DeployStatus::Queued {
-        // At least 1: it was queued when read, even if a runner took it a moment later.
-        deploy.queue_position = Some(store::queue_position(store, &row).await?.max(1));
-    }
-    deploy.url = links.deploy_page(&deploy.project, &deploy.id);
-    Ok(deploy)
+/// The deploys as the API shows them: queue positions (one statement for all) and links.
+async fn present(
+    store: &Store,
+    links: &Links,
+    rows: Vec<DeployRow>,
+) -> Result<Vec<Deploy>, DeployError> {
+    let positions = store::queue_positions(store, &rows).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut deploy = row.deploy;
+            if deploy.status == DeployStatus::Queued {
+                // At least 1: it was queued when read, even if a runner took it a moment later.
+                deploy.queue_position =
+                    Some(positions.get(&deploy.id).copied().unwrap_or(1).max(1));
+            }
+            deploy.url = links.deploy_page(&deploy.project, &deploy.id);
+            deploy
+        })
+        .collect())
 }
 
 pub async fn get_deploy(store: &Store, links: &Links, id: &str) -> Result<Deploy, DeployError> {
     let row = store::get(store, id)
         .await?
         .ok_or_else(|| DeployError::NotFound(id.to_owned()))?;
-    present(store, links, row).await
+    let mut deploys = present(store, links, vec![row]).await?;
+    deploys
+        .pop()
+        .ok_or_else(|| DeployError::NotFound(id.to_owned()))
 }
 
-/// Deploys newest first, filtered.
+/// Deploys newest first, filtered. A project or environment that does not exist has none.
 pub async fn list_deploys(
     store: &Store,
     links: &Links,
     filter: &DeployFilter,
     page: &PageRequest,
 ) -> Result<Page<Deploy>, DeployError> {
-    let rows = store::list(store, filter, page.after.as_deref(), page.fetch_limit()).await?;
-    let mut deploys = Vec::with_capacity(rows.len());
-    for row in rows {
-        deploys.push(present(store, links, row).await?);
+    let mut by_ids = store::ListFilter {
+        status: filter.status,
+        user: filter.user.clone(),
+        ..store::ListFilter::default()
+    };
+    if let Some(project) = &filter.project {
+        match jeny_projects::get_project(store, project).await {
+            Ok(found) => by_ids.project_id = Some(found.id),
+            Err(error) if is_not_found(&error) => return Ok(empty(page)),
+            Err(error) => return Err(error.into()),
+        }
+        if let Some(environment) = &filter.environment {
+            match jeny_projects::get_environment(store, project, environment).await {
+                Ok(found) => by_ids.environment_id = Some(found.id),
+                Err(error) if is_not_found(&error) => return Ok(empty(page)),
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
+    let rows = store::list(store, &by_ids, page.after.as_deref(), page.fetch_limit()).await?;
+    let deploys = present(store, links, rows).await?;
     Ok(Page::from_rows(deploys, page.limit, |deploy| {
         deploy.id.clone()
     }))
 }
 
 /// The newest deploy of each environment of `project` (of every project when `None`), or the
-/// newest with `status`: what each environment runs, or is running.
+/// newest with `status`: what each environment runs, or is running. One indexed lookup per
+/// environment, however long the history.
 pub async fn latest_deploys(
     store: &Store,
     links: &Links,
     project: Option<&str>,
     status: Option<DeployStatus>,
 ) -> Result<Vec<Deploy>, DeployError> {
-    let rows = store::latest_per_environment(store, project, status).await?;
-    let mut deploys = Vec::with_capacity(rows.len());
-    for row in rows {
-        deploys.push(present(store, links, row).await?);
+    let projects = match project {
+        Some(project) => vec![project.to_owned()],
+        None => all_pages(|page| async move { jeny_projects::list_projects(store, &page).await })
+            .await?
+            .into_iter()
+            .map(|project| project.name.to_string())
+            .collect(),
+    };
+    let mut rows = Vec::new();
+    for project in &projects {
+        let environments = match all_pages(|page| async move {
+            jeny_projects::list_environments(store, project, &page).await
+        })
+        .await
+        {
+            Ok(environments) => environments,
+            // Deleted meanwhile, or never there: it has no deploys.
+            Err(error) if is_not_found(&error) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        for environment in environments {
+            if let Some(row) = store::latest_in(store, &environment.id, status).await? {
+                rows.push(row);
+            }
+        }
     }
-    Ok(deploys)
+    rows.sort_by(|a, b| {
+        (&a.deploy.project, &a.deploy.environment).cmp(&(&b.deploy.project, &b.deploy.environment))
+    });
+    present(store, links, rows).await
+}
+
+fn is_not_found(error: &jeny_projects::ProjectError) -> bool {
+    matches!(
+        error,
+        jeny_projects::ProjectError::ProjectNotFound(_)
+            | jeny_projects::ProjectError::EnvironmentNotFound { .. }
+    )
+}
+
+fn empty(page: &PageRequest) -> Page<Deploy> {
+    Page::from_rows(Vec::new(), page.limit, |deploy: &Deploy| deploy.id.clone())
+}
+
+/// Every item of a paged listing.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, jeny_projects::ProjectError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, jeny_projects::ProjectError>>,
+{
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let found = fetch(page.clone()).await?;
+        items.extend(found.items);
+        match found.next_cursor {
+            Some(cursor) => page.after = jeny_core::page::decode_cursor(&cursor),
+            None => return Ok(items),
+        }
+    }
 }
 
 /// The hosts a deploy to `environment` with `filter` would target; refuses (unless the environment

@@ -14,7 +14,6 @@ pub(crate) const COLUMNS: &str = "id, project_id, environment_id, project, envir
 #[derive(Debug, Clone)]
 pub(crate) struct DeployRow {
     pub deploy: Deploy,
-    pub environment_id: String,
 }
 
 fn json_or_default<T: serde::de::DeserializeOwned + Default>(text: Option<String>) -> T {
@@ -35,7 +34,6 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<DeployRow, StoreError> {
     let variables: Vec<DeployVariable> = json_or_default(row.try_get("variables")?);
     let host_filter: Tags = json_or_default(Some(row.try_get("host_filter")?));
     Ok(DeployRow {
-        environment_id: row.try_get("environment_id")?,
         deploy: Deploy {
             project: row.try_get("project")?,
             environment: row.try_get("environment")?,
@@ -93,62 +91,107 @@ pub struct DeployFilter {
     pub user: Option<String>,
 }
 
-/// Newest first; `before` is the id of the last deploy of the previous page.
+/// Which deploys to list, by id (names are resolved first, so every filter is an index).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListFilter {
+    pub project_id: Option<String>,
+    pub environment_id: Option<String>,
+    pub status: Option<DeployStatus>,
+    pub user: Option<String>,
+}
+
+/// Newest first; `before` is the id of the last deploy of the previous page. Only the filters
+/// given are in the statement, so each walks one index (`(project_id, id)`, `(environment_id,
+/// id)`, `(status, id)`, `(user_email, id)` or the primary key) backwards and stops at `limit`.
 pub(crate) async fn list(
     store: &Store,
-    filter: &DeployFilter,
+    filter: &ListFilter,
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<DeployRow>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM deploys WHERE ($1 IS NULL OR project = $1) AND ($2 IS NULL OR environment = $2) \
-         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id < $4) AND ($6 IS NULL OR user_email = $6) \
-         ORDER BY id DESC LIMIT $5"
-    ))
-    .bind(filter.project.clone())
-    .bind(filter.environment.clone())
-    .bind(filter.status.map(|status| status.as_str().to_owned()))
-    .bind(before.map(str::to_owned))
-    .bind(limit)
-    .bind(filter.user.clone())
-    .fetch_all(store.reader())
-    .await?;
+    let mut conditions = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut condition = |column: &str, value: Option<&str>, operator: &str| {
+        if let Some(value) = value {
+            values.push(value.to_owned());
+            conditions.push(format!("{column} {operator} ${}", values.len()));
+        }
+    };
+    condition("project_id", filter.project_id.as_deref(), "=");
+    condition("environment_id", filter.environment_id.as_deref(), "=");
+    condition("status", filter.status.map(DeployStatus::as_str), "=");
+    condition("user_email", filter.user.as_deref(), "=");
+    condition("id", before, "<");
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM deploys {clause} ORDER BY id DESC LIMIT ${}",
+        values.len() + 1
+    );
+    let mut query = sqlx::query(&sql);
+    for value in values {
+        query = query.bind(value);
+    }
+    let rows = query.bind(limit).fetch_all(store.reader()).await?;
     rows.iter().map(from_row).collect()
 }
 
-/// The newest deploy of each environment (of one project, or of all), optionally the newest with
-/// a status; by project and environment name.
-pub(crate) async fn latest_per_environment(
+/// The newest deploy of an environment, or its newest with `status`.
+pub(crate) async fn latest_in(
     store: &Store,
-    project: Option<&str>,
+    environment_id: &str,
     status: Option<DeployStatus>,
-) -> Result<Vec<DeployRow>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM deploys AS outer_deploy WHERE ($1 IS NULL OR project = $1) \
-         AND id = (SELECT newest.id FROM deploys AS newest \
-           WHERE newest.environment_id = outer_deploy.environment_id \
-           AND ($2 IS NULL OR newest.status = $2) ORDER BY newest.id DESC LIMIT 1) \
-         ORDER BY project, environment"
-    ))
-    .bind(project.map(str::to_owned))
-    .bind(status.map(|status| status.as_str().to_owned()))
-    .fetch_all(store.reader())
-    .await?;
-    rows.iter().map(from_row).collect()
+) -> Result<Option<DeployRow>, StoreError> {
+    let row =
+        match status {
+            Some(status) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM deploys WHERE environment_id = $1 AND status = $2 \
+                 ORDER BY id DESC LIMIT 1"
+                ))
+                .bind(environment_id)
+                .bind(status.as_str())
+                .fetch_optional(store.reader())
+                .await?
+            }
+            None => sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM deploys WHERE environment_id = $1 ORDER BY id DESC LIMIT 1"
+            ))
+            .bind(environment_id)
+            .fetch_optional(store.reader())
+            .await?,
+        };
+    row.as_ref().map(from_row).transpose()
 }
 
-/// 1 for the next queued deploy of its environment.
-pub(crate) async fn queue_position(store: &Store, row: &DeployRow) -> Result<i64, StoreError> {
-    let position: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM deploys WHERE environment_id = $1 AND status = 'queued' \
-         AND (queued_at < $2 OR (queued_at = $2 AND id <= $3))",
-    )
-    .bind(&row.environment_id)
-    .bind(row.deploy.queued_at.as_micros())
-    .bind(&row.deploy.id)
-    .fetch_one(store.reader())
-    .await?;
-    Ok(position)
+/// The queue positions of `rows`' queued deploys (1 for the next to run in its environment), in
+/// one statement.
+pub(crate) async fn queue_positions(
+    store: &Store,
+    rows: &[DeployRow],
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let queued: Vec<&DeployRow> = rows
+        .iter()
+        .filter(|row| row.deploy.status == DeployStatus::Queued)
+        .collect();
+    if queued.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let placeholders: Vec<String> = (1..=queued.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT d.id, (SELECT COUNT(*) FROM deploys q WHERE q.environment_id = d.environment_id \
+         AND q.status = 'queued' AND (q.queued_at < d.queued_at OR (q.queued_at = d.queued_at AND q.id <= d.id))) \
+         FROM deploys d WHERE d.id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+    for row in &queued {
+        query = query.bind(&row.deploy.id);
+    }
+    Ok(query.fetch_all(store.reader()).await?.into_iter().collect())
 }
 
 pub(crate) struct NewDeploy<'a> {
@@ -277,6 +320,13 @@ pub(crate) async fn environment_of(store: &Store, id: &str) -> Result<Option<Str
     )
 }
 
+/// The oldest queued deploy of each environment with nothing running, oldest first.
+const CLAIMABLE: &str = "SELECT d.id FROM deploys d WHERE d.status = 'queued' \
+     AND NOT EXISTS (SELECT 1 FROM deploys r WHERE r.environment_id = d.environment_id AND r.status = 'running') \
+     AND NOT EXISTS (SELECT 1 FROM deploys q WHERE q.environment_id = d.environment_id AND q.status = 'queued' \
+         AND (q.queued_at < d.queued_at OR (q.queued_at = d.queued_at AND q.id < d.id))) \
+     ORDER BY d.queued_at, d.id";
+
 /// Takes the oldest queued deploy of an environment with nothing running, if any: sets it
 /// `running` on `node` with a lease of `ttl` by the database's clock. `None` when there is none,
 /// or another node took it or its environment first.
@@ -290,13 +340,7 @@ pub(crate) async fn claim(
         jeny_store::Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
         jeny_store::Backend::Sqlite => "",
     };
-    let sql = format!(
-        "SELECT d.id FROM deploys d WHERE d.status = 'queued' \
-         AND NOT EXISTS (SELECT 1 FROM deploys r WHERE r.environment_id = d.environment_id AND r.status = 'running') \
-         AND NOT EXISTS (SELECT 1 FROM deploys q WHERE q.environment_id = d.environment_id AND q.status = 'queued' \
-             AND (q.queued_at < d.queued_at OR (q.queued_at = d.queued_at AND q.id < d.id))) \
-         ORDER BY d.queued_at, d.id LIMIT 1{lock}"
-    );
+    let sql = format!("{CLAIMABLE} LIMIT 1{lock}");
     let Some(id): Option<String> = sqlx::query_scalar(&sql).fetch_optional(tx.conn()).await? else {
         return Ok(None);
     };
@@ -321,13 +365,14 @@ pub(crate) async fn claim(
     get_in(tx, &id).await
 }
 
-/// Whether anything is queued at all (a cheap read before taking the writer).
-pub(crate) async fn anything_queued(store: &Store) -> Result<bool, StoreError> {
-    let queued: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM deploys WHERE status = 'queued' LIMIT 1")
-            .fetch_optional(store.reader())
-            .await?;
-    Ok(queued.is_some())
+/// Whether some queued deploy could be claimed now: the claim's own question, asked on a reader
+/// first, because the dispatcher is woken by every commit and a write transaction for nothing
+/// would take SQLite's writer from the supervisors.
+pub(crate) async fn anything_claimable(store: &Store) -> Result<bool, StoreError> {
+    let claimable: Option<String> = sqlx::query_scalar(&format!("{CLAIMABLE} LIMIT 1"))
+        .fetch_optional(store.reader())
+        .await?;
+    Ok(claimable.is_some())
 }
 
 /// How many deploys `node` is running.

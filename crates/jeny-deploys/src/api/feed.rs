@@ -24,6 +24,10 @@ use tokio_util::sync::CancellationToken;
 const READ_BYTES: i64 = 4 * 1024 * 1024;
 /// The most encoded output a feed keeps for viewers that are slightly behind.
 const RING_BYTES: usize = 48 * 1024 * 1024;
+/// The most encoded output all the feeds of this server keep together: with many deploys watched
+/// at once, each feed's ring shrinks to its share (viewers further behind read the store, a few
+/// at a time), so 50 watched deploys take about as much memory as three.
+pub(crate) const SERVER_RING_BYTES: usize = 128 * 1024 * 1024;
 /// The most batches a viewer takes from the ring at once.
 const READY_AT_ONCE: usize = 2;
 /// How many viewers of this server read the store at once when behind their feed (each holds
@@ -129,6 +133,8 @@ impl Feed {
 #[derive(Debug)]
 pub(crate) struct Hub {
     feeds: Mutex<HashMap<String, Weak<Feed>>>,
+    /// Feeds following a deploy right now: they share `SERVER_RING_BYTES`.
+    live_feeds: Arc<std::sync::atomic::AtomicUsize>,
     /// Permits to read the store for a viewer that is behind its feed.
     pub(crate) behind_readers: Arc<tokio::sync::Semaphore>,
 }
@@ -137,6 +143,7 @@ impl Default for Hub {
     fn default() -> Hub {
         Hub {
             feeds: Mutex::default(),
+            live_feeds: Arc::default(),
             behind_readers: Arc::new(tokio::sync::Semaphore::new(BEHIND_READERS)),
         }
     }
@@ -183,6 +190,7 @@ impl Hub {
             links.clone(),
             shutdown.clone(),
             start,
+            LiveFeed::new(self.live_feeds.clone()),
         ));
         Ok(feed)
     }
@@ -196,6 +204,42 @@ impl Hub {
     }
 }
 
+/// Counts a following feed for as long as it lives.
+struct LiveFeed(Arc<std::sync::atomic::AtomicUsize>);
+
+impl LiveFeed {
+    fn new(count: Arc<std::sync::atomic::AtomicUsize>) -> LiveFeed {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        LiveFeed(count)
+    }
+
+    /// The ring bytes this feed may keep: its share of the server's, at most `RING_BYTES`.
+    fn ring_bytes(&self) -> usize {
+        ring_share(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+impl Drop for LiveFeed {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A feed's ring when `feeds` feeds follow deploys at once.
+fn ring_share(feeds: usize) -> usize {
+    (SERVER_RING_BYTES / feeds.max(1)).min(RING_BYTES)
+}
+
+/// Drops the oldest batches while the ring holds more than `limit` bytes (always keeping the
+/// newest batch, which viewers that are up to date need).
+fn evict(state: &mut FeedState, limit: usize) {
+    while state.bytes > limit && state.batches.len() > 1 {
+        if let Some(old) = state.batches.pop_front() {
+            state.bytes -= old.sse.len();
+        }
+    }
+}
+
 /// The feed's task: reads new batches once for every viewer, until the deploy ends or the last
 /// viewer leaves. Status is read before output: a deploy seen finished has all its output
 /// stored, so an empty read after that is the end.
@@ -205,6 +249,7 @@ async fn follow(
     links: Links,
     shutdown: CancellationToken,
     start: i64,
+    live: LiveFeed,
 ) {
     let _close = store.follow_closely();
     let mut wake = store.subscribe(Channel::Deploys);
@@ -231,11 +276,7 @@ async fn follow(
                     state.bytes += batch.sse.len();
                     state.batches.push_back(batch);
                 }
-                while state.bytes > RING_BYTES && state.batches.len() > 1 {
-                    if let Some(old) = state.batches.pop_front() {
-                        state.bytes -= old.sse.len();
-                    }
-                }
+                evict(&mut state, live.ring_bytes());
                 drop(state);
                 feed.changed.send_modify(|n| *n = n.wrapping_add(1));
                 continue;
@@ -271,5 +312,46 @@ async fn follow(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Encoded, FeedState, RING_BYTES, SERVER_RING_BYTES, evict, ring_share};
+    use bytes::Bytes;
+    use std::sync::Arc;
+
+    #[test]
+    fn feeds_share_the_servers_ring_bytes() {
+        assert_eq!(ring_share(1), RING_BYTES);
+        assert_eq!(ring_share(0), RING_BYTES);
+        for feeds in [2, 3, 10, 50, 1000] {
+            assert!(
+                feeds * ring_share(feeds) <= SERVER_RING_BYTES.max(RING_BYTES),
+                "{feeds} feeds may keep {} bytes",
+                feeds * ring_share(feeds)
+            );
+        }
+        assert_eq!(ring_share(50), SERVER_RING_BYTES / 50);
+    }
+
+    #[test]
+    fn a_ring_over_its_share_drops_its_oldest_batches_but_keeps_the_newest() {
+        let mut state = FeedState::default();
+        for seq in 1..=10 {
+            let sse = Bytes::from(vec![b'x'; 1000]);
+            state.bytes += sse.len();
+            state.batches.push_back(Arc::new(Encoded {
+                prev: seq - 1,
+                seq,
+                sse,
+            }));
+        }
+        evict(&mut state, 3500);
+        assert_eq!(state.bytes, 3000);
+        assert_eq!(state.batches.front().map(|batch| batch.seq), Some(8));
+        evict(&mut state, 10);
+        assert_eq!(state.batches.len(), 1, "the newest batch stays");
+        assert_eq!(state.batches.back().map(|batch| batch.seq), Some(10));
     }
 }

@@ -469,8 +469,8 @@ async fn a_locked_environment_refuses_deploys_until_unlocked(backend: Backend) {
         admin.wait_for_deploy(&started.id).await.unwrap().status,
         DeployStatus::Succeeded
     );
-    // A lock that expires lifts by itself.
-    let soon = jeny_core::Timestamp::from_micros(jeny_core::Timestamp::now().as_micros() + 300_000);
+    // A lock that expires lifts by itself (aged through the store, not waited for).
+    let soon = jeny_core::Timestamp::from_micros(jeny_core::Timestamp::now().as_micros() + 3_600_000_000);
     deployer
         .lock_environment(
             "app",
@@ -490,7 +490,13 @@ async fn a_locked_environment_refuses_deploys_until_unlocked(backend: Backend) {
         ),
         423
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut tx = app.store.begin().await.unwrap();
+    jeny_store::sqlx::query("UPDATE environment_locks SET expires_at = $1")
+        .bind(jeny_core::Timestamp::now().as_micros() - 1_000_000)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     deploy(&admin, DeployRequest::default()).await;
 }
 

@@ -137,7 +137,13 @@ pub struct ApiToken {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
-    /// To recognise the token by, such as `github-actions`.
+    /// To recognise the token by, such as `github-actions`: 1 to 100 characters, not only spaces,
+    /// without control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     /// Limit the token to less than your role [default: your role].
     #[serde(default)]
@@ -237,6 +243,12 @@ pub struct AgentToken {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAgentToken {
+    /// 1 to 100 characters, not only spaces, without control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
 }
 
@@ -272,5 +284,57 @@ pub struct AllowlistEntry {
 #[serde(deny_unknown_fields)]
 pub struct NewAllowlistEntry {
     /// An email (`alice@example.com`) or a whole domain (`@example.com`).
+    #[schema(
+        max_length = 253,
+        pattern = "^[^@\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*@[^@.\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]([^@\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^@.\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?$"
+    )]
     pub entry: String,
+}
+
+/// The form `POST /api/v1/auth/introspect` takes (documented here, parsed by the handler).
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the form for OpenAPI; the handler parses it"
+)]
+pub(crate) struct IntrospectForm {
+    /// The token to look at.
+    token: String,
+}
+
+/// The form `POST /auth/device/code` takes (documented here, parsed by the handler).
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the form for OpenAPI; the handler parses it"
+)]
+pub(crate) struct DeviceCodeForm {
+    /// Any name of the client, such as `jeny-cli`; names the token unless `client_name` does.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    client_id: String,
+    /// The API token's name, such as `jeny login on laptop`.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    client_name: Option<String>,
+}
+
+/// The form `POST /auth/device/token` takes (documented here, parsed by the handler).
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the form for OpenAPI; the handler parses it"
+)]
+pub(crate) struct DeviceTokenForm {
+    #[schema(pattern = "^urn:ietf:params:oauth:grant-type:device_code$")]
+    grant_type: String,
+    /// The `device_code` that `POST /auth/device/code` answered.
+    device_code: String,
+    client_id: String,
 }

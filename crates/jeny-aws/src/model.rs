@@ -79,7 +79,11 @@ pub struct AwsAccount {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsAccountInput {
+    /// Required to create; on update it may be left out, and must equal the current name.
+    #[schema(value_type = Option<jeny_core::Name>)]
     pub name: Option<String>,
+    /// AWS regions such as `eu-west-1`: at least one.
+    #[schema(min_items = 1, inline, value_type = Vec<RegionName>)]
     pub regions: Vec<String>,
     #[serde(default)]
     pub profile: Option<String>,
@@ -88,23 +92,85 @@ pub struct AwsAccountInput {
     /// Write-only; sealed with the server's key like a secret variable.
     #[serde(default)]
     pub secret_access_key: Option<String>,
+    /// A role to assume: `arn:...:role/...`.
     #[serde(default)]
+    #[schema(pattern = "^(arn:.*:role/.*)?$")]
     pub role_arn: Option<String>,
     #[serde(default)]
     pub external_id: Option<String>,
+    /// Tag key -> value (or `*`, any value) an instance must have: a key of 1 to 128
+    /// characters, not only spaces; a value of at most 256.
     #[serde(default)]
+    #[schema(value_type = TagFiltersSchema)]
     pub tag_filters: BTreeMap<String, String>,
+    /// Another endpoint that speaks EC2's API: an http(s) URL.
     #[serde(default)]
+    #[schema(pattern = "^(https?://.*)?$")]
     pub endpoint_url: Option<String>,
     #[serde(default)]
     pub address: AddressKind,
-    /// [default: 120, at least 30]
+    /// [default: 120, at least 30, at most 604800]
     #[serde(default)]
+    #[schema(minimum = 30, maximum = 604800)]
     pub sync_interval_secs: Option<u64>,
     /// [default: true]
     #[serde(default)]
     pub enabled: Option<bool>,
 }
+
+jeny_http::create_request_schema!(
+    /// What `POST /api/v1/aws/accounts` takes.
+    NewAwsAccount = AwsAccountInput, "name": jeny_core::Name,
+    "An AWS account's settings, with its name."
+);
+
+/// A region's name in the OpenAPI document: what `validate` takes.
+struct RegionName;
+
+impl utoipa::PartialSchema for RegionName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(MIN_REGION))
+            .max_length(Some(MAX_REGION))
+            .pattern(Some("^[a-z0-9-]*-[a-z0-9-]*$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RegionName {}
+
+/// `tag_filters` in the OpenAPI document: the limits `validate` applies.
+struct TagFiltersSchema;
+
+impl utoipa::PartialSchema for TagFiltersSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(MAX_TAG_FILTER_KEY))
+                    .pattern(Some("[^\\u0009-\\u000d\\u0085 \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")),
+            ))
+            .additional_properties(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(MAX_TAG_FILTER_VALUE)),
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TagFiltersSchema {}
+
+const MIN_REGION: usize = 4;
+const MAX_REGION: usize = 30;
+const MAX_TAG_FILTER_KEY: usize = 128;
+const MAX_TAG_FILTER_VALUE: usize = 256;
 
 /// An account's settings, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,7 +228,7 @@ impl AwsAccountInput {
         let mut regions: Vec<String> = Vec::new();
         for (index, region) in self.regions.iter().enumerate() {
             let region = region.trim().to_owned();
-            let valid = (4..=30).contains(&region.len())
+            let valid = (MIN_REGION..=MAX_REGION).contains(&region.len())
                 && region.contains('-')
                 && region
                     .chars()
@@ -209,7 +275,10 @@ impl AwsAccountInput {
             ));
         }
         for (key, value) in &self.tag_filters {
-            if key.trim().is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
+            if key.trim().is_empty()
+                || key.chars().count() > MAX_TAG_FILTER_KEY
+                || value.chars().count() > MAX_TAG_FILTER_VALUE
+            {
                 return Err(AwsError::invalid(
                     format!("tag_filters.{key}"),
                     "a tag filter is a key of 1 to 128 characters and a value (or *)",

@@ -73,12 +73,25 @@ pub struct SlackSettingsInput {
     pub enabled: bool,
     pub mode: Option<SlackMode>,
     /// The bot token (`xoxb-...`): posts and updates messages, looks people up.
+    #[schema(
+        pattern = "^xoxb-[^\\u0009-\\u000d\\u0085 \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     pub bot_token: Option<String>,
     /// The app's signing secret: checks requests in HTTP mode.
+    #[schema(
+        pattern = "^[^\\u0009-\\u000d\\u0085 \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$"
+    )]
     pub signing_secret: Option<String>,
     /// The app-level token (`xapp-...`, scope `connections:write`): Socket Mode.
+    #[schema(
+        pattern = "^xapp-[^\\u0009-\\u000d\\u0085 \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     pub app_token: Option<String>,
+    /// A channel name (`#deploys`, `deploys`) or id (`C0123ABCD`).
+    #[schema(pattern = "^#?[A-Za-z0-9._-]{1,80}$")]
     pub default_channel: Option<String>,
+    /// An http(s) URL.
+    #[schema(pattern = "^https?://")]
     pub api_url: Option<String>,
 }
 
@@ -88,6 +101,7 @@ pub struct SlackSettingsInput {
 pub struct ProjectChannels {
     /// The project's channel (`#shop` or a channel id), or none for the default channel.
     #[serde(default)]
+    #[schema(pattern = "^#?[A-Za-z0-9._-]{1,80}$")]
     pub channel: Option<String>,
     /// Channels of particular environments, in place of the project's.
     #[serde(default)]

@@ -21,6 +21,8 @@ pub enum NameError {
 
 impl Name {
     pub const MAX_LEN: usize = 63;
+    /// The rule of `parse` as an ECMA-262 regular expression (the OpenAPI document's).
+    pub const PATTERN: &str = "^[a-z0-9][a-z0-9-]{0,62}$";
 
     pub fn parse(raw: &str) -> Result<Name, NameError> {
         let Some(first) = raw.chars().next() else {
@@ -50,6 +52,25 @@ impl Name {
         self.0
     }
 }
+
+/// `Name` in the OpenAPI document: exactly the rule `parse` applies, for fields and parameters
+/// that hold a name (`#[schema(value_type = Name)]`).
+impl utoipa::PartialSchema for Name {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A URL-safe name: a lowercase letter or digit, then lowercase letters, digits and `-`; 1 to 63 characters.",
+            ))
+            .pattern(Some(Name::PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(Name::MAX_LEN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Name {}
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,5 +104,11 @@ mod tests {
         assert_eq!(Name::parse("we_b"), Err(NameError::BadCharacter('_')));
         assert_eq!(Name::parse("web/.."), Err(NameError::BadCharacter('/')));
         assert_eq!(Name::parse("wéb"), Err(NameError::BadCharacter('é')));
+    }
+
+    #[test]
+    fn the_documented_pattern_states_the_length_limit() {
+        let repeat = format!("{{0,{}}}", Name::MAX_LEN - 1);
+        assert!(Name::PATTERN.contains(&repeat), "{}", Name::PATTERN);
     }
 }

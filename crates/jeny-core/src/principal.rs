@@ -92,9 +92,11 @@ impl Credential {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
+    #[schema(value_type = crate::Name)]
     pub project: String,
     /// `None`: every environment of the project (unless one has its own grant).
     #[serde(default)]
+    #[schema(value_type = Option<crate::Name>)]
     pub environment: Option<String>,
     pub role: Role,
 }

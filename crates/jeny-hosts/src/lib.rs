@@ -13,7 +13,7 @@ mod store;
 pub use error::HostError;
 pub use model::{
     GoneFilter, Host, HostInput, HostName, HostSource, MAX_HOST_TAGS, ObservedHost,
-    ReconcileCounts, TagSelector, Tags, is_valid_tag, parse_tags,
+    ReconcileCounts, TagConditionSchema, TagSelector, Tags, TagsSchema, is_valid_tag, parse_tags,
 };
 pub use service::{
     create_host, delete_host, get_host, list_hosts, list_hosts_filtered, managed_sources,

@@ -11,6 +11,16 @@ pub type Tags = BTreeMap<String, String>;
 const MAX_TAGS: usize = 64;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
+const MAX_ADDRESS: usize = 255;
+
+// The rules below as ECMA-262 regular expressions, for the OpenAPI document. "Control
+// characters" are `char::is_control` (Unicode Cc); "spaces" are the other characters of
+// `char::is_whitespace` (what `trim` removes). Written as explicit classes, not `\s`, whose
+// meaning differs between regex engines.
+/// A tag key: no control character, `=` or `,`, and no space at either end.
+const TAG_KEY_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f=, \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]([^\\u0000-\\u001f\\u007f-\\u009f=,]*[^\\u0000-\\u001f\\u007f-\\u009f=, \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?$";
+/// A tag value: no control character.
+const TAG_VALUE_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
 /// A host name: a letter or digit, then letters, digits, `.`, `_`, `-`; at most 253 characters
 /// (a DNS name or an EC2 instance id fits).
@@ -22,7 +32,7 @@ impl HostName {
         let Some(first) = raw.chars().next() else {
             return Err(HostError::invalid("name", "a host name cannot be empty"));
         };
-        if raw.len() > 253 {
+        if raw.len() > HostName::MAX_LEN {
             return Err(HostError::invalid(
                 "name",
                 "a host name is at most 253 characters",
@@ -52,6 +62,30 @@ impl HostName {
         &self.0
     }
 }
+
+impl HostName {
+    pub const MAX_LEN: usize = 253;
+    /// The rule of `parse` as an ECMA-262 regular expression.
+    pub const PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$";
+}
+
+/// `HostName` in the OpenAPI document: exactly the rule `parse` applies.
+impl utoipa::PartialSchema for HostName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A host name: a letter or digit, then letters, digits, `.`, `_` and `-`; 1 to 253 characters.",
+            ))
+            .pattern(Some(HostName::PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(HostName::MAX_LEN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for HostName {}
 
 /// Whether a tag would be accepted (for a sync, which skips what a person would be told about).
 pub fn is_valid_tag(key: &str, value: &str) -> bool {
@@ -101,6 +135,70 @@ pub fn parse_tags(field: &str, tags: Tags) -> Result<Tags, HostError> {
         check_tag(field, key, value)?;
     }
     Ok(tags)
+}
+
+/// `Tags` in the OpenAPI document (`#[schema(value_type = TagsSchema)]`, component `Tags`): the
+/// limits `parse_tags` applies.
+pub struct TagsSchema;
+
+impl utoipa::PartialSchema for TagsSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(format!(
+                "Tags, key -> value: at most {MAX_TAGS}. A key has 1 to {MAX_TAG_KEY} characters, \
+                 without control characters, `=`, `,` or spaces at either end; a value at most \
+                 {MAX_TAG_VALUE}, without control characters."
+            )))
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(MAX_TAG_KEY))
+                    .pattern(Some(TAG_KEY_PATTERN)),
+            ))
+            .additional_properties(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(MAX_TAG_VALUE))
+                    .pattern(Some(TAG_VALUE_PATTERN)),
+            ))
+            .max_properties(Some(MAX_TAGS))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TagsSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Tags".into()
+    }
+}
+
+/// One `key=value` condition of `?tag=`, in the OpenAPI document (component `TagCondition`).
+pub struct TagConditionSchema;
+
+impl utoipa::PartialSchema for TagConditionSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let key = TAG_KEY_PATTERN.trim_end_matches('$');
+        let value = TAG_VALUE_PATTERN.trim_start_matches('^');
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "`key=value`: a tag key, `=`, and the value it must have (see `Tags`).",
+            ))
+            .pattern(Some(format!("{key}={value}")))
+            .min_length(Some(2))
+            .max_length(Some(MAX_TAG_KEY + 1 + MAX_TAG_VALUE))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TagConditionSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TagCondition".into()
+    }
 }
 
 /// A set of tag conditions that must all hold: `{"role": "web", "env": "production"}`.
@@ -308,12 +406,25 @@ impl Host {
 pub struct HostInput {
     /// Required to create; on update it may be left out, and must equal the current name.
     #[serde(default)]
+    #[schema(value_type = Option<HostName>)]
     pub name: Option<String>,
+    /// An IP address or a DNS name: 1 to 255 bytes, without spaces or control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$"
+    )]
     pub address: String,
     #[serde(default)]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(value_type = TagsSchema)]
     pub tags: Tags,
 }
+
+jeny_http::create_request_schema!(
+    /// What `POST /api/v1/hosts` takes.
+    NewHost = HostInput, "name": HostName,
+    "The writable fields of a host, with its name."
+);
 
 /// A host's writable fields after validation.
 #[derive(Debug, Clone)]
@@ -338,7 +449,7 @@ impl HostInput {
         };
         let address = self.address.trim().to_owned();
         if address.is_empty()
-            || address.len() > 255
+            || address.len() > MAX_ADDRESS
             || address.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(HostError::invalid(
@@ -359,6 +470,18 @@ impl HostInput {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_documented_limits_are_the_ones_checked() {
+        let tags = serde_json::to_value(TagsSchema::schema()).unwrap();
+        assert_eq!(tags["maxProperties"], MAX_TAGS);
+        assert_eq!(tags["propertyNames"]["maxLength"], MAX_TAG_KEY);
+        assert_eq!(tags["additionalProperties"]["maxLength"], MAX_TAG_VALUE);
+        let input = serde_json::to_value(HostInput::schema()).unwrap();
+        assert_eq!(input["properties"]["address"]["maxLength"], MAX_ADDRESS);
+        assert!(HostName::PATTERN.contains(&format!("{{0,{}}}", HostName::MAX_LEN - 1)));
+    }
 
     fn tags(pairs: &[(&str, &str)]) -> Tags {
         pairs

@@ -8,6 +8,7 @@ mod auth;
 mod etag;
 mod json;
 mod middleware;
+pub mod openapi;
 mod pagination;
 mod problem;
 mod query;

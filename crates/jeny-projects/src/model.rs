@@ -113,25 +113,51 @@ impl Project {
 pub struct ProjectInput {
     /// Required to create; on update it may be left out, and must equal the current name.
     #[serde(default)]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
-    /// Defaults to the name.
+    /// Defaults to the name. At most 200 characters, on one line.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub title: Option<String>,
+    /// At most 10000 characters; no control characters but tabs and line breaks.
     #[serde(default)]
+    #[schema(
+        max_length = 10000,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub description: String,
+    /// A git URL (`https://...`, `ssh://...`, `git@host:path`) or a path: at most 2048
+    /// characters, no spaces, not starting with `-`. Empty or null: none.
     #[serde(default)]
+    #[schema(
+        max_length = 2048,
+        pattern = "^([^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000-][^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$"
+    )]
     pub repository: Option<String>,
+    /// At most 10000 characters; no control characters but tabs and line breaks.
     #[serde(default)]
+    #[schema(
+        max_length = 10000,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub deploy_command: String,
     /// Deploy output older than this many days is removed (the deploy record stays): 1 to 3650;
     /// default null, which keeps it forever.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub output_retention_days: Option<u32>,
     /// When this project's stored deploy output exceeds this many bytes, the output of its oldest
     /// finished deploys is removed: at least 1048576 (1 MiB); default null, no size limit.
     #[serde(default)]
+    #[schema(minimum = 1048576, maximum = 9223372036854775807i64)]
     pub output_retention_bytes: Option<u64>,
 }
+
+jeny_http::create_request_schema!(
+    /// What `POST /api/v1/projects` takes.
+    NewProject = ProjectInput, "name": Name,
+    "The writable fields of a project, with its name."
+);
 
 pub(crate) struct ValidProject {
     pub name: Name,
@@ -297,18 +323,26 @@ fn default_grace() -> u32 {
 pub struct EnvironmentInput {
     /// Required to create; on update it may be left out, and must equal the current name.
     #[serde(default)]
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     #[serde(default)]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(value_type = jeny_hosts::TagsSchema)]
     pub host_selector: Tags,
+    /// At most 10000 characters; no control characters but tabs and line breaks.
     #[serde(default)]
+    #[schema(
+        max_length = 10000,
+        pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub deploy_command: Option<String>,
     /// 1 to 604800 seconds; default 3600.
     #[serde(default = "default_timeout")]
+    #[schema(minimum = 1, maximum = 604800)]
     pub deploy_timeout_secs: u32,
     /// Seconds between SIGTERM and SIGKILL when a deploy is cancelled or times out: 0 to 3600;
     /// default 10.
     #[serde(default = "default_grace")]
+    #[schema(minimum = 0, maximum = 3600)]
     pub deploy_grace_secs: u32,
     /// A deploy whose host filter (or a non-empty host selector) matches no host is refused
     /// unless this is true. Default false.
@@ -319,6 +353,12 @@ pub struct EnvironmentInput {
     #[serde(default)]
     pub queue_policy: QueuePolicy,
 }
+
+jeny_http::create_request_schema!(
+    /// What `POST .../environments` takes.
+    NewEnvironment = EnvironmentInput, "name": Name,
+    "The writable fields of an environment, with its name."
+);
 
 pub(crate) struct ValidEnvironment {
     pub name: Name,
@@ -375,7 +415,7 @@ pub struct VariableKey(String);
 
 impl VariableKey {
     pub fn parse(raw: &str) -> Result<VariableKey, ProjectError> {
-        let valid_shape = raw.len() <= 128
+        let valid_shape = raw.len() <= VariableKey::MAX_LEN
             && raw
                 .chars()
                 .next()
@@ -402,6 +442,30 @@ impl VariableKey {
         &self.0
     }
 }
+
+impl VariableKey {
+    pub const MAX_LEN: usize = 128;
+    /// The rule of `parse` as an ECMA-262 regular expression.
+    pub const PATTERN: &str = "^(?!JENY_)[A-Z_][A-Z0-9_]{0,127}$";
+}
+
+/// `VariableKey` in the OpenAPI document: exactly the rule `parse` applies.
+impl utoipa::PartialSchema for VariableKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A variable key: `[A-Z_][A-Z0-9_]*`, 1 to 128 characters, not starting with `JENY_` (jeny sets those).",
+            ))
+            .pattern(Some(VariableKey::PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(VariableKey::MAX_LEN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for VariableKey {}
 
 /// A variable as the API shows it. A secret's value is never shown: `value` is null and
 /// `is_set` says whether it has one.
@@ -444,11 +508,60 @@ impl Variable {
 pub struct VariableInput {
     /// Required by `POST`; with `PUT` and `PATCH` it may be left out, and must equal the key in the URL.
     #[serde(default)]
+    #[schema(value_type = Option<VariableKey>)]
     pub key: Option<String>,
+    /// At most 65536 bytes of UTF-8, without NUL characters.
     #[serde(default)]
+    #[schema(max_length = 65536, pattern = "^[^\\u0000]*$")]
     pub value: Option<String>,
     #[serde(default)]
     pub secret: Option<bool>,
+}
+
+/// What `POST .../variables` takes: a key, and a value unless the variable is secret.
+pub struct NewVariable;
+
+impl utoipa::PartialSchema for NewVariable {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::ToSchema;
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Ref, Type};
+        let with_value = ObjectBuilder::new()
+            .property("value", ObjectBuilder::new().schema_type(Type::String))
+            .required("value");
+        let secret = ObjectBuilder::new()
+            .property(
+                "secret",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .enum_values(Some([true])),
+            )
+            .required("secret");
+        AllOfBuilder::new()
+            .description(Some(
+                "The writable fields of a variable, with its key; a value unless it is secret.",
+            ))
+            .item(Ref::from_schema_name(VariableInput::name()))
+            .item(
+                ObjectBuilder::new()
+                    .property("key", Ref::from_schema_name(VariableKey::name()))
+                    .required("key"),
+            )
+            .item(AnyOfBuilder::new().item(with_value).item(secret))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NewVariable {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((VariableInput::name().into(), VariableInput::schema()));
+        schemas.push((VariableKey::name().into(), VariableKey::schema()));
+    }
 }
 
 pub(crate) struct ValidVariable {
@@ -496,6 +609,48 @@ impl VariableInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_documented_limits_are_the_ones_checked() {
+        let project = serde_json::to_value(ProjectInput::schema()).unwrap();
+        let property = |name: &str| project["properties"][name].clone();
+        assert_eq!(property("title")["maxLength"], MAX_TITLE);
+        assert_eq!(property("description")["maxLength"], MAX_DESCRIPTION);
+        assert_eq!(property("deploy_command")["maxLength"], MAX_COMMAND);
+        assert_eq!(property("repository")["maxLength"], MAX_REPOSITORY);
+        assert_eq!(property("output_retention_days")["minimum"], 1);
+        assert_eq!(
+            property("output_retention_days")["maximum"],
+            MAX_OUTPUT_RETENTION_DAYS
+        );
+        assert_eq!(
+            property("output_retention_bytes")["minimum"],
+            MIN_OUTPUT_RETENTION_BYTES
+        );
+        assert_eq!(
+            property("output_retention_bytes")["maximum"],
+            MAX_OUTPUT_RETENTION_BYTES
+        );
+        let environment = serde_json::to_value(EnvironmentInput::schema()).unwrap();
+        let property = |name: &str| environment["properties"][name].clone();
+        assert_eq!(property("deploy_command")["maxLength"], MAX_COMMAND);
+        assert_eq!(property("deploy_timeout_secs")["minimum"], 1);
+        assert_eq!(
+            property("deploy_timeout_secs")["maximum"],
+            MAX_DEPLOY_TIMEOUT_SECS
+        );
+        assert_eq!(
+            property("deploy_grace_secs")["maximum"],
+            MAX_DEPLOY_GRACE_SECS
+        );
+        let variable = serde_json::to_value(VariableInput::schema()).unwrap();
+        assert_eq!(
+            variable["properties"]["value"]["maxLength"],
+            MAX_VARIABLE_VALUE
+        );
+        assert!(VariableKey::PATTERN.contains(&format!("{{0,{}}}", VariableKey::MAX_LEN - 1)));
+    }
 
     #[test]
     fn variable_keys_follow_the_rule() {

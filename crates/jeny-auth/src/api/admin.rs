@@ -161,7 +161,7 @@ pub(super) async fn add_allowlist_entry(
     delete,
     path = "/api/v1/allowlist/{entry}",
     tag = "people",
-    params(("entry" = String, Path, description = "The email or @domain")),
+    params(("entry" = String, Path, max_length = 253, pattern = "^[^@\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*@[^@.\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]([^@\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^@.\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?$", description = "The email or @domain")),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "`{\"signed_out\": [emails]}`", body = serde_json::Value),

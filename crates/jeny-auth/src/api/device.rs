@@ -49,7 +49,7 @@ fn oauth_error(error: &str, description: &str) -> Response {
     post,
     path = "/auth/device/code",
     tag = "auth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "client_id=jeny-cli&client_name=jeny+login+on+laptop"),
+    request_body(content = crate::model::DeviceCodeForm, content_type = "application/x-www-form-urlencoded", description = "client_id=jeny-cli&client_name=jeny+login+on+laptop"),
     security(()),
     responses(
         (status = 200, description = "The device code, and the user code to show", body = crate::DeviceAuthorization),
@@ -91,7 +91,7 @@ pub(super) async fn device_code(
     post,
     path = "/auth/device/token",
     tag = "auth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=...&client_id=jeny-cli"),
+    request_body(content = crate::model::DeviceTokenForm, content_type = "application/x-www-form-urlencoded", description = "grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=...&client_id=jeny-cli"),
     security(()),
     responses(
         (status = 200, description = "`access_token` (a personal API token) and `token_type`"),

@@ -17,7 +17,7 @@ use jeny_http::{ApiError, AppJson, Auth};
     post,
     path = "/api/v1/auth/introspect",
     tag = "auth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=jeny_..."),
+    request_body(content = crate::model::IntrospectForm, content_type = "application/x-www-form-urlencoded", description = "token=jeny_..."),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "What the token is", body = serde_json::Value),
@@ -57,7 +57,7 @@ pub(super) async fn introspect(
     path = "/auth/verify",
     tag = "auth",
     params(
-        ("role" = Option<String>, Query, description = "The least role the tool requires (viewer by default)"),
+        ("role" = Option<String>, Query, pattern = "^(viewer|deployer|admin)$", description = "The least role the tool requires (viewer by default)"),
         ("login" = Option<String>, Query, description = "`redirect`: answer an unauthenticated browser with a redirect to sign-in"),
     ),
     security(("bearer" = []), ("session" = [])),

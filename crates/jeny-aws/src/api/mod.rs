@@ -51,7 +51,7 @@ async fn list_accounts(
     post,
     path = "/api/v1/aws/accounts",
     tag = "aws",
-    request_body = AwsAccountInput,
+    request_body = crate::model::NewAwsAccount,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The account", body = AwsAccount),

@@ -26,10 +26,13 @@ use tokio_util::sync::CancellationToken;
 pub struct EventQuery {
     /// Only events with an id greater than this (the `id` of the last event you saw), or
     /// `latest`: only events from now on (a live view that has just read the current state).
+    #[param(pattern = "^([0-9]{0,18}|latest)$")]
     after: Option<String>,
     /// Same as `after`, for symmetry with other lists: the `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{0,18}$")]
     cursor: Option<String>,
     /// How many events per page, 1 to 500 (default 50). Ignored for live streams.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// Only this project's events.
     project: Option<String>,
@@ -64,7 +67,9 @@ fn parse_query(query: &QueryPairs) -> Result<ParsedQuery, ApiError> {
                 )
             })
     };
-    let after = match (query.first("cursor"), query.first("after")) {
+    // An empty value means none, as for every other list's cursor.
+    let nonempty = |field: &str| query.first(field).filter(|value| !value.is_empty());
+    let after = match (nonempty("cursor"), nonempty("after")) {
         (Some(cursor), _) => Start::After(position("cursor", cursor)?),
         (None, Some("latest")) => Start::Latest,
         (None, Some(after)) => Start::After(position("after", after).map_err(|_| {

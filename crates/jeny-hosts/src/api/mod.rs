@@ -37,6 +37,11 @@ pub fn routes(state: HostsState) -> Router {
         hosts::update::patch_host,
         hosts::delete::delete_host,
     ),
-    components(schemas(crate::Host, crate::HostInput, crate::HostSource))
+    components(schemas(
+        crate::Host,
+        crate::HostInput,
+        crate::HostSource,
+        crate::TagConditionSchema
+    ))
 )]
 pub struct HostsApi;

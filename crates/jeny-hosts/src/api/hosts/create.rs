@@ -11,7 +11,7 @@ use jeny_http::{ApiError, AppJson, AsDeployer, json_created};
     post,
     path = "/api/v1/hosts",
     tag = "hosts",
-    request_body = HostInput,
+    request_body = crate::model::NewHost,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The host, with its ETag", body = Host),

@@ -14,8 +14,8 @@ use jeny_http::{ApiError, AppJson, Auth, QueryPairs};
     path = "/api/v1/hosts",
     tag = "hosts",
     params(
-        ("tag" = Option<Vec<String>>, Query, description = "A tag condition `key=value`; repeat for several, all must match"),
-        ("gone" = Option<String>, Query, description = "`exclude` (default), `include` or `only`: hosts gone from their sync"),
+        ("tag" = Option<Vec<crate::TagConditionSchema>>, Query, max_items = 64, description = "A tag condition `key=value`; repeat for several, all must match"),
+        ("gone" = Option<String>, Query, pattern = "^(exclude|include|only)$", description = "`exclude` (default), `include` or `only`: hosts gone from their sync"),
         jeny_http::Pagination,
     ),
     security(("bearer" = [])),

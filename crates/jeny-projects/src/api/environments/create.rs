@@ -10,7 +10,7 @@ use jeny_http::{ApiError, AppJson, AsDeployer, WriteErrors, json_created};
 #[utoipa::path(
     post, path = "/api/v1/projects/{project}/environments", tag = "environments",
     params(("project" = String, Path, description = "The project's name")),
-    request_body = EnvironmentInput,
+    request_body = crate::model::NewEnvironment,
     security(("bearer" = [])),
     responses((status = 201, description = "The environment, with its ETag and Location", body = Environment), WriteErrors)
 )]

@@ -9,7 +9,7 @@ use jeny_http::{ApiError, AppJson, AsDeployer, WriteErrors, json_created};
 /// Creates a project. Needs the deployer role.
 #[utoipa::path(
     post, path = "/api/v1/projects", tag = "projects",
-    request_body = ProjectInput,
+    request_body = crate::model::NewProject,
     security(("bearer" = [])),
     responses((status = 201, description = "The project, with its ETag and Location", body = Project), WriteErrors)
 )]

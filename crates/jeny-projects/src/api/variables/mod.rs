@@ -53,7 +53,7 @@ macro_rules! variable_routes {
         #[utoipa::path(
             post, path = $base, tag = "variables",
             params($($param),+),
-            request_body = VariableInput,
+            request_body = crate::model::NewVariable,
             security(("bearer" = [])),
             responses((status = 201, description = "The variable", body = Variable), WriteErrors)
         )]

@@ -988,22 +988,27 @@ export interface components {
             address?: components["schemas"]["AddressKind"];
             /** @description [default: true] */
             enabled?: boolean | null;
+            /** @description Another endpoint that speaks EC2's API: an http(s) URL. */
             endpoint_url?: string | null;
             external_id?: string | null;
-            name?: string | null;
+            name?: null | components["schemas"]["Name"];
             profile?: string | null;
+            /** @description AWS regions such as `eu-west-1`: at least one. */
             regions: string[];
+            /** @description A role to assume: `arn:...:role/...`. */
             role_arn?: string | null;
             /** @description Write-only; sealed with the server's key like a secret variable. */
             secret_access_key?: string | null;
             /**
              * Format: int64
-             * @description [default: 120, at least 30]
+             * @description [default: 120, at least 30, at most 604800]
              */
             sync_interval_secs?: number | null;
-            tag_filters?: {
-                [key: string]: string;
-            };
+            /**
+             * @description Tag key -> value (or `*`, any value) an instance must have: a key of 1 to 128
+             *     characters, not only spaces; a value of at most 256.
+             */
+            tag_filters?: components["schemas"]["TagFiltersSchema"];
         };
         /** @description Every project's channels. */
         ChannelList: {
@@ -1097,17 +1102,17 @@ export interface components {
         };
         /** @description What `POST .../deploys` takes. */
         DeployRequest: {
+            /** @description At most 1000 characters; no control characters but tabs and line breaks. */
             description?: string | null;
             /**
              * @description Extra tag conditions narrowing the environment's hosts for this deploy (a canary on
              *     `{"az": "us-east-1a"}`).
              */
-            host_filter?: {
-                [key: string]: string;
-            };
+            host_filter?: components["schemas"]["Tags"];
             /**
              * @description A git ref (branch, tag, commit) or a version label; the repository's default branch when
              *     left out.
+             *     At most 255 characters, no spaces, not starting with `-`.
              */
             ref?: string | null;
         };
@@ -1141,6 +1146,20 @@ export interface components {
             user_code: string;
             verification_uri: string;
             verification_uri_complete: string;
+        };
+        /** @description The form `POST /auth/device/code` takes (documented here, parsed by the handler). */
+        DeviceCodeForm: {
+            /** @description Any name of the client, such as `jeny-cli`; names the token unless `client_name` does. */
+            client_id: string;
+            /** @description The API token's name, such as `jeny login on laptop`. */
+            client_name?: string | null;
+        };
+        /** @description The form `POST /auth/device/token` takes (documented here, parsed by the handler). */
+        DeviceTokenForm: {
+            client_id: string;
+            /** @description The `device_code` that `POST /auth/device/code` answered. */
+            device_code: string;
+            grant_type: string;
         };
         /** @description An environment as the API shows it. */
         Environment: {
@@ -1188,6 +1207,7 @@ export interface components {
              *     unless this is true. Default false.
              */
             allow_hostless_deploys?: boolean;
+            /** @description At most 10000 characters; no control characters but tabs and line breaks. */
             deploy_command?: string | null;
             /**
              * Format: int32
@@ -1200,11 +1220,8 @@ export interface components {
              * @description 1 to 604800 seconds; default 3600.
              */
             deploy_timeout_secs?: number;
-            host_selector?: {
-                [key: string]: string;
-            };
-            /** @description Required to create; on update it may be left out, and must equal the current name. */
-            name?: string | null;
+            host_selector?: components["schemas"]["Tags"];
+            name?: null | components["schemas"]["Name"];
             /**
              * @description FIFO runs queued deploys in order; newest_wins cancels older queued deploys when a new one
              *     is queued. Default `fifo`.
@@ -1241,9 +1258,8 @@ export interface components {
         };
         /** @description A role granted on one project, or on one environment of it, instead of the global role. */
         Grant: {
-            /** @description `None`: every environment of the project (unless one has its own grant). */
-            environment?: string | null;
-            project: string;
+            environment?: null | components["schemas"]["Name"];
+            project: components["schemas"]["Name"];
             role: components["schemas"]["Role"];
         };
         /** @description What `PUT /api/v1/people/{person}/grants` takes: the person's grants, all of them. */
@@ -1274,18 +1290,23 @@ export interface components {
         };
         /** @description The writable fields of a host. */
         HostInput: {
+            /** @description An IP address or a DNS name: 1 to 255 bytes, without spaces or control characters. */
             address: string;
-            /** @description Required to create; on update it may be left out, and must equal the current name. */
-            name?: string | null;
-            tags?: {
-                [key: string]: string;
-            };
+            name?: null | components["schemas"]["HostName"];
+            tags?: components["schemas"]["Tags"];
         };
+        /** @description A host name: a letter or digit, then letters, digits, `.`, `_` and `-`; 1 to 253 characters. */
+        HostName: string;
         /**
          * @description Where a host came from.
          * @enum {string}
          */
         HostSource: "manual" | "agent" | "aws";
+        /** @description The form `POST /api/v1/auth/introspect` takes (documented here, parsed by the handler). */
+        IntrospectForm: {
+            /** @description The token to look at. */
+            token: string;
+        };
         /** @description The newest deploy of each environment. */
         LatestDeploys: {
             /**
@@ -1297,7 +1318,10 @@ export interface components {
         /** @description What `PUT .../lock` takes. */
         LockRequest: {
             expires_at?: null | components["schemas"]["Timestamp"];
-            /** @description Shown to whoever tries to deploy meanwhile. */
+            /**
+             * @description Shown to whoever tries to deploy meanwhile: 1 to 500 characters, not only spaces; no
+             *     control characters but tabs and line breaks.
+             */
             reason: string;
         };
         /** @description Whether the environment is locked; when it is, the lock's fields too. */
@@ -1322,8 +1346,11 @@ export interface components {
             session_id?: string | null;
             token?: null | components["schemas"]["ApiToken"];
         };
+        /** @description A URL-safe name: a lowercase letter or digit, then lowercase letters, digits and `-`; 1 to 63 characters. */
+        Name: string;
         /** @description What `POST /api/v1/agent-tokens` takes. */
         NewAgentToken: {
+            /** @description 1 to 100 characters, not only spaces, without control characters. */
             name: string;
         };
         /** @description What `POST /api/v1/allowlist` takes. */
@@ -1331,13 +1358,41 @@ export interface components {
             /** @description An email (`alice@example.com`) or a whole domain (`@example.com`). */
             entry: string;
         };
+        /** @description An AWS account's settings, with its name. */
+        NewAwsAccount: components["schemas"]["AwsAccountInput"] & {
+            name: components["schemas"]["Name"];
+        };
+        /** @description The writable fields of an environment, with its name. */
+        NewEnvironment: components["schemas"]["EnvironmentInput"] & {
+            name: components["schemas"]["Name"];
+        };
+        /** @description The writable fields of a host, with its name. */
+        NewHost: components["schemas"]["HostInput"] & {
+            name: components["schemas"]["HostName"];
+        };
+        /** @description The writable fields of a project, with its name. */
+        NewProject: components["schemas"]["ProjectInput"] & {
+            name: components["schemas"]["Name"];
+        };
         /** @description What `POST /api/v1/me/tokens` takes. */
         NewToken: {
             expires_at?: null | components["schemas"]["Timestamp"];
-            /** @description To recognise the token by, such as `github-actions`. */
+            /**
+             * @description To recognise the token by, such as `github-actions`: 1 to 100 characters, not only spaces,
+             *     without control characters.
+             */
             name: string;
             scope?: null | components["schemas"]["TokenScope"];
         };
+        /** @description The writable fields of a variable, with its key; a value unless it is secret. */
+        NewVariable: components["schemas"]["VariableInput"] & {
+            key: components["schemas"]["VariableKey"];
+        } & ({
+            value: string;
+        } | {
+            /** @enum {boolean} */
+            secret: true;
+        });
         /** @description The `data` of an SSE `output` event: one stored batch of output. */
         OutputEvent: {
             chunks: components["schemas"]["OutputText"][];
@@ -1646,10 +1701,11 @@ export interface components {
         };
         /** @description The writable fields of a project. On `PUT`, a field left out takes its default. */
         ProjectInput: {
+            /** @description At most 10000 characters; no control characters but tabs and line breaks. */
             deploy_command?: string;
+            /** @description At most 10000 characters; no control characters but tabs and line breaks. */
             description?: string;
-            /** @description Required to create; on update it may be left out, and must equal the current name. */
-            name?: string | null;
+            name?: null | components["schemas"]["Name"];
             /**
              * Format: int64
              * @description When this project's stored deploy output exceeds this many bytes, the output of its oldest
@@ -1662,8 +1718,12 @@ export interface components {
              *     default null, which keeps it forever.
              */
             output_retention_days?: number | null;
+            /**
+             * @description A git URL (`https://...`, `ssh://...`, `git@host:path`) or a path: at most 2048
+             *     characters, no spaces, not starting with `-`. Empty or null: none.
+             */
             repository?: string | null;
-            /** @description Defaults to the name. */
+            /** @description Defaults to the name. At most 200 characters, on one line. */
             title?: string | null;
         };
         /**
@@ -1737,11 +1797,13 @@ export interface components {
          *     sets one, `null` removes it, leaving it out keeps it.
          */
         SlackSettingsInput: {
+            /** @description An http(s) URL. */
             api_url?: string | null;
             /** @description The app-level token (`xapp-...`, scope `connections:write`): Socket Mode. */
             app_token?: string | null;
             /** @description The bot token (`xoxb-...`): posts and updates messages, looks people up. */
             bot_token?: string | null;
+            /** @description A channel name (`#deploys`, `deploys`) or id (`C0123ABCD`). */
             default_channel?: string | null;
             enabled: boolean;
             mode?: null | components["schemas"]["SlackMode"];
@@ -1768,6 +1830,15 @@ export interface components {
             /** @description `ok`, `partial` (some regions failed) or `error` (all failed). */
             status: string;
             unchanged: number;
+        };
+        /** @description `key=value`: a tag key, `=`, and the value it must have (see `Tags`). */
+        TagCondition: string;
+        TagFiltersSchema: {
+            [key: string]: string;
+        };
+        /** @description Tags, key -> value: at most 64. A key has 1 to 128 characters, without control characters, `=`, `,` or spaces at either end; a value at most 256, without control characters. */
+        Tags: {
+            [key: string]: string;
         };
         /** @description A host as a deploy targeted it, frozen when the deploy started. */
         TargetHost: {
@@ -1805,11 +1876,13 @@ export interface components {
          *     when a request says `"secret": false`, and then only with its new value.
          */
         VariableInput: {
-            /** @description Required by `POST`; with `PUT` and `PATCH` it may be left out, and must equal the key in the URL. */
-            key?: string | null;
+            key?: null | components["schemas"]["VariableKey"];
             secret?: boolean | null;
+            /** @description At most 65536 bytes of UTF-8, without NUL characters. */
             value?: string | null;
         };
+        /** @description A variable key: `[A-Z_][A-Z0-9_]*`, 1 to 128 characters, not starting with `JENY_` (jeny sets those). */
+        VariableKey: string;
     };
     responses: never;
     parameters: never;
@@ -2163,7 +2236,7 @@ export interface operations {
         /** @description token=jeny_... */
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": string;
+                "application/x-www-form-urlencoded": components["schemas"]["IntrospectForm"];
             };
         };
         responses: {
@@ -2243,7 +2316,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AwsAccountInput"];
+                "application/json": components["schemas"]["NewAwsAccount"];
             };
         };
         responses: {
@@ -2743,7 +2816,7 @@ export interface operations {
                 user?: string;
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -3112,12 +3185,12 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description A tag condition `key=value`; repeat for several, all must match */
-                tag?: string[];
+                tag?: components["schemas"]["TagCondition"][];
                 /** @description `exclude` (default), `include` or `only`: hosts gone from their sync */
                 gone?: string;
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -3164,7 +3237,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["HostInput"];
+                "application/json": components["schemas"]["NewHost"];
             };
         };
         responses: {
@@ -3923,7 +3996,7 @@ export interface operations {
             query?: {
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -3988,7 +4061,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ProjectInput"];
+                "application/json": components["schemas"]["NewProject"];
             };
         };
         responses: {
@@ -4517,7 +4590,7 @@ export interface operations {
                 user?: string;
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -4572,7 +4645,7 @@ export interface operations {
             query?: {
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -4643,7 +4716,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["EnvironmentInput"];
+                "application/json": components["schemas"]["NewEnvironment"];
             };
         };
         responses: {
@@ -5178,7 +5251,7 @@ export interface operations {
                 user?: string;
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -5309,7 +5382,7 @@ export interface operations {
             query?: {
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -5533,7 +5606,7 @@ export interface operations {
             query?: {
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -5608,7 +5681,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["VariableInput"];
+                "application/json": components["schemas"]["NewVariable"];
             };
         };
         responses: {
@@ -6156,7 +6229,7 @@ export interface operations {
             query?: {
                 /** @description How many items per page, 1 to 500 (default 50). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page. */
+                /** @description The `next_cursor` of the previous page (opaque; empty means the first page). */
                 cursor?: string;
             };
             header?: never;
@@ -6227,7 +6300,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["VariableInput"];
+                "application/json": components["schemas"]["NewVariable"];
             };
         };
         responses: {
@@ -6772,7 +6845,7 @@ export interface operations {
         /** @description client_id=jeny-cli&client_name=jeny+login+on+laptop */
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": string;
+                "application/x-www-form-urlencoded": components["schemas"]["DeviceCodeForm"];
             };
         };
         responses: {
@@ -6813,7 +6886,7 @@ export interface operations {
         /** @description grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=...&client_id=jeny-cli */
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": string;
+                "application/x-www-form-urlencoded": components["schemas"]["DeviceTokenForm"];
             };
         };
         responses: {

@@ -6,9 +6,11 @@
 //! deploys in pages and removing each one's output in a transaction of its own, so it never holds
 //! the writer long nor sits in the dispatcher's way. It is idempotent.
 
-use crate::store;
-use jeny_core::ErrorChain;
-use jeny_store::{Channel, Row, Store, StoreError, sqlx};
+use crate::{DeployError, store};
+use jeny_core::page::decode_cursor;
+use jeny_core::{ErrorChain, PageRequest};
+use jeny_projects::Project;
+use jeny_store::{Channel, Store, StoreError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -57,61 +59,46 @@ pub async fn run_retention(store: Store, holder: String, shutdown: CancellationT
 }
 
 /// Applies every project's retention settings once.
-pub async fn prune_output(store: &Store) -> Result<Pruned, StoreError> {
-    let projects = sqlx::query(
-        "SELECT id, output_retention_days, output_retention_bytes FROM projects \
-         WHERE output_retention_days IS NOT NULL OR output_retention_bytes IS NOT NULL",
-    )
-    .fetch_all(store.reader())
-    .await?;
+pub async fn prune_output(store: &Store) -> Result<Pruned, DeployError> {
     let now = store.now().await?.as_micros();
     let mut pruned = Pruned::default();
-    for project in projects {
-        let project_id: String = project.try_get("id")?;
-        let days: Option<i64> = project.try_get("output_retention_days")?;
-        let max_bytes: Option<i64> = project.try_get("output_retention_bytes")?;
+    for project in projects_with_retention(store).await? {
+        let days = project.output_retention_days.map(i64::from);
+        let max_bytes = project
+            .output_retention_bytes
+            .map(|max| i64::try_from(max).unwrap_or(i64::MAX));
         let oldest_kept = days.map(|days| now - days * 86_400_000_000);
         let mut kept_bytes = 0i64;
         // Finished deploys whose output is still kept, newest first, a page at a time.
-        let mut after: Option<(i64, String)> = None;
+        let mut last_seen: Option<store::KeptOutput> = None;
         loop {
-            let deploys = sqlx::query(
-                "SELECT id, finished_at, output_bytes FROM deploys WHERE project_id = $1 \
-                 AND finished_at IS NOT NULL AND output_pruned_at IS NULL \
-                 AND ($2 IS NULL OR finished_at < $2 OR (finished_at = $2 AND id < $3)) \
-                 ORDER BY finished_at DESC, id DESC LIMIT $4",
-            )
-            .bind(&project_id)
-            .bind(after.as_ref().map(|(finished_at, _)| *finished_at))
-            .bind(after.as_ref().map(|(_, id)| id.clone()))
-            .bind(PAGE)
-            .fetch_all(store.reader())
-            .await?;
+            let after = last_seen.as_ref().map(|deploy| store::KeptOutputCursor {
+                finished_at: deploy.finished_at,
+                id: &deploy.id,
+            });
+            let deploys = store::kept_output(store, &project.id, after, PAGE).await?;
             let full_page = deploys.len() as i64 == PAGE;
             for deploy in deploys {
-                let id: String = deploy.try_get("id")?;
-                let finished_at: i64 = deploy.try_get("finished_at")?;
-                let bytes: i64 = deploy.try_get("output_bytes")?;
-                after = Some((finished_at, id.clone()));
-                let why = if oldest_kept.is_some_and(|oldest| finished_at < oldest) {
+                let why = if oldest_kept.is_some_and(|oldest| deploy.finished_at < oldest) {
                     Some(format!(
                         "it finished more than {} day(s) ago",
                         days.unwrap_or_default()
                     ))
-                } else if max_bytes.is_some_and(|max| kept_bytes + bytes > max) {
+                } else if max_bytes.is_some_and(|max| kept_bytes + deploy.output_bytes > max) {
                     Some(format!(
                         "the project keeps at most {} bytes of deploy output",
                         max_bytes.unwrap_or_default()
                     ))
                 } else {
-                    kept_bytes += bytes;
+                    kept_bytes += deploy.output_bytes;
                     None
                 };
                 if let Some(why) = why {
-                    remove_output(store, &id, &why).await?;
+                    remove_output(store, &deploy.id, &why).await?;
                     pruned.deploys += 1;
-                    pruned.bytes += bytes;
+                    pruned.bytes += deploy.output_bytes;
                 }
+                last_seen = Some(deploy);
             }
             if !full_page {
                 break;
@@ -121,19 +108,32 @@ pub async fn prune_output(store: &Store) -> Result<Pruned, StoreError> {
     Ok(pruned)
 }
 
+/// The projects that set a retention, through `jeny-projects` (whose table this part does not
+/// read), a page at a time.
+async fn projects_with_retention(store: &Store) -> Result<Vec<Project>, DeployError> {
+    let mut projects = Vec::new();
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let found = jeny_projects::list_projects(store, &page).await?;
+        projects.extend(found.items.into_iter().filter(|project| {
+            project.output_retention_days.is_some() || project.output_retention_bytes.is_some()
+        }));
+        let Some(cursor) = found.next_cursor else {
+            return Ok(projects);
+        };
+        page.after = Some(decode_cursor(&cursor).ok_or_else(|| {
+            StoreError::Corrupt(format!("projects page cursor {cursor:?} does not decode"))
+        })?);
+    }
+}
+
 /// Replaces a deploy's output with a line saying why it is gone. The batch with the highest
 /// sequence number is kept (emptied), so the line comes after it: a sequence number is never
 /// used twice, and a viewer that had read up to it sees the line as new.
 async fn remove_output(store: &Store, id: &str, why: &str) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
     store::empty_output(&mut tx, id).await?;
-    sqlx::query(&format!(
-        "UPDATE deploys SET output_pruned_at = {}, output_bytes = 0 WHERE id = $1",
-        tx.now_sql()
-    ))
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
+    store::mark_output_pruned(&mut tx, id).await?;
     store::append_jeny_line(
         &mut tx,
         id,

@@ -16,32 +16,63 @@ pub(crate) struct DeployRow {
     pub deploy: Deploy,
 }
 
-fn json_or_default<T: serde::de::DeserializeOwned + Default>(text: Option<String>) -> T {
-    text.and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
+/// A JSON column of deploy `id`, parsed; `Corrupt` when it does not parse.
+fn json_column<T: serde::de::DeserializeOwned>(
+    id: &str,
+    column: &str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|error| StoreError::Corrupt(format!("deploy {id}: {column}: {error}")))
 }
 
+/// A JSON list column that is NULL until the deploy starts (`hosts`, `variables`): NULL is
+/// empty.
+fn json_list_column<T: serde::de::DeserializeOwned>(
+    id: &str,
+    column: &str,
+    text: Option<String>,
+) -> Result<Vec<T>, StoreError> {
+    match text {
+        Some(text) => json_column(id, column, &text),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A deploy from its row (`COLUMNS`). A value the code would not have written (an unknown
+/// status, JSON that does not parse, an exit code out of range) is `Corrupt`, never coerced.
 pub(crate) fn from_row(row: &AnyRow) -> Result<DeployRow, StoreError> {
-    let status: String = row.try_get("status")?;
+    let id: String = row.try_get("id")?;
+    let status_text: String = row.try_get("status")?;
+    let status = DeployStatus::parse(&status_text).ok_or_else(|| {
+        StoreError::Corrupt(format!("deploy {id}: unknown status {status_text:?}"))
+    })?;
     let queued_at = Timestamp::from_micros(row.try_get("queued_at")?);
     let started_at: Option<i64> = row.try_get("started_at")?;
     let finished_at: Option<i64> = row.try_get("finished_at")?;
     let duration_ms =
         finished_at.map(|end| (end - started_at.unwrap_or(queued_at.as_micros())) / 1000);
-    let exit_code: Option<i64> = row.try_get("exit_code")?;
-    let id: String = row.try_get("id")?;
-    let hosts: Vec<TargetHost> = json_or_default(row.try_get("hosts")?);
-    let variables: Vec<DeployVariable> = json_or_default(row.try_get("variables")?);
-    let host_filter: Tags = json_or_default(Some(row.try_get("host_filter")?));
+    let stored_exit_code: Option<i64> = row.try_get("exit_code")?;
+    let exit_code = stored_exit_code
+        .map(|code| {
+            i32::try_from(code)
+                .map_err(|_| StoreError::Corrupt(format!("deploy {id}: exit_code {code}")))
+        })
+        .transpose()?;
+    let hosts: Vec<TargetHost> = json_list_column(&id, "hosts", row.try_get("hosts")?)?;
+    let variables: Vec<DeployVariable> =
+        json_list_column(&id, "variables", row.try_get("variables")?)?;
+    let host_filter_text: String = row.try_get("host_filter")?;
+    let host_filter: Tags = json_column(&id, "host_filter", &host_filter_text)?;
     Ok(DeployRow {
         deploy: Deploy {
             project: row.try_get("project")?,
             environment: row.try_get("environment")?,
-            status: DeployStatus::parse(&status).unwrap_or(DeployStatus::Errored),
+            status,
             git_ref: row.try_get("git_ref")?,
             sha: row.try_get("sha")?,
             description: row.try_get("description")?,
-            exit_code: exit_code.map(|code| code as i32),
+            exit_code,
             user: row.try_get("user_email")?,
             queue_position: None,
             queued_at,

@@ -5,8 +5,10 @@
 mod deploys;
 mod locks;
 mod output;
+mod retention;
 
 pub use deploys::DeployFilter;
 pub(crate) use deploys::*;
 pub(crate) use locks::*;
 pub(crate) use output::*;
+pub(crate) use retention::*;

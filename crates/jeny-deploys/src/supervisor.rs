@@ -812,7 +812,9 @@ impl OutputWriter {
             // Dropped without commit: the batch is rolled back with it.
             return Ok(false);
         }
-        tx.wake_on_commit(Channel::Deploys).await?;
+        // Only this deploy's followers wake (on every node): not the dispatchers, nor the feeds
+        // of other deploys.
+        tx.wake_key_on_commit(Channel::DeployOutput, &self.deploy_id);
         tx.commit().await?;
         self.stored += payload;
         self.tail = tail;

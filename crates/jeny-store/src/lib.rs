@@ -17,7 +17,7 @@ pub use error::{MaybeContention, StoreError};
 pub use lease::{hold_lease, release_lease};
 pub use migrate::MIGRATIONS;
 pub use store::{Backend, CloseFollowGuard, Store, StoreOptions, WriteTx};
-pub use wakeups::Channel;
+pub use wakeups::{Channel, KeyedWake};
 
 /// Re-exported so concept crates name the same sqlx types without depending on sqlx features.
 pub use sqlx;

@@ -326,6 +326,7 @@ impl Store {
             held: Some(held),
             store: self.clone(),
             wake_after_commit: Vec::new(),
+            wake_keys_after_commit: Vec::new(),
         })
     }
 
@@ -380,6 +381,12 @@ impl Store {
     }
 
     /// A receiver that changes whenever something is committed on `channel`.
+    /// Waits on one key of a keyed channel (`Channel::DeployOutput` and a deploy id): woken by
+    /// `WriteTx::wake_key_on_commit` of that key, and by any wake-up of the whole channel.
+    pub fn subscribe_key(&self, channel: Channel, key: &str) -> crate::wakeups::KeyedWake {
+        self.inner.wakeups.subscribe_key(channel, key)
+    }
+
     pub fn subscribe(&self, channel: Channel) -> watch::Receiver<u64> {
         self.inner.wakeups.subscribe(channel)
     }
@@ -596,7 +603,10 @@ async fn relay_pg_notifications(url: String, wakeups: Wakeups) {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
                     if let Some(channel) = Channel::from_pg_name(notification.channel()) {
-                        wakeups.wake(channel);
+                        match notification.payload() {
+                            "" => wakeups.wake(channel),
+                            key => wakeups.wake_key(channel, key),
+                        }
                     }
                 }
                 Ok(None) => wakeups.wake_all(),
@@ -623,6 +633,8 @@ pub struct WriteTx {
     held: Option<Held>,
     store: Store,
     wake_after_commit: Vec<Channel>,
+    /// Keys to wake once committed (`wake_key_on_commit`).
+    wake_keys_after_commit: Vec<(Channel, String)>,
 }
 
 impl Drop for WriteTx {
@@ -711,6 +723,18 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Wakes the waiters of `key` on `channel` (`Store::subscribe_key`), here and on other nodes,
+    /// once this transaction commits. On PostgreSQL the notification is sent after the commit,
+    /// in a statement of its own, rather than inside the transaction: a transaction that
+    /// notifies takes a lock that serialises the commits of every notifying transaction of the
+    /// cluster, which output batches, the most frequent commits, must not pay for.
+    pub fn wake_key_on_commit(&mut self, channel: Channel, key: &str) {
+        let entry = (channel, key.to_owned());
+        if !self.wake_keys_after_commit.contains(&entry) {
+            self.wake_keys_after_commit.push(entry);
+        }
+    }
+
     pub async fn commit(mut self) -> Result<(), StoreError> {
         // Invalidate on both sides of the commit: before, so no load that starts during the
         // commit is cached under the old generation; after, so none that read pre-commit data
@@ -732,6 +756,21 @@ impl WriteTx {
         self.store.inner.cache.invalidate();
         for channel in std::mem::take(&mut self.wake_after_commit) {
             self.store.inner.wakeups.wake(channel);
+        }
+        for (channel, key) in std::mem::take(&mut self.wake_keys_after_commit) {
+            self.store.inner.wakeups.wake_key(channel, &key);
+            if self.store.backend() == Backend::Postgres {
+                let notified = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(channel.pg_name())
+                    .bind(&key)
+                    .execute(&self.store.inner.writer)
+                    .await;
+                if let Err(error) = notified {
+                    // Committed all the same; other nodes' waiters catch up at their next wake-up
+                    // or poll.
+                    tracing::debug!(%error, "cannot notify other nodes of a commit");
+                }
+            }
         }
         Ok(())
     }

@@ -238,7 +238,133 @@ async fn a_lease_has_one_holder_until_released_or_expired(backend: Backend) {
     );
 }
 
+/// A keyed wake-up (a deploy's output) wakes the waiters of its key, and on PostgreSQL only them,
+/// on another node too, through the notification's payload.
+async fn a_keyed_wake_wakes_its_key_only_on_every_node(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let writer = match backend {
+        Backend::Postgres => database.open().await,
+        Backend::Sqlite => store.clone(),
+    };
+    let mut mine = store.subscribe_key(Channel::DeployOutput, "deploy-a");
+    let mut other = store.subscribe_key(Channel::DeployOutput, "deploy-b");
+    let mut deploys = store.subscribe(Channel::Deploys);
+    mine.borrow_and_update();
+    other.borrow_and_update();
+    deploys.borrow_and_update();
+
+    let mut tx = writer.begin().await.unwrap();
+    insert_cursor(&mut tx, "output").await.unwrap();
+    tx.wake_key_on_commit(Channel::DeployOutput, "deploy-a");
+    assert!(!mine.has_changed(), "woken before the commit");
+    tx.commit().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), mine.changed())
+        .await
+        .expect("the key's waiter was not woken");
+    if backend == Backend::Postgres {
+        // (On SQLite the change watcher sees every commit, this process's writer's included,
+        // without its key, and wakes everyone a moment later.)
+        assert!(!other.has_changed(), "another key's waiter was woken");
+        assert!(
+            !deploys.has_changed().unwrap(),
+            "the whole deploys channel was woken"
+        );
+    }
+
+    // A wake-up of the whole channel reaches keyed waiters too.
+    mine.borrow_and_update();
+    let mut tx = writer.begin().await.unwrap();
+    tx.wake_on_commit(Channel::DeployOutput).await.unwrap();
+    tx.commit().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), other.changed())
+        .await
+        .expect("a channel-wide wake-up missed a keyed waiter");
+    if backend == Backend::Postgres {
+        writer.close().await;
+    }
+}
+
+/// SQLite: a transaction dropped without commit gives the writer connection back, rolled back,
+/// instead of closing it (reopening it for every failed write churned it).
+async fn a_dropped_transaction_keeps_the_writer_connection(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    for round in 0..20 {
+        let mut tx = store.begin().await.unwrap();
+        insert_cursor(&mut tx, &format!("dropped-{round}"))
+            .await
+            .unwrap();
+    }
+    let mut tx = store.begin().await.unwrap();
+    insert_cursor(&mut tx, "kept").await.unwrap();
+    tx.commit().await.unwrap();
+    let count: i64 = jeny_store::sqlx::query_scalar("SELECT COUNT(*) FROM event_cursors")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "a dropped transaction left rows");
+    assert_eq!(store.writer_reconnects(), 0);
+}
+
+/// Two transactions that lock two rows in opposite orders deadlock on PostgreSQL; `Store::write`
+/// runs the one PostgreSQL aborts again, so both succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlocked_write_is_run_again() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let store = database.open().await;
+    let mut tx = store.begin().await.unwrap();
+    insert_cursor(&mut tx, "first").await.unwrap();
+    insert_cursor(&mut tx, "second").await.unwrap();
+    tx.commit().await.unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let lock_both = |store: Store, order: [&'static str; 2]| {
+        let barrier = barrier.clone();
+        let attempts = attempts.clone();
+        tokio::spawn(async move {
+            store
+                .write(|mut tx| {
+                    let barrier = barrier.clone();
+                    let attempt = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async move {
+                        for (index, name) in order.iter().enumerate() {
+                            jeny_store::sqlx::query(
+                                "UPDATE event_cursors SET position = position + 1 WHERE consumer = $1",
+                            )
+                            .bind(*name)
+                            .execute(tx.conn())
+                            .await?;
+                            // Both first attempts hold their first row before taking the second.
+                            if index == 0 && attempt < 2 {
+                                barrier.wait().await;
+                            }
+                        }
+                        Ok::<_, StoreError>(((), tx))
+                    }
+                })
+                .await
+        })
+    };
+    let one = lock_both(store.clone(), ["first", "second"]);
+    let two = lock_both(store.clone(), ["second", "first"]);
+    one.await.unwrap().expect("the first write failed");
+    two.await.unwrap().expect("the second write failed");
+    assert!(
+        attempts.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "no transaction was run again"
+    );
+    let positions: Vec<i64> =
+        jeny_store::sqlx::query_scalar("SELECT position FROM event_cursors ORDER BY consumer")
+            .fetch_all(store.reader())
+            .await
+            .unwrap();
+    assert_eq!(positions, vec![2, 2], "each write applied once");
+}
+
 both_backends!(
+    a_keyed_wake_wakes_its_key_only_on_every_node,
+    a_dropped_transaction_keeps_the_writer_connection,
     a_lease_has_one_holder_until_released_or_expired,
     migrations_apply_once_and_are_recorded,
     an_edited_migration_stops_the_start,

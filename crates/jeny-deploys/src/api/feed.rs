@@ -253,10 +253,15 @@ async fn follow(
 ) {
     let _close = store.follow_closely();
     let mut wake = store.subscribe(Channel::Deploys);
+    let Some(id) = weak.upgrade().map(|feed| feed.id.clone()) else {
+        return;
+    };
+    let mut output_wake = store.subscribe_key(Channel::DeployOutput, &id);
     let mut after = start;
     loop {
         let Some(feed) = weak.upgrade() else { return };
         wake.borrow_and_update();
+        output_wake.borrow_and_update();
         let deploy = crate::get_deploy(&store, &links, &feed.id).await;
         let read = read_after(&store, &feed.id, after, READ_BYTES).await;
         match (deploy, read) {
@@ -303,6 +308,7 @@ async fn follow(
         drop(feed);
         tokio::select! {
             _ = wake.changed() => {}
+            _ = output_wake.changed() => {}
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = shutdown.cancelled() => {
                 if let Some(feed) = weak.upgrade() {

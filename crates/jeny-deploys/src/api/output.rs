@@ -145,7 +145,9 @@ struct PlainText {
     cursor: i64,
     follow: bool,
     done: bool,
+    /// State changes of any deploy (the end), and this deploy's output.
     wake: tokio::sync::watch::Receiver<u64>,
+    output_wake: jeny_store::KeyedWake,
     _close: Option<jeny_store::CloseFollowGuard>,
 }
 
@@ -161,6 +163,7 @@ fn plain_text(
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
     let reader = PlainText {
         wake: state.store.subscribe(Channel::Deploys),
+        output_wake: state.store.subscribe_key(Channel::DeployOutput, &id),
         _close: follow.then(|| state.store.follow_closely()),
         state,
         id,
@@ -174,6 +177,7 @@ fn plain_text(
                 return None;
             }
             reader.wake.borrow_and_update();
+            reader.output_wake.borrow_and_update();
             let finished = !reader.follow
                 || crate::get_deploy(&reader.state.store, &reader.state.links, &reader.id)
                     .await
@@ -193,6 +197,7 @@ fn plain_text(
                 Ok(_) => {
                     tokio::select! {
                         _ = reader.wake.changed() => {}
+                        _ = reader.output_wake.changed() => {}
                         _ = tokio::time::sleep(Duration::from_secs(2)) => {}
                         _ = reader.state.shutdown.cancelled() => return None,
                     }

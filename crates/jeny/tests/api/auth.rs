@@ -145,10 +145,18 @@ async fn no_route_answers_without_a_valid_token(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200);
-    let soon =
-        jeny_core::Timestamp::from_micros(jeny_core::Timestamp::now().as_micros() + 1_000_000);
-    let expired = personal_token(&admin, json!({"name": "expired", "expires_at": soon})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // Made valid for an hour, then aged through the store (not waited for) past its expiry.
+    let in_an_hour =
+        jeny_core::Timestamp::from_micros(jeny_core::Timestamp::now().as_micros() + 3_600_000_000);
+    let expired =
+        personal_token(&admin, json!({"name": "expired", "expires_at": in_an_hour})).await;
+    let mut tx = app.store.begin().await.unwrap();
+    jeny_store::sqlx::query("UPDATE api_tokens SET expires_at = $1 WHERE name = 'expired'")
+        .bind(jeny_core::Timestamp::now().as_micros() - 1_000_000)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     let revoked = app.anonymous().with_token(Some(revoked));
     let expired = app.anonymous().with_token(Some(expired));
     // A session signed out, and one left unused past the idle time.

@@ -37,23 +37,33 @@ pub fn routes(state: DeploysState) -> Router {
     Router::new()
         .route(
             "/api/v1/projects/{project}/environments/{environment}/deploys",
-            get(deploys::list_environment_deploys).post(deploys::create_deploy),
+            get(deploys::list_environment::list_environment_deploys)
+                .post(deploys::create::create_deploy),
         )
         .route(
             "/api/v1/projects/{project}/deploys",
-            get(deploys::list_project_deploys),
+            get(deploys::list_project::list_project_deploys),
         )
-        .route("/api/v1/deploys", get(deploys::list_deploys))
-        .route("/api/v1/deploys/latest", get(deploys::latest_deploys))
-        .route("/api/v1/deploys/{id}", get(deploys::get_deploy))
-        .route("/api/v1/deploys/{id}/cancel", post(deploys::cancel_deploy))
-        .route("/api/v1/deploys/{id}/redeploy", post(deploys::redeploy))
+        .route("/api/v1/deploys", get(deploys::list::list_deploys))
+        .route(
+            "/api/v1/deploys/latest",
+            get(deploys::latest::latest_deploys),
+        )
+        .route("/api/v1/deploys/{id}", get(deploys::get::get_deploy))
+        .route(
+            "/api/v1/deploys/{id}/cancel",
+            post(deploys::cancel::cancel_deploy),
+        )
+        .route(
+            "/api/v1/deploys/{id}/redeploy",
+            post(deploys::redeploy::redeploy),
+        )
         .route("/api/v1/deploys/{id}/output", get(output::deploy_output))
         .route(
             "/api/v1/projects/{project}/environments/{environment}/lock",
-            get(locks::get_lock)
-                .put(locks::lock_environment)
-                .delete(locks::unlock_environment),
+            get(locks::get::get_lock)
+                .put(locks::lock::lock_environment)
+                .delete(locks::unlock::unlock_environment),
         )
         .with_state(state)
 }
@@ -61,22 +71,22 @@ pub fn routes(state: DeploysState) -> Router {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        deploys::create_deploy,
-        deploys::list_environment_deploys,
-        deploys::list_project_deploys,
-        deploys::list_deploys,
-        deploys::latest_deploys,
-        deploys::get_deploy,
-        deploys::cancel_deploy,
-        deploys::redeploy,
+        deploys::create::create_deploy,
+        deploys::list_environment::list_environment_deploys,
+        deploys::list_project::list_project_deploys,
+        deploys::list::list_deploys,
+        deploys::latest::latest_deploys,
+        deploys::get::get_deploy,
+        deploys::cancel::cancel_deploy,
+        deploys::redeploy::redeploy,
         output::deploy_output,
-        locks::get_lock,
-        locks::lock_environment,
-        locks::unlock_environment,
+        locks::get::get_lock,
+        locks::lock::lock_environment,
+        locks::unlock::unlock_environment,
     ),
     components(schemas(
         crate::Deploy,
-        deploys::LatestDeploys,
+        deploys::latest::LatestDeploys,
         crate::DeployRequest,
         crate::DeployStatus,
         crate::TargetHost,

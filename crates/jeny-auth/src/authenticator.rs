@@ -142,7 +142,7 @@ impl AuthService {
             if last_used_at.is_none_or(|last| now - last > LAST_USED_RESOLUTION_MICROS)
                 && let Err(error) = agents::touch(&self.store, &id, now).await
             {
-                tracing::debug!(%error, "cannot record when an agent token was last used");
+                tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot record when an agent token was last used");
             }
             Principal {
                 person_id: format!("agent:{id}"),
@@ -161,7 +161,7 @@ impl AuthService {
                 .is_none_or(|last| now - last > LAST_USED_RESOLUTION_MICROS)
                 && let Err(error) = touch_token(&self.store, &owner.token_id, now).await
             {
-                tracing::debug!(%error, "cannot record when a token was last used");
+                tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot record when a token was last used");
             }
             owner.principal
         };
@@ -185,7 +185,7 @@ impl AuthService {
         if now - owner.last_seen_at > LAST_USED_RESOLUTION_MICROS
             && let Err(error) = sessions::touch(&self.store, &owner.session_id, now).await
         {
-            tracing::debug!(%error, "cannot record when a session was last used");
+            tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot record when a session was last used");
         }
         let principal = Principal {
             grants: people::grants_of(&self.store, &owner.person_id).await?,

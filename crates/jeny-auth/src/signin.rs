@@ -239,7 +239,7 @@ impl AuthService {
         }
         .await;
         if let Err(error) = result {
-            tracing::warn!(%error, "cannot record a refused sign-in");
+            tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot record a refused sign-in");
         }
     }
 

@@ -191,7 +191,7 @@ impl Aws {
                     let until = Timestamp::now().as_micros()
                         + i64::try_from(SYNC_LEASE.as_micros()).unwrap_or(i64::MAX);
                     if let Err(error) = store::renew(&store, &id, &node, until).await {
-                        tracing::warn!(%error, "cannot renew an AWS sync lease");
+                        tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot renew an AWS sync lease");
                     }
                 }
             })
@@ -201,7 +201,7 @@ impl Aws {
         if result.is_err() {
             let next = Timestamp::now().as_micros() + seconds_to_micros(interval);
             if let Err(error) = store::release_and_postpone(&self.store, &id, next).await {
-                tracing::warn!(%error, account = name, "cannot release an AWS sync lease");
+                tracing::warn!(error = %jeny_core::ErrorChain(&error), account = name, "cannot release an AWS sync lease");
             }
         }
         result
@@ -368,7 +368,7 @@ impl Aws {
             let due = match store::due(&self.store, Timestamp::now().as_micros()).await {
                 Ok(due) => due,
                 Err(error) => {
-                    tracing::warn!(%error, "cannot read which AWS accounts are due for a sync");
+                    tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot read which AWS accounts are due for a sync");
                     continue;
                 }
             };
@@ -382,7 +382,9 @@ impl Aws {
                         changed = report.changed, gone = report.gone, "synced AWS account"
                     ),
                     Err(AwsError::SyncRunning(..)) => {}
-                    Err(error) => tracing::warn!(account = %name, %error, "an AWS sync failed"),
+                    Err(error) => {
+                        tracing::warn!(account = %name, error = %jeny_core::ErrorChain(&error), "an AWS sync failed")
+                    }
                 }
             }
         }

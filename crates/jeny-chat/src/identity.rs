@@ -27,7 +27,7 @@ impl Chat {
         let email = match self.email_of(settings, slack_user).await {
             Ok(email) => email,
             Err(error) => {
-                tracing::warn!(%error, slack_user, "cannot look a Slack user up");
+                tracing::warn!(error = %jeny_core::ErrorChain(&error), slack_user, "cannot look a Slack user up");
                 return Who::Stranger(format!(
                     "I could not look you up in Slack ({error}). Try again in a moment."
                 ));
@@ -48,7 +48,7 @@ impl Chat {
                 self.links().base
             )),
             Err(error) => {
-                tracing::warn!(%error, "cannot read a person for chat");
+                tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot read a person for chat");
                 Who::Stranger("jeny could not read its people just now. Try again.".to_owned())
             }
         }

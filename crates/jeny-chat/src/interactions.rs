@@ -105,7 +105,7 @@ impl Answer<'_> {
             return;
         };
         if let Err(error) = api.respond(url, &body).await {
-            tracing::warn!(%error, "cannot answer a chat action");
+            tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot answer a chat action");
         }
     }
 
@@ -127,7 +127,7 @@ impl Answer<'_> {
             None => api.post_ephemeral(self.channel, self.user, &message).await,
         };
         if let Err(error) = result {
-            tracing::warn!(%error, "cannot answer a chat action");
+            tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot answer a chat action");
         }
     }
 }

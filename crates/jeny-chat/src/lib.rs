@@ -148,7 +148,7 @@ impl Chat {
             {
                 Ok(secret) => String::from_utf8(secret.expose().clone()).ok(),
                 Err(error) => {
-                    tracing::error!(field, %error, "cannot open a chat secret (was the server key changed?)");
+                    tracing::error!(field, error = %jeny_core::ErrorChain(&error), "cannot open a chat secret (was the server key changed?)");
                     None
                 }
             }

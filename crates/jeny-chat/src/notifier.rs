@@ -41,7 +41,7 @@ pub(crate) async fn run(chat: Chat, shutdown: CancellationToken) {
             }
             Ok(Step::NotLeader) => LEASE_TTL / 4,
             Err(error) => {
-                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "chat notifier failed; retrying");
+                tracing::warn!(error = %jeny_core::ErrorChain(&*error), retry_in_ms = backoff.as_millis() as u64, "chat notifier failed; retrying");
                 let pause = backoff;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 pause
@@ -57,7 +57,7 @@ pub(crate) async fn run(chat: Chat, shutdown: CancellationToken) {
         }
     }
     if let Err(error) = jeny_store::release_lease(chat.store(), LEASE, &chat.inner.holder).await {
-        tracing::debug!(%error, "cannot release the chat notifier's lease");
+        tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot release the chat notifier's lease");
     }
 }
 
@@ -355,7 +355,7 @@ fn slack_outcome(
         Ok(ts) => Ok(ts),
         Err(error) if error.is_transient() => Err(error.into()),
         Err(error) => {
-            tracing::warn!(%error, key, "slack refused a deploy message; giving it up");
+            tracing::warn!(error = %jeny_core::ErrorChain(&error), key, "slack refused a deploy message; giving it up");
             Ok(None)
         }
     }

@@ -23,7 +23,7 @@ pub(crate) async fn run(chat: Chat, shutdown: CancellationToken) {
         let settings = match chat.settings().await {
             Ok(settings) => settings,
             Err(error) => {
-                tracing::warn!(%error, "cannot read the chat settings");
+                tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot read the chat settings");
                 pause(&shutdown, SETTINGS_CHECK).await;
                 continue;
             }
@@ -218,7 +218,7 @@ impl Chat {
             return;
         };
         if let Err(error) = api.post_message(channel, &reply.message, ts, None).await {
-            tracing::warn!(%error, "cannot answer a mention");
+            tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot answer a mention");
         }
     }
 }

@@ -76,7 +76,7 @@ pub async fn run_subscriber(
                 }
             }
             Err(error) => {
-                tracing::warn!(subscriber = name, %error, retry_in_ms = backoff.as_millis() as u64, "event subscriber failed");
+                tracing::warn!(subscriber = name, error = %jeny_core::ErrorChain(&*error), retry_in_ms = backoff.as_millis() as u64, "event subscriber failed");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.cancelled() => {}

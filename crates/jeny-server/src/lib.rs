@@ -124,7 +124,7 @@ pub async fn launch_with_listener(
         // delayed ACK (about 40 ms on Linux) before it leaves.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+                tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot set TCP_NODELAY on a connection");
             }
         });
         axum::serve(

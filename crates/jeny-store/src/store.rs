@@ -488,7 +488,7 @@ async fn checkpoint_wal(checkpointer: AnyPool) {
             .execute(&checkpointer)
             .await
         {
-            tracing::debug!(%error, "wal checkpoint failed; retrying at the next tick");
+            tracing::debug!(error = %jeny_core::ErrorChain(&error), "wal checkpoint failed; retrying at the next tick");
         }
     }
 }
@@ -539,7 +539,9 @@ async fn watch_data_version(
                     interval = (interval * 2).min(WATCH_IDLE_MAX.max(every));
                 }
             }
-            Err(error) => tracing::debug!(%error, "cannot read data_version; retrying"),
+            Err(error) => {
+                tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot read data_version; retrying")
+            }
         }
     }
 }
@@ -588,13 +590,13 @@ async fn relay_pg_notifications(url: String, wakeups: Wakeups) {
         let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
             Ok(listener) => listener,
             Err(error) => {
-                tracing::debug!(%error, "cannot listen for notifications, retrying");
+                tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot listen for notifications, retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
         if let Err(error) = listener.listen_all(channels.iter().copied()).await {
-            tracing::debug!(%error, "cannot listen for notifications, retrying");
+            tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot listen for notifications, retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
@@ -611,7 +613,7 @@ async fn relay_pg_notifications(url: String, wakeups: Wakeups) {
                 }
                 Ok(None) => wakeups.wake_all(),
                 Err(error) => {
-                    tracing::debug!(%error, "notification listener lost its connection");
+                    tracing::debug!(error = %jeny_core::ErrorChain(&error), "notification listener lost its connection");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }
@@ -768,7 +770,7 @@ impl WriteTx {
                 if let Err(error) = notified {
                     // Committed all the same; other nodes' waiters catch up at their next wake-up
                     // or poll.
-                    tracing::debug!(%error, "cannot notify other nodes of a commit");
+                    tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot notify other nodes of a commit");
                 }
             }
         }

@@ -80,7 +80,7 @@ pub(super) async fn login(
     let started = match oidc.start().await {
         Ok(started) => started,
         Err(error) => {
-            tracing::warn!(%error, "cannot start an OIDC sign-in");
+            tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot start an OIDC sign-in");
             return refused(
                 StatusCode::BAD_GATEWAY,
                 "Sign-in is unavailable",
@@ -104,7 +104,7 @@ pub(super) async fn login(
     }
     .await;
     if let Err(error) = stored {
-        tracing::error!(%error, "cannot store an OIDC sign-in");
+        tracing::error!(error = %jeny_core::ErrorChain(&error), "cannot store an OIDC sign-in");
         return refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign-in is unavailable",
@@ -178,7 +178,7 @@ pub(super) async fn callback(
             );
         }
         Err(error) => {
-            tracing::error!(%error, "cannot read an OIDC sign-in");
+            tracing::error!(error = %jeny_core::ErrorChain(&error), "cannot read an OIDC sign-in");
             return refused(
                 StatusCode::SERVICE_UNAVAILABLE,
                 title,
@@ -189,12 +189,12 @@ pub(super) async fn callback(
     let identity = match oidc.finish(code, &login.nonce, &login.pkce_verifier).await {
         Ok(identity) => identity,
         Err(error @ OidcError::Rejected(_)) => {
-            tracing::warn!(%error, "an OIDC sign-in did not verify");
+            tracing::warn!(error = %jeny_core::ErrorChain(&error), "an OIDC sign-in did not verify");
             state.record_refusal("", &error.to_string()).await;
             return refused(StatusCode::FORBIDDEN, title, &error.to_string());
         }
         Err(error @ OidcError::Unavailable(_)) => {
-            tracing::warn!(%error, "an OIDC sign-in could not complete");
+            tracing::warn!(error = %jeny_core::ErrorChain(&error), "an OIDC sign-in could not complete");
             return refused(StatusCode::BAD_GATEWAY, title, &error.to_string());
         }
     };
@@ -216,7 +216,7 @@ pub(super) async fn callback(
             response
         }
         Err(error) => {
-            tracing::error!(%error, "cannot complete a sign-in");
+            tracing::error!(error = %jeny_core::ErrorChain(&error), "cannot complete a sign-in");
             refused(
                 StatusCode::SERVICE_UNAVAILABLE,
                 title,
@@ -247,7 +247,7 @@ pub(super) async fn link(
             &reason,
         ),
         Err(error) => {
-            tracing::error!(%error, "cannot sign in with a console link");
+            tracing::error!(error = %jeny_core::ErrorChain(&error), "cannot sign in with a console link");
             refused(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "This link does not sign you in",
@@ -274,7 +274,7 @@ pub(super) async fn logout(
     if let Some(session) = cookie(&parts.headers, SESSION_COOKIE)
         && let Err(error) = state.sign_out(session).await
     {
-        tracing::error!(%error, "cannot end a session");
+        tracing::error!(error = %jeny_core::ErrorChain(&error), "cannot end a session");
         return refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "Not signed out",

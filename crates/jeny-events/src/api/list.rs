@@ -203,7 +203,7 @@ fn follow(
                     }
                 }
                 Err(error) => {
-                    tracing::debug!(%error, "event stream cannot read the log, retrying");
+                    tracing::debug!(error = %jeny_core::ErrorChain(&error), "event stream cannot read the log, retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = state.shutdown.cancelled() => return None,

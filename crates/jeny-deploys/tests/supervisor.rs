@@ -6,7 +6,11 @@ use jeny_deploys::{DeployRequest, Links, SupervisorSpec, supervise};
 use jeny_store::{Backend, Store, both_backends, sqlx, testing::TestDatabase};
 use std::collections::BTreeMap;
 
-both_backends!(a_supervisor_without_the_lease_runs_nothing);
+both_backends!(
+    a_supervisor_without_the_lease_runs_nothing,
+    a_repository_urls_credentials_never_show_in_the_output,
+    a_hung_checkout_ends_the_deploy_at_its_timeout,
+);
 
 async fn running_deploy(store: &Store, lease_token: &str) -> String {
     let project: jeny_projects::ProjectInput = serde_json::from_value(serde_json::json!({
@@ -48,6 +52,117 @@ async fn running_deploy(store: &Store, lease_token: &str) -> String {
     .unwrap();
     tx.commit().await.unwrap();
     deploy.id
+}
+
+fn spec(
+    database: &TestDatabase,
+    deploy_id: &str,
+    lease_token: &str,
+    repository: Option<&str>,
+    command: &str,
+    timeout_ms: u64,
+) -> SupervisorSpec {
+    let mut environment = BTreeMap::new();
+    environment.insert("PATH".to_owned(), std::env::var("PATH").unwrap_or_default());
+    SupervisorSpec {
+        database_url: database.url.clone(),
+        deploy_id: deploy_id.to_owned(),
+        lease_token: lease_token.to_owned(),
+        lease_ttl_ms: 3000,
+        work_dir: database.dir.path().join("work"),
+        mirrors_dir: database.dir.path().join("mirrors"),
+        project: "app".to_owned(),
+        repository: repository.map(str::to_owned),
+        git_ref: None,
+        shell: "sh".to_owned(),
+        command: command.to_owned(),
+        environment,
+        secrets: Vec::new(),
+        inventory: serde_json::json!({}),
+        timeout_ms,
+        grace_ms: 1000,
+        output_cap_bytes: 1 << 20,
+        notes: Vec::new(),
+    }
+}
+
+/// The deploy's whole output and its status and reason.
+async fn ended(store: &Store, id: &str) -> (String, String, Option<String>) {
+    let batches = jeny_deploys::output::read_after(store, id, 0, i64::MAX)
+        .await
+        .unwrap();
+    let text: Vec<u8> = batches
+        .iter()
+        .flat_map(|batch| batch.chunks.iter().flat_map(|chunk| chunk.bytes.clone()))
+        .collect();
+    let (status, reason): (String, Option<String>) =
+        sqlx::query_as("SELECT status, reason FROM deploys WHERE id = $1")
+            .bind(id)
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+    (String::from_utf8_lossy(&text).into_owned(), status, reason)
+}
+
+async fn a_repository_urls_credentials_never_show_in_the_output(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let deploy_id = running_deploy(&store, "lease").await;
+    // Nothing listens on port 1: git fails at once, and prints the URL it tried.
+    let repository = "http://deployer:s3cr3t-token-value@127.0.0.1:1/app.git";
+
+    supervise(spec(
+        &database,
+        &deploy_id,
+        "lease",
+        Some(repository),
+        "true",
+        60_000,
+    ))
+    .await
+    .unwrap();
+
+    let (output, status, reason) = ended(&store, &deploy_id).await;
+    assert_eq!(status, "errored", "{output}");
+    assert!(output.contains("127.0.0.1:1/app.git"), "{output}");
+    assert!(!output.contains("s3cr3t-token-value"), "{output}");
+    assert!(!reason.unwrap_or_default().contains("s3cr3t-token-value"));
+    store.close().await;
+}
+
+async fn a_hung_checkout_ends_the_deploy_at_its_timeout(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let store = database.open().await;
+    let deploy_id = running_deploy(&store, "lease").await;
+    // A server that accepts and never answers: the clone hangs.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let repository = format!("http://{}/app.git", listener.local_addr().unwrap());
+    let _silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection);
+        }
+    });
+    let ran = database.dir.path().join("ran");
+
+    supervise(spec(
+        &database,
+        &deploy_id,
+        "lease",
+        Some(&repository),
+        &format!("touch {}", ran.display()),
+        1500,
+    ))
+    .await
+    .unwrap();
+
+    let (output, status, _) = ended(&store, &deploy_id).await;
+    assert_eq!(status, "timed_out", "{output}");
+    assert!(
+        !ran.exists(),
+        "the command ran after a checkout that never finished"
+    );
+    store.close().await;
 }
 
 async fn a_supervisor_without_the_lease_runs_nothing(backend: Backend) {

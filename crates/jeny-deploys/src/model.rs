@@ -155,11 +155,17 @@ pub struct DeployRequest {
     /// left out.
     /// At most 255 characters, no spaces, not starting with `-`.
     #[serde(default, rename = "ref")]
-    #[schema(max_length = 255, pattern = "^([^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000-][^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$")]
+    #[schema(
+        max_length = 255,
+        pattern = "^([^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000-][^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$"
+    )]
     pub git_ref: Option<String>,
     /// At most 1000 characters; no control characters but tabs and line breaks.
     #[serde(default)]
-    #[schema(max_length = 1000, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$")]
+    #[schema(
+        max_length = 1000,
+        pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub description: Option<String>,
     /// Extra tag conditions narrowing the environment's hosts for this deploy (a canary on
     /// `{"az": "us-east-1a"}`).
@@ -317,7 +323,11 @@ impl utoipa::ToSchema for LockState {
 pub struct LockRequest {
     /// Shown to whoever tries to deploy meanwhile: 1 to 500 characters, not only spaces; no
     /// control characters but tabs and line breaks.
-    #[schema(min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub reason: String,
     /// RFC 3339 time at which the lock lifts by itself.
     #[serde(default)]
@@ -426,7 +436,10 @@ mod tests {
         use utoipa::PartialSchema;
         let request = serde_json::to_value(DeployRequest::schema()).unwrap();
         assert_eq!(request["properties"]["ref"]["maxLength"], MAX_REF);
-        assert_eq!(request["properties"]["description"]["maxLength"], MAX_DESCRIPTION);
+        assert_eq!(
+            request["properties"]["description"]["maxLength"],
+            MAX_DESCRIPTION
+        );
         let lock = serde_json::to_value(LockRequest::schema()).unwrap();
         assert_eq!(lock["properties"]["reason"]["maxLength"], MAX_LOCK_REASON);
     }

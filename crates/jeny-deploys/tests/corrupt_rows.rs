@@ -3,7 +3,10 @@
 //! status is not `errored`, JSON that does not parse is not empty). NULL `hosts` and
 //! `variables` are not corrupt: a queued deploy has none yet. Both backends.
 
-use jeny_deploys::{DeployError, DeployRequest, Links};
+mod common;
+
+use common::links;
+use jeny_deploys::DeployError;
 use jeny_store::{Backend, Store, StoreError, both_backends, sqlx, testing::TestDatabase};
 
 both_backends!(
@@ -14,36 +17,14 @@ both_backends!(
     a_host_filter_of_the_wrong_shape_is_corrupt,
 );
 
-fn links() -> Links {
-    Links {
-        base: "http://jeny.test".to_owned(),
-    }
-}
-
 /// A project, an environment and one queued deploy of it; returns the deploy's id.
 async fn queued_deploy(store: &Store) -> String {
-    let project: jeny_projects::ProjectInput =
-        serde_json::from_value(serde_json::json!({"name": "app", "deploy_command": "true"}))
-            .unwrap();
-    jeny_projects::create_project(store, "admin@example.com", project)
-        .await
-        .unwrap();
-    let environment: jeny_projects::EnvironmentInput =
-        serde_json::from_value(serde_json::json!({"name": "production"})).unwrap();
-    jeny_projects::create_environment(store, "admin@example.com", "app", environment)
-        .await
-        .unwrap();
-    let deploy = jeny_deploys::create_deploy(
+    common::queued_deploy(
         store,
-        &links(),
-        "deployer@example.com",
-        "app",
-        "production",
-        DeployRequest::default(),
+        serde_json::json!({"name": "app", "deploy_command": "true"}),
+        serde_json::json!({"name": "production"}),
     )
     .await
-    .unwrap();
-    deploy.id
 }
 
 /// Sets one column of the deploy's row to `value` behind the code's back.

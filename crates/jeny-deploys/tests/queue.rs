@@ -4,6 +4,8 @@
 //! store, so no call fails with an internal error and no deploy is lost or left behind.
 
 use jeny_core::DomainError;
+mod common;
+
 use jeny_core::ErrorCode;
 use jeny_deploys::{DeployError, DeployRequest, DeployStatus, Links};
 use jeny_store::{Backend, Store, both_backends, testing::TestDatabase};
@@ -12,23 +14,6 @@ use std::collections::BTreeSet;
 const ROUNDS: usize = 200;
 
 both_backends!(concurrent_queueing_and_cancelling_never_fails_and_loses_no_deploy);
-
-async fn newest_wins_environment(store: &Store) {
-    let project: jeny_projects::ProjectInput = serde_json::from_value(serde_json::json!({
-        "name": "app", "deploy_command": "true"
-    }))
-    .unwrap();
-    jeny_projects::create_project(store, "admin@example.com", project)
-        .await
-        .unwrap();
-    let environment: jeny_projects::EnvironmentInput = serde_json::from_value(serde_json::json!({
-        "name": "production", "queue_policy": "newest_wins"
-    }))
-    .unwrap();
-    jeny_projects::create_environment(store, "admin@example.com", "app", environment)
-        .await
-        .unwrap();
-}
 
 /// An error a client may get from a race (the deploy ended before the cancel came), never an
 /// internal error or an unavailable database.
@@ -43,12 +28,15 @@ fn assert_a_domain_answer(error: &DeployError) {
 async fn concurrent_queueing_and_cancelling_never_fails_and_loses_no_deploy(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let store = database.open().await;
-    newest_wins_environment(&store).await;
-    let links = Links {
-        base: "http://jeny.test".to_owned(),
-    };
+    let first = common::queued_deploy(
+        &store,
+        serde_json::json!({"name": "app", "deploy_command": "true"}),
+        serde_json::json!({"name": "production", "queue_policy": "newest_wins"}),
+    )
+    .await;
+    let links = common::links();
 
-    let mut created = BTreeSet::new();
+    let mut created = BTreeSet::from([first]);
     for round in 0..ROUNDS {
         // Two deploys queued and the newest queued one cancelled, all at once.
         let queue = |store: Store, links: Links| {

@@ -2,44 +2,27 @@
 //! batch N sees the line saying the output was removed as batch N + 1 or later, not as a batch it
 //! has already read. Both backends.
 
-use jeny_deploys::{DeployRequest, Links, prune_output};
+mod common;
+
+use jeny_deploys::prune_output;
 use jeny_store::{Backend, Store, both_backends, sqlx, testing::TestDatabase};
 
 both_backends!(removed_output_is_replaced_by_a_line_after_the_last_sequence_number);
 
 async fn finished_deploy_with_output(store: &Store) -> String {
-    let project: jeny_projects::ProjectInput = serde_json::from_value(serde_json::json!({
-        "name": "app", "deploy_command": "true", "output_retention_bytes": 1048576
-    }))
-    .unwrap();
-    jeny_projects::create_project(store, "admin@example.com", project)
-        .await
-        .unwrap();
-    let environment: jeny_projects::EnvironmentInput =
-        serde_json::from_value(serde_json::json!({"name": "production"})).unwrap();
-    jeny_projects::create_environment(store, "admin@example.com", "app", environment)
-        .await
-        .unwrap();
-    let links = Links {
-        base: "http://jeny.test".to_owned(),
-    };
-    let deploy = jeny_deploys::create_deploy(
+    let id = common::queued_deploy(
         store,
-        &links,
-        "deployer@example.com",
-        "app",
-        "production",
-        DeployRequest::default(),
+        serde_json::json!({"name": "app", "deploy_command": "true", "output_retention_bytes": 1048576}),
+        serde_json::json!({"name": "production"}),
     )
-    .await
-    .unwrap();
+    .await;
     // As a supervisor leaves it: three batches of output, then the end.
     let mut tx = store.begin().await.unwrap();
     for seq in 1..=3i64 {
         sqlx::query(
             "INSERT INTO deploy_output (deploy_id, seq, encoding, raw_bytes, data) VALUES ($1, $2, 'raw', 0, $3)",
         )
-        .bind(&deploy.id)
+        .bind(&id)
         .bind(seq)
         .bind(Vec::<u8>::new())
         .execute(tx.conn())
@@ -51,12 +34,12 @@ async fn finished_deploy_with_output(store: &Store) -> String {
          started_at = {now}, finished_at = {now} WHERE id = $1",
         now = tx.now_sql()
     ))
-    .bind(&deploy.id)
+    .bind(&id)
     .execute(tx.conn())
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    deploy.id
+    id
 }
 
 async fn removed_output_is_replaced_by_a_line_after_the_last_sequence_number(backend: Backend) {

@@ -2,7 +2,9 @@
 //! deploy (started late, after the deploy was ended or claimed again) runs nothing and changes
 //! nothing. Both backends.
 
-use jeny_deploys::{DeployRequest, Links, SupervisorSpec, supervise};
+mod common;
+
+use jeny_deploys::{SupervisorSpec, supervise};
 use jeny_store::{Backend, Store, both_backends, sqlx, testing::TestDatabase};
 use std::collections::BTreeMap;
 
@@ -13,31 +15,12 @@ both_backends!(
 );
 
 async fn running_deploy(store: &Store, lease_token: &str) -> String {
-    let project: jeny_projects::ProjectInput = serde_json::from_value(serde_json::json!({
-        "name": "app", "deploy_command": "true"
-    }))
-    .unwrap();
-    jeny_projects::create_project(store, "admin@example.com", project)
-        .await
-        .unwrap();
-    let environment: jeny_projects::EnvironmentInput =
-        serde_json::from_value(serde_json::json!({"name": "production"})).unwrap();
-    jeny_projects::create_environment(store, "admin@example.com", "app", environment)
-        .await
-        .unwrap();
-    let links = Links {
-        base: "http://jeny.test".to_owned(),
-    };
-    let deploy = jeny_deploys::create_deploy(
+    let id = common::queued_deploy(
         store,
-        &links,
-        "deployer@example.com",
-        "app",
-        "production",
-        DeployRequest::default(),
+        serde_json::json!({"name": "app", "deploy_command": "true"}),
+        serde_json::json!({"name": "production"}),
     )
-    .await
-    .unwrap();
+    .await;
     // As a dispatcher's claim leaves it: running, with a lease held by `lease_token`.
     let mut tx = store.begin().await.unwrap();
     sqlx::query(&format!(
@@ -45,13 +28,13 @@ async fn running_deploy(store: &Store, lease_token: &str) -> String {
          lease_token = $2, lease_expires_at = {now} + 60000000 WHERE id = $1",
         now = tx.now_sql()
     ))
-    .bind(&deploy.id)
+    .bind(&id)
     .bind(lease_token)
     .execute(tx.conn())
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    deploy.id
+    id
 }
 
 fn spec(

@@ -1132,6 +1132,70 @@ async fn marking_project(client: &Client, marks: &std::path::Path, hold: &std::p
     assert!(created.status().is_success(), "{created:?}");
 }
 
+/// Node A of a two-node test: a server named `a` on `database_url`, with a short lease, running
+/// the first deploy of the marking project (held until the file `hold` is removed).
+struct NodeA {
+    server: ServerProcess,
+    client: Client,
+    token: String,
+    marks: std::path::PathBuf,
+    hold: std::path::PathBuf,
+    first: String,
+}
+
+/// The flags of node `node` of a two-node test: one secret key, a 3 s lease.
+fn node_flags(database: &TestDatabase, node: &str) -> Vec<String> {
+    let key = database.dir.path().join("shared.key").display().to_string();
+    ["--node-name", node, "--secret-key-file", &key]
+        .into_iter()
+        .chain(["--deploy-lease-secs", "3", "--log", "info"])
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn node_a_running_a_deploy(database: &TestDatabase, database_url: &str) -> NodeA {
+    let marks = database.dir.path().join("marks");
+    let hold = database.dir.path().join("hold");
+    std::fs::write(&hold, "").unwrap();
+    let flags = node_flags(database, "a");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut server =
+        ServerProcess::start_on(database_url, &database.dir.path().join("a"), &flags, &[]);
+    server.wait_until_ready().await;
+    let token = admin_token(database).await;
+    let client = Client::new(&server.url, Some(token.clone()));
+    marking_project(&client, &marks, &hold).await;
+    let first = start_deploy(&client).await;
+    wait_for_mark(&marks, "start", &first).await;
+    NodeA {
+        server,
+        client,
+        token,
+        marks,
+        hold,
+        first,
+    }
+}
+
+/// Node B of a two-node test, on the database directly, with extra environment variables.
+async fn start_node_b(
+    database: &TestDatabase,
+    token: &str,
+    environment: &[(&str, &str)],
+) -> (ServerProcess, Client) {
+    let flags = node_flags(database, "b");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut server = ServerProcess::start_on(
+        &database.url,
+        &database.dir.path().join("b"),
+        &flags,
+        environment,
+    );
+    server.wait_until_ready().await;
+    let client = Client::new(&server.url, Some(token.to_owned()));
+    (server, client)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_cut_off_by_a_split_network_stops_its_command_before_another_node_runs_the_next() {
     a_node_that_loses_the_database_stops_its_command_before_another_runs_the_next(Loss::Stalled)
@@ -1149,37 +1213,19 @@ async fn a_node_refused_by_the_database_stops_its_command_before_another_node_ru
 async fn a_node_that_loses_the_database_stops_its_command_before_another_runs_the_next(loss: Loss) {
     let database = TestDatabase::create(Backend::Postgres).await;
     let (url_through_proxy, proxy) = through_a_proxy(&database).await;
-    let key = database.dir.path().join("shared.key").display().to_string();
-    let marks = database.dir.path().join("marks");
-    let hold = database.dir.path().join("hold");
-    std::fs::write(&hold, "").unwrap();
-    let (dir_a, dir_b) = (database.dir.path().join("a"), database.dir.path().join("b"));
-    let flags = |node: &'static str| {
-        vec![
-            "--node-name",
-            node,
-            "--secret-key-file",
-            &key,
-            "--deploy-lease-secs",
-            "3",
-            "--log",
-            "info",
-        ]
-    };
-    let mut server_a = ServerProcess::start_on(&url_through_proxy, &dir_a, &flags("a"), &[]);
-    server_a.wait_until_ready().await;
-    let token = admin_token(&database).await;
-    let a = Client::new(&server_a.url, Some(token.clone()));
-    marking_project(&a, &marks, &hold).await;
-    let first = start_deploy(&a).await;
-    wait_for_mark(&marks, "start", &first).await;
+    let NodeA {
+        server: mut server_a,
+        client: a,
+        token,
+        marks,
+        hold: _,
+        first,
+    } = node_a_running_a_deploy(&database, &url_through_proxy).await;
     assert_eq!(
         a.get_deploy(&first).await.unwrap().node.as_deref(),
         Some("a")
     );
-    let mut server_b = ServerProcess::start_on(&database.url, &dir_b, &flags("b"), &[]);
-    server_b.wait_until_ready().await;
-    let b = Client::new(&server_b.url, Some(token));
+    let (mut server_b, b) = start_node_b(&database, &token, &[]).await;
     let second = start_deploy(&b).await;
 
     match loss {
@@ -1235,36 +1281,16 @@ async fn a_node_that_loses_the_database_stops_its_command_before_another_runs_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_clock_is_off_interrupts_no_deploy_and_reorders_no_queue() {
     let database = TestDatabase::create(Backend::Postgres).await;
-    let key = database.dir.path().join("shared.key").display().to_string();
-    let marks = database.dir.path().join("marks");
-    let hold = database.dir.path().join("hold");
-    std::fs::write(&hold, "").unwrap();
-    let (dir_a, dir_b) = (database.dir.path().join("a"), database.dir.path().join("b"));
-    let flags = |node: &'static str| {
-        vec![
-            "--node-name",
-            node,
-            "--secret-key-file",
-            &key,
-            "--deploy-lease-secs",
-            "3",
-        ]
-    };
-    let mut server_a = ServerProcess::start_on(&database.url, &dir_a, &flags("a"), &[]);
-    server_a.wait_until_ready().await;
-    let token = admin_token(&database).await;
-    let a = Client::new(&server_a.url, Some(token.clone()));
-    marking_project(&a, &marks, &hold).await;
-    let first = start_deploy(&a).await;
-    wait_for_mark(&marks, "start", &first).await;
-    let mut server_b = ServerProcess::start_on(
-        &database.url,
-        &dir_b,
-        &flags("b"),
-        &[("JENY_CLOCK_OFFSET_MS", "30000")],
-    );
-    server_b.wait_until_ready().await;
-    let b = Client::new(&server_b.url, Some(token));
+    let NodeA {
+        server: mut server_a,
+        client: a,
+        token,
+        marks,
+        hold,
+        first,
+    } = node_a_running_a_deploy(&database, &database.url).await;
+    let (mut server_b, b) =
+        start_node_b(&database, &token, &[("JENY_CLOCK_OFFSET_MS", "30000")]).await;
 
     // Deploys queued one after the other, alternately through B and A.
     let mut queued = Vec::new();

@@ -470,7 +470,8 @@ async fn a_locked_environment_refuses_deploys_until_unlocked(backend: Backend) {
         DeployStatus::Succeeded
     );
     // A lock that expires lifts by itself (aged through the store, not waited for).
-    let soon = jeny_core::Timestamp::from_micros(jeny_core::Timestamp::now().as_micros() + 3_600_000_000);
+    let soon =
+        jeny_core::Timestamp::from_micros(jeny_core::Timestamp::now().as_micros() + 3_600_000_000);
     deployer
         .lock_environment(
             "app",

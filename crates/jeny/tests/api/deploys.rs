@@ -9,7 +9,10 @@ use serde_json::json;
 use std::time::Duration;
 
 both_backends!(
-    a_deploy_runs_its_command_with_its_variables_and_hosts,
+    a_deploy_runs_its_command_with_its_variables_and_jenys_facts,
+    what_a_deploy_ran_is_recorded_on_it,
+    a_finished_deploys_work_folder_is_removed,
+    a_deploy_is_queued_started_and_finished_in_the_event_log,
     a_failing_command_records_its_exit_code,
     deploys_of_one_environment_never_overlap_and_run_in_order,
     cancel_ends_a_queued_deploy_at_once_and_stops_a_running_one,
@@ -121,13 +124,26 @@ async fn wait_for_status(client: &Client, id: &str, status: DeployStatus) -> Dep
     }
 }
 
-async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend) {
-    let command = "echo \"token=$API_TOKEN level=$LOG_LEVEL\"; \
+/// The command of `variables_deploy`: prints its variables, jeny's facts and its inventory.
+const VARIABLES_COMMAND: &str = "echo \"token=$API_TOKEN level=$LOG_LEVEL\"; \
                    echo \"encoded=$(printf %s \"$API_TOKEN\" | base64)\"; \
                    echo \"jeny=$JENY_PROJECT/$JENY_ENVIRONMENT $JENY_DEPLOY_ID $JENY_REF $JENY_USER\"; \
                    echo \"hosts=$JENY_HOSTS\"; echo \"url=$JENY_DEPLOY_URL\"; \
                    echo \"inventory=$ANSIBLE_INVENTORY\"; test -s \"$JENY_INVENTORY\" && echo inventory-written; \
                    echo \"leak=${CARGO_MANIFEST_DIR:-none}\"; pwd; echo oops >&2";
+
+/// A deploy of `v1.2.3` by a deployer, with a secret, a short secret and a variable the
+/// environment overrides, run to its end.
+struct VariablesDeploy {
+    app: jeny_testkit::TestApp,
+    admin: Client,
+    started: Deploy,
+    finished: Deploy,
+    output: String,
+}
+
+async fn variables_deploy(backend: Backend) -> VariablesDeploy {
+    let command = VARIABLES_COMMAND;
     let (app, admin) = app_with(backend, command).await;
     set_variable(
         &admin,
@@ -177,6 +193,23 @@ async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend
     let finished = deployer.wait_for_deploy(&started.id).await.unwrap();
     let output = deployer.deploy_output(&started.id, false).await.unwrap();
     assert_eq!(finished.status, DeployStatus::Succeeded, "{output}");
+    VariablesDeploy {
+        app,
+        admin,
+        started,
+        finished,
+        output,
+    }
+}
+
+async fn a_deploy_runs_its_command_with_its_variables_and_jenys_facts(backend: Backend) {
+    let VariablesDeploy {
+        started,
+        finished,
+        output,
+        ..
+    } = variables_deploy(backend).await;
+
     assert_eq!(finished.exit_code, Some(0));
     assert!(finished.started_at.is_some() && finished.finished_at.is_some());
     assert!(output.contains("token=*** level=warn"), "{output}");
@@ -202,9 +235,13 @@ async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend
         output.contains("[jeny] note: the secret PIN is shorter than 4 bytes"),
         "{output}"
     );
+}
 
-    // What ran is recorded: the command, the variables (a secret by reference), the hosts.
-    assert_eq!(finished.command.as_deref(), Some(command));
+/// What ran is recorded: the command, the variables (a secret by reference), the hosts.
+async fn what_a_deploy_ran_is_recorded_on_it(backend: Backend) {
+    let VariablesDeploy { finished, .. } = variables_deploy(backend).await;
+
+    assert_eq!(finished.command.as_deref(), Some(VARIABLES_COMMAND));
     let variables: Vec<_> = finished
         .variables
         .iter()
@@ -228,16 +265,24 @@ async fn a_deploy_runs_its_command_with_its_variables_and_hosts(backend: Backend
     let hosts: Vec<_> = finished.hosts.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(hosts, ["web-1", "web-2"]);
     assert_eq!(finished.hosts[0].address, "web-1.internal");
+}
 
-    // The working directory is removed afterwards.
+async fn a_finished_deploys_work_folder_is_removed(backend: Backend) {
+    let VariablesDeploy { app, started, .. } = variables_deploy(backend).await;
+
     let workdir = app.config.data_dir.join("deploys").join(&started.id);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while workdir.exists() && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!workdir.exists(), "{} is left behind", workdir.display());
+}
 
-    // Queued, started and finished are in the event log, finished with what consumers need.
+/// Queued, started and finished are in the event log, finished with what consumers need and no
+/// secret.
+async fn a_deploy_is_queued_started_and_finished_in_the_event_log(backend: Backend) {
+    let VariablesDeploy { admin, .. } = variables_deploy(backend).await;
+
     let events = admin
         .list_events(0, Some(500), Some("app"), Some("deploy."))
         .await

@@ -258,8 +258,9 @@ async fn queue(
             // Locks in one order: the environment's queue, then deploy rows, then (appending an
             // event) the event order. Cancels and ends take them in the same order.
             store::lock_queue(&mut tx, &environment.id).await?;
+            let backend = tx.backend();
             if let Some(lock) =
-                store::lock_in(tx.conn(), &environment.id, &project.name, &environment.name).await?
+                store::lock_in(tx.conn(), backend, &environment.id, &project.name, &environment.name).await?
             {
                 return Err(DeployError::Locked {
                     environment: format!("{}/{}", project.name, environment.name),
@@ -461,7 +462,14 @@ pub async fn get_lock(
     environment: &str,
 ) -> Result<Option<EnvironmentLock>, DeployError> {
     let found = jeny_projects::get_environment(store, project, environment).await?;
-    Ok(store::lock_in(store.reader(), &found.id, project, environment).await?)
+    Ok(store::lock_in(
+        store.reader(),
+        store.backend(),
+        &found.id,
+        project,
+        environment,
+    )
+    .await?)
 }
 
 /// Locks an environment against new deploys (a running or queued one is not touched).

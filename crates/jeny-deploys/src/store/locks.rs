@@ -2,22 +2,24 @@
 
 use crate::model::EnvironmentLock;
 use jeny_core::Timestamp;
-use jeny_store::{AnyRow, Row, StoreError, WriteTx, sqlx};
+use jeny_store::{AnyRow, Backend, Row, StoreError, WriteTx, sqlx};
 
-/// The environment's lock in force now (an expired lock is no lock), read with `executor`: the
-/// store's reader pool, or a write transaction's connection.
+/// The environment's lock in force now by the database's clock (an expired lock is no lock),
+/// read with `executor`: the store's reader pool, or a write transaction's connection, on
+/// `backend`.
 pub(crate) async fn lock_in<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    backend: Backend,
     environment_id: &str,
     project: &str,
     environment: &str,
 ) -> Result<Option<EnvironmentLock>, StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "SELECT reason, locked_by, locked_at, expires_at FROM environment_locks WHERE environment_id = $1 \
-         AND (expires_at IS NULL OR expires_at > $2)",
-    )
+         AND (expires_at IS NULL OR expires_at > {})",
+        backend.now_sql()
+    ))
     .bind(environment_id)
-    .bind(Timestamp::now().as_micros())
     .fetch_optional(executor)
     .await?;
     row.map(|row| lock_from_row(&row, project, environment))
@@ -68,11 +70,11 @@ pub(crate) async fn delete_lock(
     tx: &mut WriteTx,
     environment_id: &str,
 ) -> Result<bool, StoreError> {
-    let result = sqlx::query(
-        "DELETE FROM environment_locks WHERE environment_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
-    )
+    let result = sqlx::query(&format!(
+        "DELETE FROM environment_locks WHERE environment_id = $1 AND (expires_at IS NULL OR expires_at > {})",
+        tx.now_sql()
+    ))
     .bind(environment_id)
-    .bind(Timestamp::now().as_micros())
     .execute(tx.conn())
     .await?;
     sqlx::query("DELETE FROM environment_locks WHERE environment_id = $1")

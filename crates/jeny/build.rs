@@ -5,7 +5,10 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var("PROFILE").as_deref() == Ok("release") {
+    let release = std::env::var("PROFILE").as_deref() == Ok("release");
+    // GNU ld, gold, lld and mold take the flag; other platforms' linkers do not.
+    let linux = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
+    if release && linux {
         println!("cargo:rustc-link-arg-bins=-Wl,--compress-debug-sections=zlib");
     }
 }

@@ -132,6 +132,29 @@ impl Dispatcher {
     /// else will stop them) and removes the deploy's work folder. Runs on every pass, the first
     /// at start-up; each deploy is cleared once.
     async fn clear_leftovers(&self) -> Result<(), StoreError> {
+        // A supervisor of this node that died (killed, crashed) leaves its command with nobody to
+        // stop it: stop it at once, long before the lease expires and another node may start
+        // the environment's next deploy.
+        for (id, pid) in store::supervisors_on(&self.store, &self.config.node).await? {
+            if supervisor_alive(pid) {
+                continue;
+            }
+            let killed = kill_leftovers(&id);
+            if killed > 0 {
+                let mut tx = self.store.begin().await?;
+                store::append_jeny_line(
+                    &mut tx,
+                    &id,
+                    &format!(
+                        "[jeny] its supervisor is gone: the {killed} process(es) its command left were killed"
+                    ),
+                )
+                .await?;
+                tx.wake_on_commit(Channel::Deploys).await?;
+                tx.commit().await?;
+                tracing::warn!(deploy = %id, killed, "killed what a lost supervisor's command left running");
+            }
+        }
         for id in store::leftovers_of(&self.store, &self.config.node).await? {
             let killed = kill_leftovers(&id);
             let work_dir = self.config.data_dir.join("deploys").join(&id);
@@ -458,6 +481,22 @@ enum StartError {
 impl jeny_store::MaybeContention for StartError {
     fn is_contention(&self) -> bool {
         matches!(self, StartError::Store(error) if error.is_contention())
+    }
+}
+
+/// Whether the supervisor process `pid` still runs (a zombie does not; a pid taken by another
+/// process counts as running, which only delays the kill to the lease's expiry).
+fn supervisor_alive(pid: i64) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Err(nix::errno::Errno::ESRCH) => false,
+        _ => !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        }),
     }
 }
 

@@ -519,6 +519,20 @@ pub(crate) async fn lease_expired_at(
     .await?)
 }
 
+/// `node`'s running deploys whose supervisor has started, with its pid.
+pub(crate) async fn supervisors_on(
+    store: &Store,
+    node: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, supervisor_pid FROM deploys WHERE status = 'running' AND runner_node = $1 \
+         AND supervisor_pid IS NOT NULL",
+    )
+    .bind(node)
+    .fetch_all(store.reader())
+    .await?)
+}
+
 /// `node`'s interrupted deploys whose leftovers (processes, work folder) it has not cleared.
 pub(crate) async fn leftovers_of(store: &Store, node: &str) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(

@@ -380,7 +380,11 @@ both_backends!(
 #[test]
 fn both_migration_folders_hold_the_listed_files() {
     for backend in ["sqlite", "postgres"] {
-        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/").to_owned() + backend;
+        // The package folder as cargo gives it at run time, not the one compiled in (a binary
+        // reused from a build cache of another checkout carries that checkout's).
+        let package = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+        let folder = format!("{package}/migrations/{backend}");
         let mut files: Vec<String> = std::fs::read_dir(&folder)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

@@ -2,7 +2,8 @@
 //! reads from an inventory script (`--list`: every host, one group per tag `key_value`, host
 //! variables under `_meta`; `--host NAME`: one host's variables). Invoked as `jeny-inventory`
 //! (a link to the binary), `jeny` behaves as `jeny inventory`, so the link is an inventory script:
-//! `ansible-playbook -i /usr/local/bin/jeny-inventory site.yml`.
+//! `ansible-playbook -i /usr/local/bin/jeny-inventory site.yml`. Every variable's string is marked
+//! `{"__ansible_unsafe": ...}`, so Ansible never evaluates a template a tag holds.
 
 use crate::connection::Connection;
 use clap::Args;
@@ -55,7 +56,7 @@ pub async fn inventory(args: InventoryArgs) -> anyhow::Result<i32> {
     }
     let output = match &args.host {
         Some(name) => match hosts.iter().find(|host| &host.name == name) {
-            Some(host) => serde_json::Value::Object(jeny_hosts::inventory::host_variables(host)),
+            Some(host) => jeny_hosts::inventory::inventory_host(host),
             // Ansible expects an empty object for a host it does not know.
             None => serde_json::json!({}),
         },

@@ -51,8 +51,8 @@ pub struct SupervisorSpec {
     pub environment: BTreeMap<String, String>,
     /// Values to mask in the output.
     pub secrets: Vec<String>,
-    /// The Ansible inventory to write at `environment["JENY_INVENTORY"]`.
-    pub inventory: serde_json::Value,
+    /// The Ansible inventory file's text (YAML) to write at `environment["JENY_INVENTORY"]`.
+    pub inventory: String,
     pub timeout_ms: u64,
     pub grace_ms: u64,
     pub output_cap_bytes: u64,
@@ -294,11 +294,10 @@ async fn run_deploy(
             spec.work_dir.display()
         ));
     }
-    if let Some(inventory) = spec.environment.get("JENY_INVENTORY") {
-        let text = serde_json::to_string_pretty(&spec.inventory).unwrap_or_default();
-        if let Err(error) = tokio::fs::write(inventory, text).await {
-            return Outcome::Errored(format!("cannot write the inventory {inventory}: {error}"));
-        }
+    if let Some(inventory) = spec.environment.get("JENY_INVENTORY")
+        && let Err(error) = tokio::fs::write(inventory, &spec.inventory).await
+    {
+        return Outcome::Errored(format!("cannot write the inventory {inventory}: {error}"));
     }
     match &spec.repository {
         Some(repository) => {

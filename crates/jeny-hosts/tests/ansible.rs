@@ -1,7 +1,8 @@
 //! The inventories read by the real Ansible (`tests/peers/ansible/setup` installs it): the file
 //! form through `ansible-inventory` and `ansible-playbook`, the script form through
-//! `ansible-inventory`. The playbook runs against `ansible_connection=local` hosts and records
-//! which hosts it saw, with which variables.
+//! `ansible-inventory` and `ansible-playbook`. The playbook runs against `ansible_connection=local`
+//! hosts and records which hosts it saw, with which variables. Tags holding template syntax reach
+//! the playbook as data, in both forms, for hosts added by hand and synced from EC2.
 
 use jeny_core::Timestamp;
 use jeny_hosts::inventory::{inventory_file, inventory_list};
@@ -74,6 +75,23 @@ fn ansible(program: &str, args: &[&str], dir: &Path) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// A value as `ansible-inventory --list` shows it, with the unsafe marking taken off (and checked:
+/// every string Ansible read from jeny's inventory must be marked).
+fn plain(value: &Value) -> Value {
+    match value {
+        Value::Object(map) if map.len() == 1 && map.contains_key("__ansible_unsafe") => {
+            map["__ansible_unsafe"].clone()
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, item)| (key.clone(), plain(item)))
+                .collect(),
+        ),
+        Value::String(text) => panic!("{text:?} reached Ansible without the unsafe marking"),
+        other => other.clone(),
+    }
+}
+
 fn groups_of(listed: &Value, group: &str) -> Vec<String> {
     let mut members: Vec<String> = listed[group]["hosts"]
         .as_array()
@@ -88,21 +106,17 @@ fn groups_of(listed: &Value, group: &str) -> Vec<String> {
 #[test]
 fn ansible_reads_the_inventory_file_with_groups_and_variables() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("inventory.json"),
-        inventory_file(&hosts()).to_string(),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("inventory.yml"), inventory_file(&hosts())).unwrap();
     let listed: Value = serde_json::from_str(&ansible(
         "ansible-inventory",
-        &["-i", "inventory.json", "--list"],
+        &["-i", "inventory.yml", "--list"],
         dir.path(),
     ))
     .unwrap();
     assert_eq!(groups_of(&listed, "role_web"), ["web-1", "web-2"]);
     assert_eq!(groups_of(&listed, "role_db"), ["db-1"]);
     assert_eq!(groups_of(&listed, "aws_az_us_east_1a"), ["web-1"]);
-    let web_1 = &listed["_meta"]["hostvars"]["web-1"];
+    let web_1 = &plain(&listed["_meta"]["hostvars"]["web-1"]);
     assert_eq!(web_1["ansible_host"], "10.0.0.1");
     assert_eq!(web_1["role"], "web");
     assert_eq!(web_1["aws_az"], "us-east-1a");
@@ -129,7 +143,7 @@ fn ansible_reads_the_script_form() {
     .unwrap();
     assert_eq!(groups_of(&listed, "role_web"), ["web-1", "web-2"]);
     assert_eq!(
-        listed["_meta"]["hostvars"]["db-1"]["ansible_host"],
+        plain(&listed["_meta"]["hostvars"]["db-1"])["ansible_host"],
         "10.0.1.1"
     );
 }
@@ -139,11 +153,7 @@ fn a_playbook_sees_exactly_the_hosts_of_a_group_with_their_variables() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tmp")).unwrap();
     std::fs::create_dir(dir.path().join("seen")).unwrap();
-    std::fs::write(
-        dir.path().join("inventory.json"),
-        inventory_file(&hosts()).to_string(),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("inventory.yml"), inventory_file(&hosts())).unwrap();
     std::fs::write(
         dir.path().join("play.yml"),
         "- hosts: role_web\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: \"{{ playbook_dir }}/seen/{{ inventory_hostname }}\"\n        content: \"{{ ansible_host }} {{ role }} {{ jeny_tags['aws:az'] }}\"\n",
@@ -153,7 +163,7 @@ fn a_playbook_sees_exactly_the_hosts_of_a_group_with_their_variables() {
         "ansible-playbook",
         &[
             "-i",
-            "inventory.json",
+            "inventory.yml",
             "play.yml",
             "-e",
             "ansible_connection=local",
@@ -174,4 +184,111 @@ fn a_playbook_sees_exactly_the_hosts_of_a_group_with_their_variables() {
     );
     let web_2 = std::fs::read_to_string(dir.path().join("seen/web-2")).unwrap();
     assert_eq!(web_2, "10.0.0.2 web us-east-1b");
+}
+
+/// The two inventory forms of `hosts` written into `dir`: the file, and a script printing the
+/// `--list` form. Returns what `-i` takes for each.
+fn both_forms(hosts: &[Host], dir: &Path) -> [&'static str; 2] {
+    std::fs::write(dir.join("inventory.yml"), inventory_file(hosts)).unwrap();
+    std::fs::write(dir.join("list.json"), inventory_list(hosts).to_string()).unwrap();
+    let script = dir.join("inventory.sh");
+    std::fs::write(&script, "#!/bin/sh\nif [ \"$1\" = --list ]; then cat \"$(dirname \"$0\")/list.json\"; else echo '{}'; fi\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ["inventory.yml", "inventory.sh"]
+}
+
+const LOOKUP: &str = "{{ lookup('pipe','id') }}";
+const STATEMENT: &str = "{% if true %}x{% endif %}";
+
+#[test]
+fn tags_holding_templates_reach_a_playbook_as_data_in_both_forms() {
+    let by_hand = host(
+        "by-hand",
+        "127.0.0.1",
+        &[("Name", LOOKUP), ("shape", STATEMENT), (LOOKUP, "key")],
+    );
+    let from_ec2 = Host {
+        source: HostSource::Aws,
+        ..host(
+            "i-0123456789abcdef0",
+            "127.0.0.1",
+            &[("Name", LOOKUP), ("shape", STATEMENT), (LOOKUP, "key")],
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tmp")).unwrap();
+    std::fs::write(
+        dir.path().join("play.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: \"{{ playbook_dir }}/seen/{{ inventory_hostname }}\"\n        content: \"{{ jeny_tags['Name'] }}|{{ Name }}|{{ jeny_tags['shape'] }}|{{ shape }}|{{ jeny_tags | dictsort | map('first') | join(',') }}\"\n",
+    )
+    .unwrap();
+    for form in both_forms(&[by_hand, from_ec2], dir.path()) {
+        let seen = dir.path().join("seen");
+        let _ = std::fs::remove_dir_all(&seen);
+        std::fs::create_dir(&seen).unwrap();
+        ansible(
+            "ansible-playbook",
+            &[
+                "-i",
+                form,
+                "play.yml",
+                "-e",
+                "ansible_connection=local",
+                "-e",
+                "ansible_python_interpreter=auto_silent",
+            ],
+            dir.path(),
+        );
+        for name in ["by-hand", "i-0123456789abcdef0"] {
+            let printed = std::fs::read_to_string(seen.join(name)).unwrap();
+            assert_eq!(
+                printed,
+                format!("{LOOKUP}|{LOOKUP}|{STATEMENT}|{STATEMENT}|Name,shape,{LOOKUP}"),
+                "{form}: host {name} printed its tags evaluated"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_string_reaches_ansible_exactly_and_marked_unsafe_in_both_forms() {
+    let awkward = [
+        ("plain", "web"),
+        ("spaces", "  leading and trailing  "),
+        ("yaml", "a: b # c - [d] {e} & *f !g | > ? % @ `"),
+        ("quotes", r#"'single' "double" \back\slash"#),
+        ("scalars", "null"),
+        ("boolean", "true"),
+        ("number", "1e3"),
+        ("tilde", "~"),
+        ("empty", ""),
+        ("unicode", "été 日本 😀"),
+        ("separators", "line\u{2028}paragraph\u{2029}bom\u{feff}"),
+        ("key: with # yaml", "v"),
+        ("{% raw %}", "{{ '{' }}"),
+    ];
+    let hosts = [host("web-1", "10.0.0.1", &awkward)];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tmp")).unwrap();
+    let expected: serde_json::Map<String, Value> = awkward
+        .iter()
+        .map(|(key, value)| (key.to_string(), Value::from(*value)))
+        .collect();
+    for form in both_forms(&hosts, dir.path()) {
+        let listed: Value = serde_json::from_str(&ansible(
+            "ansible-inventory",
+            &["-i", form, "--list"],
+            dir.path(),
+        ))
+        .unwrap();
+        let variables = plain(&listed["_meta"]["hostvars"]["web-1"]);
+        assert_eq!(
+            variables["jeny_tags"],
+            Value::Object(expected.clone()),
+            "{form}"
+        );
+        assert_eq!(variables["ansible_host"], "10.0.0.1", "{form}");
+        assert_eq!(variables["spaces"], "  leading and trailing  ", "{form}");
+    }
 }

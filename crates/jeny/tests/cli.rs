@@ -529,7 +529,10 @@ async fn the_inventory_script_is_read_by_real_ansible() {
         inventory["_meta"]["hostvars"].get("db-1").is_none(),
         "db-1 is not in production"
     );
-    assert_eq!(inventory["_meta"]["hostvars"]["web-2"]["az"], "b");
+    assert_eq!(
+        inventory["_meta"]["hostvars"]["web-2"]["az"],
+        serde_json::json!({"__ansible_unsafe": "b"})
+    );
 
     std::fs::write(
         dir.path().join("site.yml"),
@@ -565,7 +568,10 @@ async fn the_inventory_script_is_read_by_real_ansible() {
         .await
         .unwrap();
     let variables: Value = serde_json::from_slice(&host.stdout).unwrap();
-    assert_eq!(variables["ansible_host"], "127.0.0.1");
+    assert_eq!(
+        variables["ansible_host"],
+        serde_json::json!({"__ansible_unsafe": "127.0.0.1"})
+    );
     let unknown = jeny_at(&app.url, &token)
         .args([
             "inventory",
@@ -583,6 +589,98 @@ async fn the_inventory_script_is_read_by_real_ansible() {
         serde_json::from_slice::<Value>(&unknown.stdout).unwrap(),
         serde_json::json!({})
     );
+}
+
+/// What a tag may hold that Ansible would evaluate in a plain string.
+const LOOKUP: &str = "{{ lookup('pipe','id') }}";
+const STATEMENT: &str = "{% if true %}x{% endif %}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_holding_templates_reach_ansible_as_data_from_ec2_and_by_hand() {
+    // The deploy's playbook prints each host's tags; it runs on the deploy's inventory file, and
+    // then (below) on the dynamic inventory script.
+    let playbook = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n        msg: \"tags of {{ inventory_hostname }}: {{ jeny_tags['Name'] }} {{ jeny_tags['shape'] }} {{ shape }}\"\n";
+    let command = format!(
+        "cat > site.yml <<'EOF'\n{playbook}EOF\nansible-playbook site.yml -e ansible_connection=local"
+    );
+    let (app, token) = long_running_app(&command).await;
+    let admin = app.with_admin().await;
+    let post = |path: &str, body: Value| {
+        let request = admin.request(reqwest::Method::POST, path).json(&body);
+        async move { request.send().await.unwrap().error_for_status().unwrap() }
+    };
+    admin
+        .patch_environment(
+            "app",
+            "production",
+            &serde_json::json!({"host_selector": {"role": "web"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    let tags = [("Name", LOOKUP), ("role", "web"), ("shape", STATEMENT)];
+    let moto = jeny_testkit::Moto::start().await;
+    moto.run_instances("eu-west-1", 1, &tags).await;
+    post(
+        "/api/v1/aws/accounts",
+        serde_json::json!({
+            "name": "main", "regions": ["eu-west-1"], "access_key_id": "testing",
+            "secret_access_key": "testing", "endpoint_url": moto.url, "enabled": false,
+        }),
+    )
+    .await;
+    post("/api/v1/aws/accounts/main/sync", Value::Null).await;
+    post(
+        "/api/v1/hosts",
+        serde_json::json!({"name": "by-hand", "address": "127.0.0.1", "tags": tags.iter().copied().collect::<std::collections::BTreeMap<_, _>>()}),
+    )
+    .await;
+    let hosts: Vec<String> = admin
+        .environment_hosts("app", "production", None, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|host| host.name)
+        .collect();
+    assert_eq!(hosts.len(), 2, "one host from EC2, one by hand: {hosts:?}");
+    let assert_printed_as_data = |output: &str| {
+        assert!(!output.contains("uid="), "a tag's lookup ran: {output}");
+        for host in &hosts {
+            assert!(
+                output.contains(&format!("tags of {host}: {LOOKUP} {STATEMENT} {STATEMENT}")),
+                "{host}'s tags were not printed as they are: {output}"
+            );
+        }
+    };
+
+    // The deploy's inventory file.
+    let deployed = jeny(&app, &token, &["deploy", "app", "production"], None).await;
+    assert_exit(&deployed, 0);
+    assert_printed_as_data(&text(&deployed.stdout));
+
+    // The dynamic inventory script.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("jeny-inventory");
+    std::os::unix::fs::symlink(JENY, &script).unwrap();
+    std::fs::write(dir.path().join("site.yml"), playbook).unwrap();
+    let played = tokio::process::Command::new("ansible-playbook")
+        .arg("-i")
+        .arg(&script)
+        .arg(dir.path().join("site.yml"))
+        .args(["-e", "ansible_connection=local"])
+        .envs([
+            ("JENY_SERVER", app.url.clone()),
+            ("JENY_TOKEN", token.clone()),
+            ("JENY_PROJECT", "app".to_owned()),
+            ("JENY_ENVIRONMENT", "production".to_owned()),
+        ])
+        .output()
+        .await
+        .expect("ansible-playbook (tests/peers/ansible/setup installs it)");
+    let output = text(&played.stdout);
+    assert!(played.status.success(), "{output}{}", text(&played.stderr));
+    assert_printed_as_data(&output);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium } from '@playwright/test';
 import { STATE_FILE } from './server';
@@ -30,7 +30,12 @@ export default async function globalSetup(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jeny-e2e-'));
   const logFile = join(dataDir, 'server.log');
   const output = openSync(logFile, 'w');
-  const env: NodeJS.ProcessEnv = { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
+  // Deploys run as this user (root on CI: named, so that jeny allows it).
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    JENY_DEPLOY_USER: process.env.JENY_DEPLOY_USER ?? userInfo().username,
+  };
   if (!process.env.JENY_WEB_DIR) delete env.JENY_WEB_DIR;
   const child = spawn(BINARY, ['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
     env,

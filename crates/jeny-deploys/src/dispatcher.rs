@@ -42,6 +42,10 @@ pub struct RunnerConfig {
     pub database_url: String,
     /// The `jeny` binary to start supervisors with (`jeny supervise`).
     pub supervisor_program: PathBuf,
+    /// The sandbox every deploy's command runs in, or why this node cannot run deploys (no
+    /// bubblewrap, root without a deploy user): each deploy it claims then ends `errored` with
+    /// that reason.
+    pub sandbox: Result<crate::Sandbox, String>,
 }
 
 /// Runs the dispatcher loop until `shutdown`. Running deploys are left to their supervisors.
@@ -226,6 +230,11 @@ impl Dispatcher {
             jeny_projects::get_environment(&self.store, &deploy.project, &deploy.environment)
                 .await?;
         let command = environment
+        let sandbox = self
+            .config
+            .sandbox
+            .clone()
+            .map_err(StartError::NoSandbox)?;
             .deploy_command
             .clone()
             .unwrap_or_else(|| project.deploy_command.clone());
@@ -271,7 +280,8 @@ impl Dispatcher {
             inventory: inventory_path.display().to_string(),
             url: self.links.deploy_page(&deploy.project, &deploy.id),
         };
-        let environment_variables = command_environment(std::env::vars(), &variables, &facts);
+        let environment_variables =
+            command_environment(self.server_environment(), &variables, &facts);
         let recorded_variables: Vec<DeployVariable> = variables
             .iter()
             .map(|variable| DeployVariable {
@@ -352,6 +362,7 @@ impl Dispatcher {
                 .map(|(key, value)| (key, value.expose().clone()))
                 .collect(),
             inventory: jeny_hosts::inventory::inventory_file(&hosts),
+            sandbox,
             timeout_ms: u64::from(environment.deploy_timeout_secs) * 1000,
             grace_ms: u64::from(environment.deploy_grace_secs) * 1000,
             output_cap_bytes: self.config.output_cap_bytes,
@@ -382,6 +393,23 @@ impl Dispatcher {
             .create(true)
             .append(true)
             .open(&log_path)
+    /// The server's variables a deploy may inherit: a deploy user gets its own `HOME`, `USER` and
+    /// `LOGNAME`, and no SSH agent of the server's.
+    fn server_environment(&self) -> Vec<(String, String)> {
+        let mut variables: Vec<(String, String)> = std::env::vars().collect();
+        if let Some(user) = self.config.sandbox.as_ref().ok().and_then(|s| s.user.as_ref()) {
+            variables.retain(|(name, _)| {
+                !matches!(name.as_str(), "HOME" | "USER" | "LOGNAME" | "SSH_AUTH_SOCK")
+            });
+            variables.extend([
+                ("HOME".to_owned(), user.home.display().to_string()),
+                ("USER".to_owned(), user.name.clone()),
+                ("LOGNAME".to_owned(), user.name.clone()),
+            ]);
+        }
+        variables
+    }
+
             .map_err(|error| StartError::Io {
                 what: format!("cannot open {}", log_path.display()),
                 error,
@@ -478,6 +506,8 @@ enum StartError {
     },
 }
 
+    #[error("{0}")]
+    NoSandbox(String),
 impl jeny_store::MaybeContention for StartError {
     fn is_contention(&self) -> bool {
         matches!(self, StartError::Store(error) if error.is_contention())
@@ -505,19 +535,9 @@ fn supervisor_alive(pid: i64) -> bool {
 /// unless it cleared its environment). Returns how many were killed.
 fn kill_leftovers(deploy_id: &str) -> usize {
     let marker = format!("JENY_DEPLOY_ID={deploy_id}");
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
     let mut killed = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+    for (pid, path) in crate::sandbox::processes() {
+        let Ok(environ) = std::fs::read(path.join("environ")) else {
             continue;
         };
         if environ

@@ -7,7 +7,7 @@
 //! - `dispatcher`: the server's loop that claims queued deploys and starts supervisors, and ends
 //!   deploys whose supervisor is gone;
 //! - `supervisor`: the process that owns one deploy (checkout, command, output, lease, end);
-//! - `runner`, `checkout`, `environment`, `mask`, `output`: the pieces it is made of.
+//! - `runner`, `sandbox`, `checkout`, `environment`, `mask`, `output`: the pieces it is made of.
 
 pub mod api;
 pub mod checkout;
@@ -19,6 +19,7 @@ mod model;
 pub mod output;
 pub mod retention;
 pub mod runner;
+pub mod sandbox;
 mod service;
 mod store;
 pub mod supervisor;
@@ -31,6 +32,7 @@ pub use model::{
     TargetHost,
 };
 pub use output::{OutputChunk, OutputStream};
+pub use sandbox::{DeployUser, Sandbox, SandboxError};
 pub use retention::{prune_output, run_retention};
 pub use service::{
     Links, cancel_deploy, create_deploy, get_deploy, get_lock, latest_deploys, list_deploys,

@@ -3,9 +3,13 @@
 //! marked with their stream and time. Stopping it (cancel, or the timeout) sends SIGTERM to the
 //! whole group, waits a grace period, then SIGKILLs the group, so grandchildren (a `sleep` in a
 //! script, `ansible-playbook`'s forks) die too. When the command exits on its own, whatever it
-//! left running in its group is killed as well: a deploy ends when its command does. (A daemon
-//! a deploy starts must leave the group, with `setsid`, to outlive it.)
+//! left running in its group is killed as well: a deploy ends when its command does.
+//!
+//! A sandboxed command (`CommandSpec::sandbox`, which the server always sets) runs under
+//! bubblewrap in a PID namespace of its own: stopping it signals every process of that namespace,
+//! whatever session or group it put itself in, and everything in it ends with the command.
 
+use crate::sandbox::{self, Sandbox};
 use jeny_core::{Secret, Timestamp};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -29,6 +33,8 @@ pub struct CommandSpec {
     pub timeout: Duration,
     /// Between SIGTERM and SIGKILL when the command is stopped.
     pub grace: Duration,
+    /// The sandbox it runs in; its folder is `working_dir`'s parent (the deploy's folder).
+    pub sandbox: Option<Sandbox>,
 }
 
 pub use crate::output::{OutputChunk as Chunk, OutputStream as Stream};
@@ -57,9 +63,20 @@ pub async fn run(
     chunks: mpsc::Sender<Chunk>,
     cancel: CancellationToken,
 ) -> std::io::Result<Ending> {
-    let mut child = tokio::process::Command::new(&spec.shell)
-        .arg("-c")
-        .arg(&spec.command)
+    let mut command = match &spec.sandbox {
+        Some(sandbox) => sandbox.command(
+            &spec.shell,
+            &spec.command,
+            spec.working_dir.parent().unwrap_or(&spec.working_dir),
+            &spec.working_dir,
+        ),
+        None => {
+            let mut command = tokio::process::Command::new(&spec.shell);
+            command.arg("-c").arg(&spec.command);
+            command
+        }
+    };
+    let mut child = command
         .env_clear()
         .envs(
             spec.environment
@@ -73,6 +90,7 @@ pub async fn run(
         .stderr(Stdio::piped())
         .spawn()?;
     let group = Pid::from_raw(child.id().map(|id| id as i32).unwrap_or_default());
+    let sandboxed = spec.sandbox.is_some();
     // Larger pipes: a command printing fast is read in fewer, larger pieces (Linux; the size is
     // a request, and a refusal leaves the default).
     for pipe in [
@@ -94,11 +112,11 @@ pub async fn run(
             Ending::Exited(exit_code(status))
         }
         _ = cancel.cancelled() => {
-            stop_group(&mut child, group, spec.grace).await;
+            stop_group(&mut child, group, sandboxed, spec.grace).await;
             Ending::Cancelled
         }
         _ = tokio::time::sleep(spec.timeout) => {
-            stop_group(&mut child, group, spec.grace).await;
+            stop_group(&mut child, group, sandboxed, spec.grace).await;
             Ending::TimedOut
         }
     };
@@ -115,8 +133,18 @@ pub async fn run(
 }
 
 /// SIGTERM to the group, the grace period for the command to exit, then SIGKILL to the group.
-async fn stop_group(child: &mut tokio::process::Child, group: Pid, grace: Duration) {
-    let _ = killpg(group, Signal::SIGTERM);
+/// In a sandbox the SIGTERM goes to every process of its namespace but bubblewrap's own (which
+/// would die of it at once and take the namespace down with SIGKILL, leaving the command no
+/// grace); the SIGKILL to the group reaches bubblewrap, and the namespace dies with it.
+async fn stop_group(
+    child: &mut tokio::process::Child,
+    group: Pid,
+    sandboxed: bool,
+    grace: Duration,
+) {
+    if !(sandboxed && sandbox::signal_namespace(group.as_raw(), Signal::SIGTERM)) {
+        let _ = killpg(group, Signal::SIGTERM);
+    }
     if tokio::time::timeout(grace, child.wait()).await.is_err() {
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait().await;

@@ -12,6 +12,7 @@ use crate::model::DeployStatus;
 use crate::output::{OutputStream, encode_frame};
 use crate::runner::{self, CommandSpec};
 use crate::store::{self, Ending};
+use crate::sandbox::{self, Sandbox};
 use crate::{Masker, OutputChunk, checkout};
 use jeny_core::{ErrorChain, Secret, Timestamp};
 use jeny_store::{Channel, Store, StoreError, StoreOptions, sqlx};
@@ -62,6 +63,8 @@ pub struct SupervisorSpec {
 }
 
 impl std::fmt::Debug for SupervisorSpec {
+    /// The sandbox the command runs in (the supervisor stays outside it).
+    pub sandbox: Sandbox,
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SupervisorSpec")
             .field("deploy_id", &self.deploy_id)
@@ -345,7 +348,21 @@ async fn run_deploy(
         command: spec.command.clone(),
         environment: spec
             .environment
+    // The command sees the git objects its checkout borrows from the mirror, and owns its folder.
+    let mut sandbox = spec.sandbox.clone();
+    sandbox.readable.extend(sandbox::git_alternates(&source));
+    if let Some(user) = &sandbox.user {
+        let (work_dir, user) = (spec.work_dir.clone(), user.clone());
+        let given = tokio::task::spawn_blocking(move || sandbox::give_to(&work_dir, &user)).await;
+        if let Err(error) = given.unwrap_or_else(|error| Err(std::io::Error::other(error))) {
+            return Outcome::Errored(format!(
+                "cannot give {} to the deploy user: {error}",
+                spec.work_dir.display()
+            ));
+        }
+    }
             .iter()
+        sandbox: Some(sandbox),
             .map(|(key, value)| (key.clone(), Secret::new(value.clone())))
             .collect(),
         working_dir: source,

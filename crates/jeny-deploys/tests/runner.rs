@@ -23,6 +23,7 @@ fn spec(command: &str, dir: &Path) -> CommandSpec {
         working_dir: dir.to_path_buf(),
         timeout: Duration::from_secs(60),
         grace: Duration::from_millis(500),
+        sandbox: None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use jeny_deploys::{SupervisorSpec, supervise};
+use jeny_deploys::{Sandbox, SupervisorSpec, supervise};
 use jeny_store::{Backend, Store, both_backends, sqlx, testing::TestDatabase};
 use std::collections::BTreeMap;
 
@@ -67,6 +67,8 @@ fn spec(
         output_cap_bytes: 1 << 20,
         notes: Vec::new(),
     }
+        // As the server makes it: the data folder hidden, the command as this process's user.
+        sandbox: Sandbox::new(None, vec![database.dir.path().to_path_buf()], Vec::new()),
 }
 
 /// The deploy's whole output and its status and reason.
@@ -152,29 +154,23 @@ async fn a_supervisor_without_the_lease_runs_nothing(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let store = database.open().await;
     let deploy_id = running_deploy(&store, "the-current-lease").await;
-    let ran = database.dir.path().join("ran");
-    let mut environment = BTreeMap::new();
-    environment.insert("PATH".to_owned(), std::env::var("PATH").unwrap_or_default());
+    // Outside the data folder the sandbox hides, and writable: the touch would show if it ran.
+    let outside = tempfile::tempdir().unwrap();
+    let ran = outside.path().join("ran");
+    let mut sandbox = Sandbox::new(None, vec![database.dir.path().to_path_buf()], Vec::new());
+    sandbox.writable.push(outside.path().to_path_buf());
 
     supervise(SupervisorSpec {
-        database_url: database.url.clone(),
-        deploy_id: deploy_id.clone(),
         lease_token: "an-old-lease".to_owned(),
-        lease_ttl_ms: 3000,
-        work_dir: database.dir.path().join("work"),
-        mirrors_dir: database.dir.path().join("mirrors"),
-        project: "app".to_owned(),
-        repository: None,
-        git_ref: None,
-        shell: "sh".to_owned(),
-        command: format!("touch {}", ran.display()),
-        environment,
-        secrets: Vec::new(),
-        inventory: String::new(),
-        timeout_ms: 60_000,
-        grace_ms: 1000,
-        output_cap_bytes: 1 << 20,
-        notes: Vec::new(),
+        sandbox,
+        ..spec(
+            &database,
+            &deploy_id,
+            "unused",
+            None,
+            &format!("touch {}", ran.display()),
+            60_000,
+        )
     })
     .await
     .unwrap();

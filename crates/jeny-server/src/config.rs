@@ -70,6 +70,19 @@ pub struct ServerArgs {
         long,
         env = "JENY_OIDC_ISSUER",
         value_name = "URL",
+    /// The user deploys run as when jeny runs as root; `root` runs them as root [default: jeny's
+    /// own user, which must not be root].
+    #[arg(long, env = "JENY_DEPLOY_USER", value_name = "USER")]
+    pub deploy_user: Option<String>,
+    /// Folders deploys may write besides their own folder, their user's home and a private
+    /// /tmp, comma-separated.
+    #[arg(
+        long,
+        env = "JENY_DEPLOY_WRITABLE_PATHS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub deploy_writable_paths: Option<Vec<PathBuf>>,
         help_heading = "Sign-in"
     )]
     pub oidc_issuer: Option<String>,
@@ -229,6 +242,8 @@ struct FileConfig {
     allowlist: Option<Vec<String>>,
     admin_email: Option<String>,
     session_idle_secs: Option<u64>,
+    deploy_user: Option<String>,
+    deploy_writable_paths: Option<Vec<PathBuf>>,
     session_max_age_secs: Option<u64>,
     signin_attempts_per_minute: Option<u32>,
     auth_redirect_domains: Option<Vec<String>>,
@@ -267,6 +282,11 @@ pub struct Config {
 /// The sign-in settings (see `jeny server --help`, "Sign-in").
 #[derive(Debug, Clone)]
 pub struct SignInConfig {
+    /// Whom deploys run as (`None`: jeny's own user; see `jeny_deploys::sandbox::deploy_user`).
+    pub deploy_user: Option<String>,
+    pub deploy_writable_paths: Vec<PathBuf>,
+    /// The configuration file read, if any: deploys do not see it.
+    pub config_file: Option<PathBuf>,
     pub oidc_issuer: Option<String>,
     pub oidc_client_id: Option<String>,
     /// The client's secret, read from `oidc_client_secret_file` when that was the setting given.
@@ -337,6 +357,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_ADMIN_EMAIL",
     "JENY_SESSION_IDLE_SECS",
     "JENY_SESSION_MAX_AGE_SECS",
+    "JENY_DEPLOY_USER",
+    "JENY_DEPLOY_WRITABLE_PATHS",
     "JENY_SIGNIN_ATTEMPTS_PER_MINUTE",
     "JENY_AUTH_REDIRECT_DOMAINS",
     "JENY_COOKIE_DOMAIN",
@@ -383,6 +405,9 @@ impl Config {
         let file = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
+            deploy_user: None,
+            deploy_writable_paths: Vec::new(),
+            config_file: None,
                     .with_context(|| format!("cannot read {}", path.display()))?;
                 toml::from_str::<FileConfig>(&text).with_context(|| {
                     format!("{} is not a valid jeny configuration", path.display())
@@ -480,6 +505,13 @@ impl Config {
                     .or(file.allowlist)
                     .unwrap_or_default(),
                 admin_email: args.admin_email.clone().or(file.admin_email),
+            deploy_user: args.deploy_user.clone().or(file.deploy_user),
+            deploy_writable_paths: args
+                .deploy_writable_paths
+                .clone()
+                .or(file.deploy_writable_paths)
+                .unwrap_or_default(),
+            config_file: args.config.clone(),
                 session_idle_secs: args
                     .session_idle_secs
                     .or(file.session_idle_secs)
@@ -627,6 +659,34 @@ impl Config {
                     }
                     None => url,
                 }
+    /// The sandbox deploys run in: as the deploy user, with jeny's data folder, key,
+    /// configuration and secret files hidden. Fails when the settings ask for what cannot be
+    /// (root without being named, a user that does not exist).
+    pub fn deploy_sandbox(&self) -> anyhow::Result<jeny_deploys::Sandbox> {
+        let user = jeny_deploys::sandbox::deploy_user(self.deploy_user.as_deref())?;
+        let absolute = |path: &Path| {
+            std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+        };
+        let hidden = [
+            Some(self.data_dir.clone()),
+            Some(self.secret_key_file()),
+            self.config_file.clone(),
+            self.database_url_file.clone(),
+            self.sign_in.oidc_client_secret_file.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|path| absolute(&path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+        let writable = self
+            .deploy_writable_paths
+            .iter()
+            .filter(|path| !path.as_os_str().is_empty())
+            .map(|path| absolute(path))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(jeny_deploys::Sandbox::new(user, hidden, writable))
+    }
+
             }
             _ => url,
         }
@@ -735,6 +795,9 @@ impl Config {
             let quoted: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
             format!("[{}]", quoted.join(", "))
         };
+             # Whom deploys run as when jeny runs as root (\"root\" to run them as root).\n{deploy_user}\n\n\
+             # Folders deploys may write besides their own, their home and a private /tmp.\n\
+             deploy_writable_paths = {deploy_writable_paths}\n\n\
         format!(
             "# Sign-in. Without an OpenID Connect client, people sign in only with the one-time link\n\
              # the server prints at start (or `jeny admin sign-in-link`): production needs OIDC.\n\
@@ -755,6 +818,15 @@ impl Config {
              # Seconds `jeny login` waits between polls.\ndevice_poll_interval_secs = {interval}\n\
              # Reverse proxies whose X-Forwarded-For is believed for the client's address (rate limit, sessions).\n\
              trusted_proxies = {trusted_proxies}\n",
+            deploy_user = line("deploy_user", self.deploy_user.clone(), "deploy"),
+            deploy_writable_paths = format!(
+                "[{}]",
+                self.deploy_writable_paths
+                    .iter()
+                    .map(|path| format!("{:?}", path.display().to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             issuer = line(
                 "oidc_issuer",
                 sign_in.oidc_issuer.clone(),

@@ -26,6 +26,8 @@ pub struct Running {
     pub store: Store,
     /// The auth part, for what a test or the console does outside HTTP (sign-in links).
     pub auth: Arc<jeny_auth::AuthService>,
+    /// Why this node cannot run deploys, if it cannot (said at start).
+    pub deploys_refused: Option<String>,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -37,6 +39,23 @@ pub async fn launch_with_listener(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let address = listener.local_addr()?;
+    // A setting that cannot be right (an unknown deploy user) stops the start; what the machine
+    // lacks (bubblewrap) or root without a deploy user is said at start and by every deploy, and
+    // leaves the rest of jeny working.
+    let sandbox = match config.deploy_sandbox() {
+        Ok(sandbox) => match sandbox.check().await {
+            Ok(()) => Ok(sandbox),
+            Err(error) => Err(error.to_string()),
+        },
+        Err(error) => match error.downcast_ref::<jeny_deploys::SandboxError>() {
+            Some(jeny_deploys::SandboxError::RootRefused) => Err(error.to_string()),
+            _ => return Err(error),
+        },
+    };
+    if let Err(why) = &sandbox {
+        tracing::warn!("this node cannot run deploys: {why}");
+    }
+    let deploys_refused = sandbox.as_ref().err().cloned();
     config.prepare_data_dir()?;
     let key = secret_key::load_or_create(&config.secret_key_file())?;
     let store = Store::open(
@@ -70,6 +89,7 @@ pub async fn launch_with_listener(
         database_url: config.database_url(),
         supervisor_program: config.supervisor_program()?,
     };
+        sandbox,
     // Deploys keep running when the server stops: the dispatcher only stops starting new ones.
     let dispatcher = tokio::spawn(jeny_deploys::run_dispatcher(
         store.clone(),
@@ -146,6 +166,7 @@ pub async fn launch_with_listener(
         store,
         auth,
         task,
+        deploys_refused,
     })
 }
 
@@ -191,6 +212,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         println!("no identity provider is configured: production needs OIDC (docs/auth.md)");
     }
     println!(
+    if let Some(why) = &running.deploys_refused {
+        println!("deploys cannot run until this is fixed: {why}");
+    }
         "get an API token with: jeny login --server {url}  (or: jeny admin token --data-dir {} --email you@example.com --role admin)",
         config.data_dir.display()
     );

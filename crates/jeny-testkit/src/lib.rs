@@ -25,6 +25,12 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// The user test servers run deploys as: the test's own (root on CI, named so that it is
+/// allowed: `JENY_DEPLOY_USER` for a server started as a process).
+pub fn deploy_user() -> String {
+    jeny_deploys::sandbox::own_user_name().expect("the test's own user has no name")
+}
+
 /// The `jeny` binary next to the running test executable (`target/<profile>/deps/<test>` runs,
 /// `target/<profile>/jeny` is built by cargo for a package's integration tests): deploys need it
 /// to start their supervisors.
@@ -94,6 +100,7 @@ impl TestApp {
             node_name: format!("test-{}", jeny_core::new_id()),
             supervisor_program: Some(jeny_program()),
             deploy_lease_secs: 3,
+            deploy_user: Some(deploy_user()),
             ..Config::default()
         };
         configure(&mut config);

@@ -395,6 +395,7 @@ impl ServerProcess {
             .arg(data_dir)
             .args(["--database-url", database_url])
             .args(extra)
+            .env("JENY_DEPLOY_USER", jeny_testkit::deploy_user())
             .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(stdout)

@@ -94,6 +94,7 @@ impl Server {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &home)
+            .env("JENY_DEPLOY_USER", jeny_testkit::deploy_user())
             .env("AWS_ENDPOINT_URL", CLOSED_PORT_URL)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdout(Stdio::null())

@@ -8,6 +8,7 @@ mod deploys;
 mod environments;
 mod events;
 mod hosts;
+mod isolation;
 mod malformed;
 mod projects;
 mod server;

@@ -1,0 +1,177 @@
+//! A deploy reaches only what it is given: the attacks a black-box probe made with a deploy
+//! command (issue 16), each of which worked before deploys ran in their sandbox.
+
+use crate::{environment, project, variable};
+use jeny_deploys::{DeployRequest, DeployStatus};
+use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
+use std::time::Duration;
+
+both_backends!(
+    a_deploy_cannot_mint_a_token_with_the_servers_own_binary,
+    a_deploy_cannot_read_another_running_deploys_secrets,
+    a_deploy_cannot_read_the_servers_key_or_database,
+);
+
+/// Creates project `name` with `command` and its environment `production` (no hosts needed).
+async fn project_with(admin: &Client, name: &str, command: &str) {
+    let mut input = project(name);
+    input.deploy_command = command.to_owned();
+    admin.create_project(&input).await.unwrap();
+    admin
+        .create_environment(name, &environment("production", &[]))
+        .await
+        .unwrap();
+}
+
+/// Deploys `name` to production and waits for it to end; answers its output.
+async fn deploy_to_the_end(admin: &Client, name: &str) -> String {
+    let deploy = admin
+        .create_deploy(name, "production", &DeployRequest::default())
+        .await
+        .unwrap();
+    let ended = admin.wait_for_deploy(&deploy.id).await.unwrap();
+    let output = admin.deploy_output(&deploy.id, false).await.unwrap();
+    assert_eq!(ended.status, DeployStatus::Succeeded, "{output}");
+    output
+}
+
+async fn a_deploy_cannot_mint_a_token_with_the_servers_own_binary(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    let data_dir = std::path::absolute(&app.config.data_dir).unwrap();
+    // The probe's command, and the same with the binary's path, which the sandbox still shows.
+    let mint = |program: &str| {
+        format!(
+            "{program} admin token --data-dir {data} --email mallory@example.com --role admin 2>&1 \
+             | sed 's/^/minted: /'",
+            data = data_dir.display()
+        )
+    };
+    let command = format!(
+        "{}; {}; true",
+        mint("/proc/$PPID/exe"),
+        mint(&jeny_testkit::jeny_program().display().to_string())
+    );
+    project_with(&admin, "app", &command).await;
+    let output = deploy_to_the_end(&admin, "app").await;
+    let minted: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.strip_prefix("minted: "))
+        .filter(|line| line.starts_with("jeny"))
+        .collect();
+    for token in &minted {
+        let status = reqwest::Client::new()
+            .get(format!("{}/api/v1/me", app.url))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401, "a deploy minted a working token: {output}");
+    }
+    let people = admin
+        .request(reqwest::Method::GET, "/api/v1/people")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!people.contains("mallory"), "{people}");
+}
+
+async fn a_deploy_cannot_read_another_running_deploys_secrets(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    let secret = "b-secret-7f3a9c2e1d";
+    project_with(&admin, "bravo", "echo started; sleep 120").await;
+    admin
+        .put_variable(
+            VariableScope::Project("bravo"),
+            "B_TOKEN",
+            &variable("B_TOKEN", Some(secret), true),
+            None,
+        )
+        .await
+        .unwrap();
+    let bravo = admin
+        .create_deploy("bravo", "production", &DeployRequest::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !admin
+        .deploy_output(&bravo.id, false)
+        .await
+        .unwrap()
+        .contains("started")
+    {
+        assert!(std::time::Instant::now() < deadline, "bravo never started");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Base64 of what it finds, so that bravo's secret, unknown to alpha's masking, would show.
+    project_with(
+        &admin,
+        "alpha",
+        "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep B_TOKEN | base64 -w0; \
+         echo; echo searched",
+    )
+    .await;
+    let output = deploy_to_the_end(&admin, "alpha").await;
+    admin.cancel_deploy(&bravo.id).await.unwrap();
+    assert!(output.contains("searched"), "{output}");
+    let found: String = output
+        .lines()
+        .filter(|line| !line.starts_with("[jeny]") && *line != "searched")
+        .collect();
+    let decoded = base64_decode(found.trim());
+    assert!(
+        !decoded.contains(secret),
+        "alpha read bravo's secret: {decoded}"
+    );
+    assert!(decoded.is_empty(), "alpha saw bravo's variables: {decoded}");
+}
+
+async fn a_deploy_cannot_read_the_servers_key_or_database(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    let data_dir = std::path::absolute(&app.config.data_dir).unwrap();
+    let key = std::fs::read(app.config.secret_key_file()).unwrap();
+    assert!(!key.is_empty());
+    // From its folder (`<data>/deploys/<id>/src`) by a relative path, then by the absolute one.
+    project_with(
+        &admin,
+        "app",
+        &format!(
+            "for f in ../../../secret.key {data}/secret.key {data}/jeny.db; do \
+             echo \"$f: $(base64 -w0 < $f 2>/dev/null)\"; done; ls -a ../../.. {data}",
+            data = data_dir.display()
+        ),
+    )
+    .await;
+    let output = deploy_to_the_end(&admin, "app").await;
+    let encoded = base64_encode(&key);
+    assert!(!output.contains(&encoded), "a deploy read the key: {output}");
+    for line in output.lines().filter(|line| line.contains(": ")) {
+        let (file, content) = line.split_once(": ").unwrap();
+        if file.ends_with("secret.key") || file.ends_with("jeny.db") {
+            assert_eq!(content.trim(), "", "a deploy read {file}: {output}");
+        }
+    }
+    assert!(!output.contains("supervisors.log"), "{output}");
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn base64_decode(text: &str) -> String {
+    use base64::Engine;
+    String::from_utf8_lossy(
+        &base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap_or_default(),
+    )
+    .into_owned()
+}
+

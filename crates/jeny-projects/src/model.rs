@@ -171,6 +171,20 @@ pub(crate) struct ValidProject {
 }
 
 impl ProjectInput {
+    /// Whether `self` changes, compared with `current`, what the project's environments run or
+    /// keep: its repository, command or output retention (not its title or description).
+    pub fn changes_what_deploys_run(&self, current: &ProjectInput) -> bool {
+        let reaching = |input: &ProjectInput| {
+            (
+                input.repository.clone().filter(|url| !url.is_empty()),
+                input.deploy_command.clone(),
+                input.output_retention_days,
+                input.output_retention_bytes,
+            )
+        };
+        reaching(self) != reaching(current)
+    }
+
     pub(crate) fn validate(self, name_in_url: Option<&str>) -> Result<ValidProject, ProjectError> {
         let name = name_for_update(self.name.as_deref(), name_in_url, "project")?;
         let title = self

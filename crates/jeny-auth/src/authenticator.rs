@@ -10,7 +10,7 @@
 //! own origin (`Origin`, or `Sec-Fetch-Site: same-origin` when a browser sends no Origin).
 //! The cookie is also `SameSite=Lax`, so other sites' subrequests do not carry it at all.
 
-use crate::store::{agents, find_token_owner, parse_role, people, sessions, touch_token};
+use crate::store::{Lookup, agents, find_token_owner, parse_role, people, sessions, touch_token};
 use crate::{AuthService, token};
 use futures_util::future::BoxFuture;
 use http::request::Parts;
@@ -135,7 +135,8 @@ impl AuthService {
         }
         let now = Timestamp::now().as_micros();
         let principal = if bearer.starts_with(token::AGENT_PREFIX) {
-            let Some((id, name, last_used_at)) = agents::find_valid(&self.store, &hash).await?
+            let Some((id, name, last_used_at)) =
+                agents::find_valid(&self.store, Lookup::Hash(&hash)).await?
             else {
                 return Ok(None);
             };
@@ -144,16 +145,9 @@ impl AuthService {
             {
                 tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot record when an agent token was last used");
             }
-            Principal {
-                person_id: format!("agent:{id}"),
-                email: format!("agent:{name}"),
-                role: jeny_core::Role::Viewer,
-                grants: Vec::new(),
-                token_id: Some(id),
-                credential: Credential::AgentToken,
-            }
+            agent_principal(id, name)
         } else {
-            let Some(owner) = find_token_owner(&self.store, &hash, now).await? else {
+            let Some(owner) = find_token_owner(&self.store, Lookup::Hash(&hash), now).await? else {
                 return Ok(None);
             };
             if owner
@@ -179,7 +173,8 @@ impl AuthService {
         }
         let now = Timestamp::now().as_micros();
         let idle = micros(self.config.session_idle);
-        let Some(owner) = sessions::find_live(&self.store, &hash, now, idle).await? else {
+        let Some(owner) = sessions::find_live(&self.store, Lookup::Hash(&hash), now, idle).await?
+        else {
             return Ok(None);
         };
         if now - owner.last_seen_at > LAST_USED_RESOLUTION_MICROS
@@ -187,16 +182,55 @@ impl AuthService {
         {
             tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot record when a session was last used");
         }
-        let principal = Principal {
+        let principal = self.session_principal(owner).await?;
+        self.cache.put(hash, &principal);
+        Ok(Some(principal))
+    }
+
+    async fn session_principal(
+        &self,
+        owner: sessions::SessionOwner,
+    ) -> Result<Principal, ApiError> {
+        Ok(Principal {
             grants: people::grants_of(&self.store, &owner.person_id).await?,
             person_id: owner.person_id,
             email: owner.email,
             role: parse_role(&owner.role)?,
             token_id: Some(owner.session_id),
             credential: Credential::Session,
+        })
+    }
+
+    /// What the credential `principal` authenticated with stands for now, read from the store
+    /// (never from the cache): the person's current role and grants, limited as before by the
+    /// token's scope; `None` once the credential is revoked or expired, or the session ended.
+    /// What a long answer (a live stream) checks while it lasts.
+    pub(crate) async fn recheck_principal(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<Principal>, ApiError> {
+        let Some(id) = principal.token_id.as_deref() else {
+            return Ok(None);
         };
-        self.cache.put(hash, &principal);
-        Ok(Some(principal))
+        let now = Timestamp::now().as_micros();
+        let current = match principal.credential {
+            Credential::ApiToken => find_token_owner(&self.store, Lookup::Id(id), now)
+                .await?
+                .map(|owner| owner.principal),
+            Credential::Session => {
+                let idle = micros(self.config.session_idle);
+                match sessions::find_live(&self.store, Lookup::Id(id), now, idle).await? {
+                    Some(owner) => Some(self.session_principal(owner).await?),
+                    None => None,
+                }
+            }
+            Credential::AgentToken => agents::find_valid(&self.store, Lookup::Id(id))
+                .await?
+                .map(|(id, name, _)| agent_principal(id, name)),
+            // The chat bot asks again at every command; it holds nothing open.
+            Credential::Chat => None,
+        };
+        Ok(current.filter(|current| current.person_id == principal.person_id))
     }
 
     /// Whether a browser request comes from jeny's own origin.
@@ -208,27 +242,47 @@ impl AuthService {
                 .and_then(|value| value.to_str().ok())
         };
         match header("origin") {
-            Some(origin) => {
-                let origin = origin.trim_end_matches('/');
-                let public = origin_of(&self.config.public_url);
-                origin == public
-                    || header("host").is_some_and(|host| {
-                        origin
-                            .split_once("://")
-                            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
-                    })
-            }
+            Some(origin) => origin_allowed(origin, &self.config.public_url, header("host")),
             None => header("sec-fetch-site") == Some("same-origin"),
         }
     }
 }
 
-/// `scheme://host[:port]` of a URL.
-pub(crate) fn origin_of(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |at| at + 3);
-    match url[after_scheme..].find('/') {
-        Some(slash) => &url[..after_scheme + slash],
-        None => url,
+/// Whether a browser's `Origin` is jeny's: the scheme, host and port of `public_url`, or the
+/// same scheme with the request's own `Host` (jeny reached by another name, such as 127.0.0.1
+/// for localhost). An origin with another scheme is another site: `https://host` on a plain
+/// http jeny, or `http://host` on an https one (where it would be a downgraded, readable page).
+pub(crate) fn origin_allowed(origin: &str, public_url: &str, host: Option<&str>) -> bool {
+    let Ok(origin) = url::Url::parse(origin) else {
+        return false;
+    };
+    let Ok(public) = url::Url::parse(public_url) else {
+        return false;
+    };
+    if !matches!(origin.scheme(), "http" | "https") || !origin.origin().is_tuple() {
+        return false;
+    }
+    if origin.origin() == public.origin() {
+        return true;
+    }
+    host.filter(|host| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    })
+    .and_then(|host| url::Url::parse(&format!("{}://{host}", public.scheme())).ok())
+    .is_some_and(|requested| requested.origin() == origin.origin())
+}
+
+fn agent_principal(id: String, name: String) -> Principal {
+    Principal {
+        person_id: format!("agent:{id}"),
+        email: format!("agent:{name}"),
+        role: jeny_core::Role::Viewer,
+        grants: Vec::new(),
+        token_id: Some(id),
+        credential: Credential::AgentToken,
     }
 }
 
@@ -247,6 +301,17 @@ impl Authenticator for AuthService {
     fn authenticate<'a>(&'a self, parts: &'a Parts) -> BoxFuture<'a, Result<Principal, ApiError>> {
         Box::pin(self.principal_for(parts))
     }
+
+    fn recheck<'a>(
+        &'a self,
+        principal: &'a Principal,
+    ) -> BoxFuture<'a, Result<Option<Principal>, ApiError>> {
+        Box::pin(self.recheck_principal(principal))
+    }
+
+    fn credential_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.subscribe(jeny_store::Channel::Credentials)
+    }
 }
 
 #[cfg(test)]
@@ -254,12 +319,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origins_are_scheme_host_and_port() {
-        assert_eq!(
-            origin_of("https://jeny.example.com/x/y"),
-            "https://jeny.example.com"
-        );
-        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    fn an_origin_is_jenys_only_with_the_same_scheme_host_and_port() {
+        let http = "http://127.0.0.1:8080";
+        let https = "https://jeny.example.com";
+        for (origin, public, host) in [
+            ("http://127.0.0.1:8080", http, None),
+            ("http://127.0.0.1:8080/", http, Some("127.0.0.1:8080")),
+            ("http://localhost:8080", http, Some("localhost:8080")),
+            ("https://jeny.example.com", https, None),
+            ("https://jeny.example.com:443", https, None),
+            ("https://JENY.example.com", https, Some("other.example")),
+            ("https://jeny.internal", https, Some("jeny.internal")),
+        ] {
+            assert!(
+                origin_allowed(origin, public, host),
+                "{origin} on {public} (Host {host:?})"
+            );
+        }
+        for (origin, public, host) in [
+            // another scheme on the same host and port
+            ("https://127.0.0.1:8080", http, Some("127.0.0.1:8080")),
+            ("http://jeny.example.com", https, Some("jeny.example.com")),
+            (
+                "http://jeny.example.com:443",
+                https,
+                Some("jeny.example.com:443"),
+            ),
+            // another port or host
+            ("http://127.0.0.1:8081", http, Some("127.0.0.1:8080")),
+            (
+                "https://jeny.example.com:8443",
+                https,
+                Some("jeny.example.com"),
+            ),
+            ("https://evil.example", https, Some("jeny.example.com")),
+            ("https://jeny.example.com.evil.example", https, None),
+            // not an origin of a page
+            ("null", http, Some("127.0.0.1:8080")),
+            ("file://", http, Some("127.0.0.1:8080")),
+            ("", http, Some("127.0.0.1:8080")),
+            ("127.0.0.1:8080", http, Some("127.0.0.1:8080")),
+        ] {
+            assert!(
+                !origin_allowed(origin, public, host),
+                "{origin} on {public} (Host {host:?}) must be refused"
+            );
+        }
     }
 
     #[test]

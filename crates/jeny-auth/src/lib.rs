@@ -92,6 +92,7 @@ pub async fn issue_token(
 ) -> Result<IssuedToken, AuthError> {
     let secret = token::generate();
     let mut tx = store.begin().await?;
+    crate::store::announce_credentials_change(&mut tx).await?;
     // the last admin stays one, here as through the API
     if role != Role::Admin
         && store::people::role_of(&mut tx, email).await? == Some(Role::Admin)

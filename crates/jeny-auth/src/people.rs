@@ -30,6 +30,7 @@ impl AuthService {
     ) -> Result<PersonDetails, AuthError> {
         let person = self.person(id_or_email).await?;
         let mut tx = self.store.begin().await?;
+        crate::store::announce_credentials_change(&mut tx).await?;
         if person.role == Role::Admin
             && update.role != Role::Admin
             && people::count_admins(&mut tx).await? <= 1
@@ -106,6 +107,7 @@ impl AuthService {
             });
         }
         let mut tx = self.store.begin().await?;
+        crate::store::announce_credentials_change(&mut tx).await?;
         people::replace_grants(&mut tx, &person.id, &rows, actor).await?;
         let grants: Vec<&Grant> = rows.iter().map(|row| &row.grant).collect();
         jeny_events::append(

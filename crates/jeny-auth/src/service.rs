@@ -62,6 +62,7 @@ impl crate::AuthService {
     ) -> Result<Session, AuthError> {
         let idle = micros(self.config.session_idle);
         let mut tx = self.store.begin().await?;
+        crate::store::announce_credentials_change(&mut tx).await?;
         let session = store::sessions::revoke(&mut tx, &principal.person_id, session_id, idle)
             .await?
             .ok_or_else(|| AuthError::NotFound(format!("you have no session {session_id:?}")))?;
@@ -169,6 +170,7 @@ pub async fn revoke_token(
     token_id: &str,
 ) -> Result<ApiToken, AuthError> {
     let mut tx = store.begin().await?;
+    crate::store::announce_credentials_change(&mut tx).await?;
     let revoked = store::revoke_token(&mut tx, &principal.person_id, token_id)
         .await?
         .ok_or_else(|| AuthError::TokenNotFound(token_id.to_owned()))?;

@@ -138,6 +138,7 @@ impl AuthService {
             )));
         }
         let mut tx = self.store.begin().await?;
+        crate::store::announce_credentials_change(&mut tx).await?;
         if !allowlist::delete(&mut tx, &entry).await? {
             return Err(AuthError::NotFound(format!(
                 "{entry} is not on the allowlist"
@@ -340,6 +341,7 @@ impl AuthService {
     /// Ends the session with this cookie value, if it is live.
     pub(crate) async fn sign_out(&self, session: &str) -> Result<(), AuthError> {
         let mut tx = self.store.begin().await?;
+        crate::store::announce_credentials_change(&mut tx).await?;
         if let Some(session_id) = sessions::revoke_by_hash(&mut tx, &token::hash(session)).await? {
             jeny_events::append(
                 &mut tx,

@@ -15,6 +15,17 @@ use std::sync::Arc;
 /// browser request) that explains what is wrong with them.
 pub trait Authenticator: Send + Sync + 'static {
     fn authenticate<'a>(&'a self, parts: &'a Parts) -> BoxFuture<'a, Result<Principal, ApiError>>;
+
+    /// What the credential `principal` authenticated with stands for now, read from the store
+    /// rather than any cache: `None` once it is revoked or expired, or its session ended. For
+    /// answers that last (`CredentialGuard`).
+    fn recheck<'a>(
+        &'a self,
+        principal: &'a Principal,
+    ) -> BoxFuture<'a, Result<Option<Principal>, ApiError>>;
+
+    /// Wakes when credentials, roles or grants may have changed.
+    fn credential_changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 /// The authenticator for this server, as a request extension.

@@ -6,7 +6,9 @@
 
 mod auth;
 mod etag;
+mod framing;
 mod json;
+mod live;
 mod middleware;
 pub mod openapi;
 mod pagination;
@@ -16,7 +18,9 @@ pub mod sse;
 
 pub use auth::{AsAdmin, AsAgent, AsDeployer, Auth, Authenticator, Authenticators};
 pub use etag::IfMatch;
+pub use framing::{deny_framing, forbid_framing};
 pub use json::{AppJson, MergePatch, json_created, json_with_etag, merge_patch};
+pub use live::{AuthStream, CredentialGuard, RECHECK_EVERY};
 pub use middleware::{DeliberateBody, RequestId, detach_writes, request_context};
 pub use pagination::{Pagination, page_request};
 pub use problem::{ApiError, Problem, ReadErrors, WriteErrors, status_of};

@@ -84,6 +84,7 @@ pub(crate) fn build(parts: Parts) -> Router {
         }))
         .layer(middleware::from_fn_with_state(metrics, track_requests))
         .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn(jeny_http::deny_framing))
 }
 
 /// The process is alive.

@@ -22,16 +22,25 @@ pub enum Channel {
     Deploys,
     /// A deploy wrote output; keyed by the deploy's id.
     DeployOutput,
+    /// A credential may have ended or a person's roles changed (a token or session revoked, a
+    /// sign-out, a role, grants or the allowlist changed): live streams check theirs again.
+    Credentials,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::Events, Channel::Deploys, Channel::DeployOutput];
+    pub const ALL: [Channel; 4] = [
+        Channel::Events,
+        Channel::Deploys,
+        Channel::DeployOutput,
+        Channel::Credentials,
+    ];
 
     pub fn pg_name(self) -> &'static str {
         match self {
             Channel::Events => "jeny_events",
             Channel::Deploys => "jeny_deploys",
             Channel::DeployOutput => "jeny_deploy_output",
+            Channel::Credentials => "jeny_credentials",
         }
     }
 
@@ -40,6 +49,7 @@ impl Channel {
             Channel::Events => 0,
             Channel::Deploys => 1,
             Channel::DeployOutput => 2,
+            Channel::Credentials => 3,
         }
     }
 

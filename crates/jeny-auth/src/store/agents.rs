@@ -75,12 +75,13 @@ pub(crate) async fn revoke(tx: &mut WriteTx, id: &str) -> Result<Option<AgentTok
 /// A valid (not revoked) agent token's id, name and when it was last used.
 pub(crate) async fn find_valid(
     store: &Store,
-    token_hash: &str,
+    token: super::Lookup<'_>,
 ) -> Result<Option<(String, String, Option<i64>)>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, name, last_used_at FROM agent_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-    )
-    .bind(token_hash)
+    let row = sqlx::query(&format!(
+        "SELECT id, name, last_used_at FROM agent_tokens WHERE {} = $1 AND revoked_at IS NULL",
+        token.column()
+    ))
+    .bind(token.value())
     .fetch_optional(store.reader())
     .await?;
     row.map(|row| {

@@ -11,6 +11,37 @@ use crate::model::{Email, Person};
 use jeny_core::{Credential, Principal, Role, Timestamp, new_id};
 use jeny_store::{Row, Store, StoreError, WriteTx, sqlx};
 
+/// How a credential is found: by the hash of its secret (a request presenting it) or by its id
+/// (a long answer checking again the credential it was opened with).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lookup<'a> {
+    Hash(&'a str),
+    Id(&'a str),
+}
+
+impl<'a> Lookup<'a> {
+    /// The column it matches, the same in every credential table.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            Lookup::Hash(_) => "token_hash",
+            Lookup::Id(_) => "id",
+        }
+    }
+
+    pub(crate) fn value(self) -> &'a str {
+        match self {
+            Lookup::Hash(value) | Lookup::Id(value) => value,
+        }
+    }
+}
+
+/// Tells live streams, on every node, to check their credentials again once `tx` commits: called
+/// first in every transaction that ends a credential or changes someone's roles, so that the
+/// announcement is out before the transaction's own events are.
+pub(crate) async fn announce_credentials_change(tx: &mut WriteTx) -> Result<(), StoreError> {
+    tx.wake_on_commit(jeny_store::Channel::Credentials).await
+}
+
 /// A role read back from the store.
 pub(crate) fn parse_role(raw: &str) -> Result<Role, StoreError> {
     raw.parse::<Role>()
@@ -162,15 +193,16 @@ pub(crate) struct TokenOwner {
 /// The owner of a token that is neither revoked nor expired.
 pub(crate) async fn find_token_owner(
     store: &Store,
-    token_hash: &str,
+    token: Lookup<'_>,
     now: i64,
 ) -> Result<Option<TokenOwner>, StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "SELECT t.id AS token_id, t.last_used_at, t.scope, p.id AS person_id, p.email, p.role \
          FROM api_tokens t JOIN people p ON p.id = t.person_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
-    )
-    .bind(token_hash)
+         WHERE t.{} = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        token.column()
+    ))
+    .bind(token.value())
     .bind(now)
     .fetch_optional(store.reader())
     .await?;

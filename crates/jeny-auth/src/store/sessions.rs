@@ -47,16 +47,17 @@ pub(crate) struct SessionOwner {
 
 pub(crate) async fn find_live(
     store: &Store,
-    token_hash: &str,
+    session: super::Lookup<'_>,
     now: i64,
     idle_micros: i64,
 ) -> Result<Option<SessionOwner>, StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "SELECT s.id, s.last_seen_at, p.id AS person_id, p.email, p.role \
          FROM sessions s JOIN people p ON p.id = s.person_id \
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.last_seen_at > $3",
-    )
-    .bind(token_hash)
+         WHERE s.{} = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND s.last_seen_at > $3",
+        session.column()
+    ))
+    .bind(session.value())
     .bind(now)
     .bind(now - idle_micros)
     .fetch_optional(store.reader())

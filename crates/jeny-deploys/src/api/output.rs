@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::stream::{self, Stream};
 use jeny_core::Timestamp;
 use jeny_http::sse::{last_event_id, wants_event_stream};
-use jeny_http::{ApiError, Auth, QueryPairs};
+use jeny_http::{ApiError, AuthStream, QueryPairs};
 use jeny_store::{Channel, Store};
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -62,7 +62,8 @@ impl OutputEvent {
 /// per stored batch (`id` = its `seq`), then one `end` event whose data is the finished deploy;
 /// a reconnecting client resumes after its `Last-Event-ID`. Otherwise it is plain text (stdout,
 /// stderr and jeny's own lines interleaved as they came): what there is so far, or, with
-/// `?follow=true`, streamed until the deploy ends.
+/// `?follow=true`, streamed until the deploy ends. A stream or a followed output ends within
+/// seconds of its token's revocation or expiry, or its session's end.
 #[utoipa::path(
     get,
     path = "/api/v1/deploys/{id}/output",
@@ -81,7 +82,7 @@ impl OutputEvent {
     )
 )]
 pub(super) async fn deploy_output(
-    _auth: Auth,
+    AuthStream(_principal, guard): AuthStream,
     State(state): State<DeploysState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -104,7 +105,12 @@ pub(super) async fn deploy_output(
     // 404 for an unknown deploy before any stream starts.
     crate::get_deploy(&state.store, &state.links, &id).await?;
     if !wants_event_stream(&headers) {
-        let body = Body::from_stream(plain_text(state, id, after, follow));
+        // a followed output lasts: it ends with the credential too
+        let body = if follow {
+            Body::from_stream(guard.watch(plain_text(state, id, after, follow)))
+        } else {
+            Body::from_stream(plain_text(state, id, after, follow))
+        };
         return Ok((
             [
                 (http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -133,7 +139,7 @@ pub(super) async fn deploy_output(
             (http::header::CONTENT_TYPE, "text/event-stream"),
             (http::header::CACHE_CONTROL, "no-cache"),
         ],
-        Body::from_stream(viewer.stream()),
+        Body::from_stream(guard.watch(viewer.stream())),
     )
         .into_response())
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use jeny_core::{Page, PageRequest};
 use jeny_http::sse::{last_event_id, wants_event_stream};
-use jeny_http::{ApiError, AppJson, Auth, QueryPairs};
+use jeny_http::{ApiError, AppJson, AuthStream, QueryPairs};
 use jeny_store::{Channel, Store};
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -92,7 +92,8 @@ fn parse_query(query: &QueryPairs) -> Result<ParsedQuery, ApiError> {
 
 /// Lists events oldest first. With `Accept: text/event-stream`, streams them live instead: each
 /// SSE message has the event id as `id`, its type as `event` and the event as JSON `data`; a
-/// reconnecting client resumes after its `Last-Event-ID`.
+/// reconnecting client resumes after its `Last-Event-ID`. A live stream ends within seconds of
+/// its token's revocation or expiry, or its session's end.
 #[utoipa::path(
     get,
     path = "/api/v1/events",
@@ -106,7 +107,7 @@ fn parse_query(query: &QueryPairs) -> Result<ParsedQuery, ApiError> {
     )
 )]
 pub(super) async fn list_events(
-    _auth: Auth,
+    AuthStream(_principal, guard): AuthStream,
     State(state): State<EventsState>,
     headers: HeaderMap,
     query: QueryPairs,
@@ -123,7 +124,8 @@ pub(super) async fn list_events(
     if wants_event_stream(&headers) {
         let resume_after = last_event_id(&headers).unwrap_or(after);
         let stream = follow(state.store, resume_after, filter, state.shutdown);
-        return Ok(Sse::new(stream)
+        // ends with the credential: revoked, signed out, expired
+        return Ok(Sse::new(guard.watch(stream))
             .keep_alive(KeepAlive::default())
             .into_response());
     }

@@ -13,6 +13,7 @@ mod malformed;
 mod projects;
 mod server;
 mod signin;
+mod streams;
 mod tokens;
 mod variables;
 

@@ -90,9 +90,11 @@ pub(crate) struct PendingDevice {
 }
 
 impl AuthService {
-    /// Starts a device authorization for a client that calls itself `client_name`.
+    /// Starts a device authorization for client `client_id`, which calls itself `client_name`.
+    /// Only a poll by the same `client_id` gets the token.
     pub async fn device_authorization(
         &self,
+        client_id: &str,
         client_name: &str,
     ) -> Result<DeviceAuthorization, AuthError> {
         let client_name: String = client_name
@@ -112,7 +114,7 @@ impl AuthService {
         let mut tx = self.store.begin().await?;
         flows::insert_device_code(
             &mut tx,
-            &token::hash(device_code.expose()),
+            &device_code_hash(device_code.expose(), client_id),
             &user_code,
             &client_name,
             expires_at,
@@ -191,17 +193,22 @@ impl AuthService {
         Ok(device.client_name)
     }
 
-    /// A poll of the token endpoint: the new API token once approved.
+    /// A poll of the token endpoint by client `client_id`: the new API token once approved. A
+    /// device code polled by another client than the one that asked for it is unknown
+    /// (`invalid_grant`), and its token stays where it is.
     pub async fn device_token(
         &self,
         device_code: &str,
+        client_id: &str,
     ) -> Result<Result<(String, String), DevicePollError>, AuthError> {
         if !device_code.starts_with(token::DEVICE_PREFIX) {
             return Ok(Err(DevicePollError::InvalidGrant));
         }
         let now = Timestamp::now().as_micros();
         let mut tx = self.store.begin().await?;
-        let Some(device) = flows::device_by_hash(&mut tx, &token::hash(device_code)).await? else {
+        let Some(device) =
+            flows::device_by_hash(&mut tx, &device_code_hash(device_code, client_id)).await?
+        else {
             return Ok(Err(DevicePollError::InvalidGrant));
         };
         if device.consumed {
@@ -248,6 +255,14 @@ impl AuthService {
         tx.commit().await?;
         Ok(Ok((secret.expose().clone(), token_id)))
     }
+}
+
+/// What is stored of a device code: the hash of the code together with the client it was given
+/// to (RFC 8628 binds a device code to its `client_id`), so that only that client's poll finds
+/// it. A device code is `jenyd_` and base64url characters, never a space, so the pair is
+/// unambiguous.
+fn device_code_hash(device_code: &str, client_id: &str) -> String {
+    token::hash(&format!("{device_code} {client_id}"))
 }
 
 fn is_pending(device: &DeviceCode) -> bool {

@@ -13,6 +13,7 @@ mod config;
 mod device;
 mod error;
 mod model;
+mod next;
 mod oidc;
 mod pages;
 mod people;

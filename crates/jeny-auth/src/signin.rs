@@ -389,35 +389,21 @@ impl AuthService {
     }
 
     /// Where a sign-in may return to: a path on jeny, or a URL on jeny's host or on one of
-    /// `redirect_domains`; anything else (an open redirect) becomes `/`.
+    /// `redirect_domains`; anything else (an open redirect) becomes `/`. See `next.rs`.
     pub(crate) fn safe_next(&self, next: Option<&str>) -> String {
-        let Some(next) = next.map(str::trim).filter(|next| !next.is_empty()) else {
+        let Some(next) = next.filter(|next| !next.is_empty()) else {
             return "/".to_owned();
         };
-        if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        if crate::next::is_same_origin_path(next) {
             return next.to_owned();
         }
-        let Ok(url) = url::Url::parse(next) else {
-            return "/".to_owned();
-        };
-        let public_host = url::Url::parse(&self.config.public_url)
+        let mut hosts: Vec<String> = url::Url::parse(&self.config.public_url)
             .ok()
-            .and_then(|public| public.host_str().map(str::to_owned));
-        let host = url.host_str().unwrap_or_default().to_lowercase();
-        let allowed = matches!(url.scheme(), "http" | "https")
-            && (public_host.as_deref() == Some(host.as_str())
-                || self.config.redirect_domains.iter().any(|domain| {
-                    let domain = domain.to_lowercase();
-                    match domain.strip_prefix('.') {
-                        Some(parent) => host == parent || host.ends_with(&format!(".{parent}")),
-                        None => host == domain,
-                    }
-                }));
-        if allowed {
-            next.to_owned()
-        } else {
-            "/".to_owned()
-        }
+            .and_then(|public| public.host_str().map(str::to_owned))
+            .into_iter()
+            .collect();
+        hosts.extend(self.config.redirect_domains.iter().cloned());
+        crate::next::allowed_absolute_url(next, &hosts).unwrap_or_else(|| "/".to_owned())
     }
 }
 

@@ -50,6 +50,18 @@ impl QueryPairs {
         }
     }
 
+    /// Refuses a parameter given more than once among `names`: `?role=viewer&role=admin` means
+    /// nothing sensible, and reading only one of them would let the other pass unchecked.
+    pub fn at_most_once(&self, names: &[&str]) -> Result<(), ApiError> {
+        match names.iter().find(|name| self.all(name).nth(1).is_some()) {
+            Some(repeated) => Err(ApiError::invalid(
+                *repeated,
+                format!("the query parameter {repeated:?} is given more than once; give it once"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The `limit` and `cursor` parameters.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         crate::page_request(self.limit()?, self.first("cursor"))

@@ -203,8 +203,9 @@ pub(super) async fn callback(
         .sign_in_identity(&identity, &client_info(&state, &headers, &parts))
         .await
     {
+        // checked again: a sign-in started before an upgrade may hold what is no longer allowed
         Ok((_, session)) => redirect(
-            &login.next_url,
+            &state.safe_next(Some(&login.next_url)),
             &[state.session_cookie(session.expose()), clear_login],
         ),
         Err(AuthError::SignInRefused(reason)) => {

@@ -77,16 +77,18 @@ pub(super) async fn device_code(
         return oauth_error("invalid_request", "client_id is missing");
     };
     let name = field(&form, "client_name").unwrap_or(client_id);
-    match state.device_authorization(name).await {
+    match state.device_authorization(client_id, name).await {
         Ok(authorization) => oauth_json(StatusCode::OK, json!(authorization)),
         Err(error) => jeny_http::ApiError::from(error).into_response(),
     }
 }
 
 /// Polls for the token (RFC 8628 section 3.4): a form with `grant_type`
-/// (`urn:ietf:params:oauth:grant-type:device_code`), `device_code` and `client_id`. Answers
-/// `authorization_pending`, `slow_down`, `access_denied`, `expired_token` or `invalid_grant`
-/// until the person approves; then the personal API token, once.
+/// (`urn:ietf:params:oauth:grant-type:device_code`), `device_code` and `client_id`, the same
+/// `client_id` that asked for the code (another one gets `invalid_grant`, and the token stays
+/// for the right client). Answers `authorization_pending`, `slow_down`, `access_denied`,
+/// `expired_token` or `invalid_grant` until the person approves; then the personal API token,
+/// once.
 #[utoipa::path(
     post,
     path = "/auth/device/token",
@@ -119,7 +121,13 @@ pub(super) async fn device_token(
     let Some(device_code) = field(&form, "device_code") else {
         return oauth_error("invalid_request", "device_code is missing");
     };
-    match state.device_token(device_code).await {
+    let Some(client_id) = field(&form, "client_id").filter(|id| !id.trim().is_empty()) else {
+        return oauth_error(
+            "invalid_request",
+            "client_id is missing: poll with the client_id that asked for the device code",
+        );
+    };
+    match state.device_token(device_code, client_id).await {
         Ok(Ok((access_token, token_id))) => oauth_json(
             StatusCode::OK,
             json!({"access_token": access_token, "token_type": "Bearer", "token_id": token_id}),

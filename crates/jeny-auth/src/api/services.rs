@@ -66,7 +66,7 @@ pub(super) async fn introspect(
         (status = 302, description = "Not signed in, with ?login=redirect: to sign-in"),
         (status = 401, description = "Not signed in", body = jeny_http::Problem),
         (status = 403, description = "A role below ?role=", body = jeny_http::Problem),
-        (status = 422, description = "An unknown role in ?role=", body = jeny_http::Problem),
+        (status = 422, description = "An unknown role in ?role=, an unknown parameter, or one given twice", body = jeny_http::Problem),
     )
 )]
 pub(super) async fn verify(
@@ -75,6 +75,7 @@ pub(super) async fn verify(
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     query.only(&["role", "login"])?;
+    query.at_most_once(&["role", "login"])?;
     let needed = match query.first("role") {
         Some(role) => Some(role.parse::<jeny_core::Role>().map_err(|_| {
             ApiError::invalid(

@@ -432,7 +432,71 @@ async fn a_session_changes_nothing_from_another_site(backend: Backend) {
     eprintln!("{checked} (route, origin) pairs with a browser session");
 }
 
+/// The origin check compares scheme, host and port: the same host and port under another
+/// scheme is another site, on a plain http jeny (`https://host`) and on an https one
+/// (`http://host`, reached with the same `Host`).
+async fn an_origin_with_another_scheme_is_another_site(backend: Backend) {
+    let app = jeny_testkit::TestApp::spawn(backend).await;
+    let cookie = session_cookie(&app).await;
+    let address = app.address;
+    for origin in [
+        format!("https://{address}"),
+        format!("http://{}:{}", address.ip(), address.port() + 1),
+        "null".to_owned(),
+    ] {
+        let (status, _, body) = send_with_cookie(
+            &app,
+            &Method::POST,
+            "/api/v1/projects",
+            &cookie,
+            Some(&origin),
+        )
+        .await;
+        assert_eq!(status, 403, "{origin} answered {status}: {body}");
+        assert!(body.contains("another site"), "{body}");
+    }
+    let (status, _, body) = send_with_cookie(
+        &app,
+        &Method::POST,
+        "/api/v1/projects",
+        &cookie,
+        Some(&app.url),
+    )
+    .await;
+    assert_eq!(
+        status, 422,
+        "jeny's own origin is let through to the body's check: {body}"
+    );
+
+    let secure = jeny_testkit::TestApp::spawn_on(
+        jeny_testkit::TestDatabase::create(backend).await,
+        |config| config.public_url = Some("https://jeny.example".to_owned()),
+    )
+    .await;
+    let cookie = session_cookie(&secure).await;
+    let send = |origin: &'static str| {
+        secure
+            .anonymous()
+            .request(Method::POST, "/api/v1/projects")
+            .header("host", "jeny.example")
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/json")
+            .header("origin", origin)
+            .body("{}")
+            .send()
+    };
+    for origin in ["http://jeny.example", "http://jeny.example:443"] {
+        let response = send(origin).await.unwrap();
+        assert_eq!(response.status(), 403, "{origin} on an https jeny");
+    }
+    for origin in ["https://jeny.example", "https://jeny.example:443"] {
+        let response = send(origin).await.unwrap();
+        assert_eq!(response.status(), 422, "{origin} is jeny's own");
+    }
+}
+
 both_backends!(
+    an_origin_with_another_scheme_is_another_site,
     an_agent_token_reaches_only_the_agent_routes,
     a_session_changes_nothing_from_another_site,
     no_route_answers_without_a_valid_token,

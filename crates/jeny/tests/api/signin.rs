@@ -688,6 +688,356 @@ async fn the_device_flow_gives_a_token_once_approved(backend: Backend) {
     assert_eq!(response.status(), 400);
 }
 
+/// Every page says it may not be framed (clickjacking: a framed approval page and one click
+/// would hand out a token): the sign-in pages, the device approval page signed in or not, the
+/// web app, and API answers, with the web app's own policy kept and `frame-ancestors` merged in.
+async fn no_page_can_be_framed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = app.admin_browser().await;
+    let cookie = format!("jeny_session={}", browser.cookies["jeny_session"]);
+    let started = app
+        .anonymous()
+        .start_device_login("jeny-cli", "jeny login")
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let device_page = format!("/auth/device?user_code={}", started.user_code);
+    let pages: Vec<(reqwest::Method, &str, bool)> = vec![
+        (reqwest::Method::GET, device_page.as_str(), true),
+        (reqwest::Method::GET, device_page.as_str(), false),
+        (reqwest::Method::GET, "/auth/login?next=/projects", false),
+        (reqwest::Method::GET, "/auth/link/jenyl_unknown", false),
+        (reqwest::Method::POST, "/auth/logout", false),
+        (reqwest::Method::GET, "/", false),
+        (reqwest::Method::GET, "/projects/web", true),
+        (reqwest::Method::GET, "/api/v1/me", true),
+        (reqwest::Method::GET, "/api/v1/nothing-here", true),
+    ];
+    for (method, path, signed_in) in pages {
+        let mut request = http.request(method.clone(), format!("{}{path}", app.url));
+        if signed_in {
+            request = request.header("cookie", &cookie);
+        }
+        let response = request.send().await.unwrap();
+        let what = format!(
+            "{method} {path} (signed in: {signed_in}, {})",
+            response.status()
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get("x-frame-options")
+                .map(|v| v.to_str().unwrap()),
+            Some("DENY"),
+            "{what}"
+        );
+        let policies: Vec<&str> = response
+            .headers()
+            .get_all("content-security-policy")
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .collect();
+        let frame_ancestors: Vec<&str> = policies
+            .iter()
+            .flat_map(|policy| policy.split(';'))
+            .map(str::trim)
+            .filter(|directive| directive.starts_with("frame-ancestors"))
+            .collect();
+        assert_eq!(
+            frame_ancestors,
+            ["frame-ancestors 'none'"],
+            "{what}: {policies:?}"
+        );
+        if path == "/" {
+            assert!(
+                policies
+                    .iter()
+                    .any(|policy| policy.contains("script-src 'self'")),
+                "the web app keeps its own policy: {policies:?}"
+            );
+        }
+    }
+}
+
+/// A small site that answers `GET /start` with `303 Location: <location>` (the exact bytes
+/// jeny sent) and `200` to anything else, and records the paths it was asked for.
+async fn replay_site(
+    location: Option<Vec<u8>>,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = asked.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let record = record.clone();
+            let location = location.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&request);
+                let path = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                record.lock().unwrap().push(path.clone());
+                let mut response = Vec::new();
+                match &location {
+                    Some(location) if path == "/start" => {
+                        response.extend_from_slice(b"HTTP/1.1 303 See Other\r\nlocation: ");
+                        response.extend_from_slice(location);
+                        response.extend_from_slice(b"\r\ncontent-length: 0\r\n");
+                    }
+                    _ => response.extend_from_slice(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 6\r\n",
+                    ),
+                }
+                response.extend_from_slice(b"connection: close\r\n\r\n");
+                if !(location.is_some() && path == "/start") {
+                    response.extend_from_slice(b"landed");
+                }
+                let _ = socket.write_all(&response).await;
+            });
+        }
+    });
+    (address, asked)
+}
+
+/// The open redirect of the probe, in a real browser: after signing in with each `next` an
+/// attacker might craft, the `Location` jeny answers, followed by headless Chromium (Debian's,
+/// `tests/peers/chromium/setup`) from an http origin, never reaches `evil.example` (which
+/// Chromium resolves to a local site that records visits) and lands on the origin. The backend
+/// plays no part, so this runs on SQLite only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crafted_next_never_sends_chromium_to_another_site() {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.exists(),
+        "this test needs Debian's chromium: run tests/peers/chromium/setup"
+    );
+    let provider = OidcProvider::start().await;
+    let app = app_with_oidc(Backend::Sqlite, &provider, |config| {
+        config.sign_in.signin_attempts_per_minute = 1000;
+    })
+    .await;
+    provider
+        .set_user(
+            "alice@example.com",
+            json!({"email": "alice@example.com", "email_verified": true}),
+        )
+        .await;
+    let (evil, evil_visits) = replay_site(None).await;
+    let payloads = [
+        ("/\t/evil.example/stolen", "/"),
+        ("/%09/evil.example/stolen", "/"),
+        ("/\n/evil.example/stolen", "/"),
+        ("/\\evil.example/stolen", "/"),
+        ("/%5Cevil.example/stolen", "/"),
+        ("//evil.example/stolen", "/"),
+        ("/%2F%2Fevil.example/stolen", "/"),
+        (" //evil.example/stolen", "/"),
+        ("https://evil.example/stolen", "/"),
+        ("http:evil.example/stolen", "/"),
+        ("/projects/web?tab=deploys", "/projects/web?tab=deploys"),
+    ];
+    for (payload, expected) in payloads {
+        let next: String = payload.bytes().map(|byte| format!("%{byte:02X}")).collect();
+        let mut browser = Browser::new(&app.url);
+        let start = browser.get(&format!("/auth/login?next={next}")).await;
+        assert_eq!(start.status, 303, "{}", start.body);
+        let callback = provider
+            .approve(
+                &start.location.expect("to the provider"),
+                "alice@example.com",
+            )
+            .await;
+        let answer = browser
+            .http()
+            .get(&callback)
+            .header(
+                "cookie",
+                format!("jeny_login={}", browser.cookies["jeny_login"]),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 303, "{payload:?}");
+        let location = answer.headers()["location"].as_bytes().to_vec();
+
+        let (origin, origin_visits) = replay_site(Some(location.clone())).await;
+        let profile = tempfile::tempdir().unwrap();
+        let run = tokio::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                &format!("--user-data-dir={}", profile.path().display()),
+                &format!(
+                    "--host-resolver-rules=MAP evil.example 127.0.0.1:{}",
+                    evil.port()
+                ),
+                "--dump-dom",
+                &format!("http://{origin}/start"),
+            ])
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+            .await
+            .expect("chromium did not finish in a minute")
+            .expect("chromium runs");
+        let dom = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            evil_visits.lock().unwrap().is_empty(),
+            "{payload:?}: chromium went to evil.example: {:?}",
+            evil_visits.lock().unwrap()
+        );
+        assert!(dom.contains("landed"), "{payload:?}: chromium shows {dom}");
+        let visits: Vec<String> = origin_visits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|path| *path != "/favicon.ico")
+            .cloned()
+            .collect();
+        assert_eq!(
+            visits,
+            ["/start", expected],
+            "{payload:?}: chromium stays on the origin"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&location),
+            expected,
+            "{payload:?}: where jeny sends the browser"
+        );
+    }
+}
+
+/// A number that `sql` counts in the app's database.
+async fn exec_count(app: &TestApp, sql: &str) -> i64 {
+    jeny_store::sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(app.store.reader())
+        .await
+        .unwrap()
+}
+
+/// A device code works only for the client that asked for it (RFC 8628 binds them): a poll by
+/// another `client_id` gets `invalid_grant` and no token, and the right client still gets it.
+async fn a_device_code_gives_its_token_only_to_the_client_that_asked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.anonymous();
+    let started = client
+        .start_device_login("jeny-cli", "jeny login on laptop")
+        .await
+        .unwrap();
+    let mut browser = app.admin_browser().await;
+    let page = browser
+        .post_form(
+            "/auth/device",
+            &[("user_code", &started.user_code), ("action", "approve")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let tokens_before = exec_count(&app, "SELECT COUNT(*) FROM api_tokens").await;
+
+    let response = app
+        .anonymous()
+        .request(reqwest::Method::POST, "/auth/device/token")
+        .form(&[
+            ("grant_type", jeny_auth::DEVICE_GRANT_TYPE),
+            ("device_code", &started.device_code),
+            ("client_id", "another-client"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "invalid_grant", "{error}");
+    assert!(error.get("access_token").is_none(), "{error}");
+    // Without a client_id, no token either.
+    let response = app
+        .anonymous()
+        .request(reqwest::Method::POST, "/auth/device/token")
+        .form(&[
+            ("grant_type", jeny_auth::DEVICE_GRANT_TYPE),
+            ("device_code", &started.device_code),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "invalid_request", "{error}");
+    assert_eq!(
+        exec_count(&app, "SELECT COUNT(*) FROM api_tokens").await,
+        tokens_before,
+        "a refused poll made a token"
+    );
+
+    let jeny_client::DevicePoll::Token(token) = client
+        .poll_device_login("jeny-cli", &started.device_code)
+        .await
+        .unwrap()
+    else {
+        panic!("the client that asked gets the token");
+    };
+    let me = app.anonymous().with_token(Some(token)).me().await.unwrap();
+    assert_eq!(me.email, "admin@localhost");
+}
+
+/// `/auth/verify` takes each parameter once: `?role=viewer&role=admin` is a 422, not a 204
+/// for whoever passes the first.
+async fn forward_auth_refuses_a_repeated_parameter(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let viewer = app.with_viewer().await;
+    let ask = |query: &'static str| {
+        viewer
+            .request(reqwest::Method::GET, &format!("/auth/verify{query}"))
+            .send()
+    };
+    assert_eq!(ask("?role=viewer").await.unwrap().status(), 204);
+    assert_eq!(ask("?role=admin").await.unwrap().status(), 403);
+    for query in [
+        "?role=viewer&role=admin",
+        "?role=admin&role=viewer",
+        "?role=viewer&role=viewer",
+        "?login=redirect&login=redirect",
+    ] {
+        let response = ask(query).await.unwrap();
+        assert_eq!(response.status(), 422, "{query}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{query}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("more than once")),
+            "{query}: {problem}"
+        );
+    }
+}
+
 async fn a_console_link_signs_in_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let link = app.auth.create_signin_link().await.unwrap();
@@ -842,6 +1192,9 @@ both_backends!(
     removing_someone_from_the_allowlist_ends_their_access,
     a_role_on_an_environment_overrides_the_global_one,
     the_device_flow_gives_a_token_once_approved,
+    a_device_code_gives_its_token_only_to_the_client_that_asked,
+    forward_auth_refuses_a_repeated_parameter,
+    no_page_can_be_framed,
     a_console_link_signs_in_once,
     sign_in_attempts_are_rate_limited
 );

@@ -7,7 +7,12 @@
 //! Each deploy's supervisor is a process of its own, so a mirror is guarded by a file lock
 //! (`<project>.lock`, `flock`) as well as by an in-process lock: two environments of one project
 //! deploying at once fetch one after the other instead of tripping over git's ref locks.
+//!
+//! Only the repository schemes of the `repository_schemes` setting are fetched: a checkout
+//! refuses any other before git runs, and git itself is told the same list
+//! (`GIT_ALLOW_PROTOCOL`), so `ext::` and `fd::` never run whatever the URL says.
 
+use jeny_projects::RepositorySchemes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -27,6 +32,9 @@ pub enum CheckoutError {
     /// Git refused (unreachable repository, unknown ref, ...); its output says why.
     #[error("git {step} failed:\n{output}")]
     Git { step: &'static str, output: String },
+    /// The repository's scheme is not an allowed one.
+    #[error("{0}")]
+    Refused(String),
     #[error("cannot run git: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -37,6 +45,7 @@ pub enum CheckoutError {
 pub struct Mirrors {
     root: PathBuf,
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    schemes: RepositorySchemes,
 }
 
 impl Mirrors {
@@ -44,7 +53,14 @@ impl Mirrors {
         Mirrors {
             root: root.into(),
             locks: Arc::default(),
+            schemes: RepositorySchemes::default(),
         }
+    }
+
+    /// The same mirrors, fetching only repositories of `schemes` (jeny's default ones unless
+    /// told).
+    pub fn allowing(self, schemes: RepositorySchemes) -> Mirrors {
+        Mirrors { schemes, ..self }
     }
 
     /// Brings `project`'s mirror of `repository` up to date and checks out `git_ref` (the default
@@ -56,6 +72,10 @@ impl Mirrors {
         git_ref: Option<&str>,
         into: &Path,
     ) -> Result<Checkout, CheckoutError> {
+        self.schemes
+            .check(repository)
+            .map_err(CheckoutError::Refused)?;
+        let allow = self.schemes.git_allow_protocol();
         let lock = {
             let mut locks = self
                 .locks
@@ -81,6 +101,7 @@ impl Mirrors {
         if mirror.join("HEAD").exists() {
             // The project's repository may have changed since the mirror was cloned.
             git(
+                &allow,
                 "remote set-url",
                 &[
                     "--git-dir",
@@ -93,12 +114,14 @@ impl Mirrors {
             )
             .await?;
             output += &git(
+                &allow,
                 "fetch",
                 &["--git-dir", path(&mirror)?, "fetch", "--prune", "origin"],
             )
             .await?;
         } else {
             output += &git(
+                &allow,
                 "clone",
                 &[
                     "clone",
@@ -113,6 +136,7 @@ impl Mirrors {
         }
         let wanted = format!("{}^{{commit}}", git_ref.unwrap_or("HEAD"));
         let sha = git(
+            &allow,
             "rev-parse",
             &[
                 "--git-dir",
@@ -138,6 +162,7 @@ impl Mirrors {
         .trim()
         .to_owned();
         output += &git(
+            &allow,
             "clone",
             &[
                 "clone",
@@ -151,6 +176,7 @@ impl Mirrors {
         )
         .await?;
         output += &git(
+            &allow,
             "checkout",
             &["-C", path(into)?, "checkout", "--quiet", "--detach", &sha],
         )
@@ -175,11 +201,13 @@ fn path(path: &Path) -> Result<&str, CheckoutError> {
 /// Runs git without a terminal (it must never wait for a password) and returns its output. Git
 /// runs in a process group of its own, killed as a whole when the checkout is dropped (a cancel,
 /// the deploy's timeout) or done: a hung `git fetch` takes its transport helpers (`ssh`,
-/// `git-remote-https`) with it, and nothing outlives the mirror lock.
-async fn git(step: &'static str, args: &[&str]) -> Result<String, CheckoutError> {
+/// `git-remote-https`) with it, and nothing outlives the mirror lock. Git may use only the
+/// transports of `allow` (`GIT_ALLOW_PROTOCOL`, colon-separated).
+async fn git(allow: &str, step: &'static str, args: &[&str]) -> Result<String, CheckoutError> {
     let child = tokio::process::Command::new("git")
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ALLOW_PROTOCOL", allow)
         .process_group(0)
         .kill_on_drop(true)
         .stdin(std::process::Stdio::null())
@@ -245,6 +273,34 @@ pub fn credentials_in(repository: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::{credentials_in, without_credentials};
+
+    #[tokio::test]
+    async fn git_itself_refuses_the_transports_it_is_not_allowed() {
+        let work = tempfile::tempdir().unwrap();
+        let marker = work.path().join("ran");
+        for repository in [
+            format!("ext::sh -c touch% {}", marker.display()),
+            "fd::17".to_owned(),
+        ] {
+            let refused = tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                super::git(
+                    "https:ssh:git:file",
+                    "ls-remote",
+                    &["ls-remote", "--", &repository],
+                ),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("git hung on {repository}"));
+            match refused {
+                Err(super::CheckoutError::Git { output, .. }) => {
+                    assert!(output.contains("not allowed"), "{repository}: {output}")
+                }
+                other => panic!("{repository}: {other:?}"),
+            }
+        }
+        assert!(!marker.exists(), "the ext:: command ran");
+    }
 
     #[test]
     fn a_repository_url_is_shown_without_its_credentials() {

@@ -42,6 +42,8 @@ pub struct RunnerConfig {
     pub database_url: String,
     /// The `jeny` binary to start supervisors with (`jeny supervise`).
     pub supervisor_program: PathBuf,
+    /// The git transports a project's repository may use (checked again at checkout).
+    pub repository_schemes: jeny_projects::RepositorySchemes,
     /// The sandbox every deploy's command runs in, or why this node cannot run deploys (no
     /// bubblewrap, root without a deploy user): each deploy it claims then ends `errored` with
     /// that reason.
@@ -362,6 +364,7 @@ impl Dispatcher {
                 .map(|(key, value)| (key, value.expose().clone()))
                 .collect(),
             inventory: jeny_hosts::inventory::inventory_file(&hosts),
+            repository_schemes: self.config.repository_schemes.as_slice().to_vec(),
             sandbox,
             timeout_ms: u64::from(environment.deploy_timeout_secs) * 1000,
             grace_ms: u64::from(environment.deploy_grace_secs) * 1000,

@@ -46,6 +46,9 @@ pub struct SupervisorSpec {
     pub project: String,
     pub repository: Option<String>,
     pub git_ref: Option<String>,
+    /// The git transports the repository may use (empty: jeny's default ones).
+    #[serde(default)]
+    pub repository_schemes: Vec<String>,
     pub shell: String,
     pub command: String,
     /// The command's whole environment, secrets included.
@@ -311,7 +314,9 @@ async fn run_deploy(
                     checkout::without_credentials(repository)
                 ))
                 .await;
-            let mirrors = checkout::Mirrors::new(&spec.mirrors_dir);
+            let schemes = jeny_projects::RepositorySchemes::parse(&spec.repository_schemes)
+                .unwrap_or_default();
+            let mirrors = checkout::Mirrors::new(&spec.mirrors_dir).allowing(schemes);
             let checkout = tokio::select! {
                 result = mirrors.checkout(&spec.project, repository, spec.git_ref.as_deref(), &source) => result,
                 _ = stop.cancelled() => return Outcome::Ended(runner::Ending::Cancelled),

@@ -2,6 +2,7 @@
 //! and a sha; the sha recorded; new commits fetched; a bad ref refused with git's reason.
 
 use jeny_deploys::checkout::{CheckoutError, Mirrors};
+use jeny_projects::RepositorySchemes;
 use std::path::Path;
 use std::process::Command;
 
@@ -161,7 +162,9 @@ async fn a_hung_fetch_is_killed_with_its_checkout_and_a_changed_repository_is_fe
         &["init", "--quiet", "--initial-branch", "main"],
     );
     let first = commit(&repository, "version", "1");
-    let mirrors = Mirrors::new(work.path().join("mirrors"));
+    // The silent server speaks http, which the setting must allow.
+    let mirrors = Mirrors::new(work.path().join("mirrors"))
+        .allowing(RepositorySchemes::parse(&["http", "file"]).unwrap());
     let good = repository.to_str().unwrap();
     mirrors
         .checkout("app", good, None, &work.path().join("deploy-1"))
@@ -218,5 +221,35 @@ async fn a_hung_fetch_is_killed_with_its_checkout_and_a_changed_repository_is_fe
     assert_eq!(
         checkout.sha, newer,
         "the mirror still fetches from the old origin"
+    );
+}
+
+#[tokio::test]
+async fn a_repository_of_a_refused_transport_is_refused_before_git_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let marker = work.path().join("ran");
+    let mirrors = Mirrors::new(work.path().join("mirrors"));
+    for repository in [
+        "fd::17".to_owned(),
+        format!("ext::sh -c touch% {}", marker.display()),
+        "http://127.0.0.1:9/app.git".to_owned(),
+    ] {
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            mirrors.checkout("app", &repository, None, &work.path().join("deploy")),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the checkout of {repository} hung"));
+        match refused {
+            Err(CheckoutError::Refused(message)) => {
+                assert!(message.contains("is not allowed"), "{message}")
+            }
+            other => panic!("{repository}: {other:?}"),
+        }
+    }
+    assert!(!marker.exists(), "the ext:: command ran");
+    assert!(
+        !work.path().join("mirrors").join("app.git").exists(),
+        "a mirror was started"
     );
 }

@@ -62,6 +62,7 @@ fn spec(
         environment,
         secrets: Vec::new(),
         inventory: String::new(),
+        repository_schemes: Vec::new(),
         timeout_ms,
         grace_ms: 1000,
         output_cap_bytes: 1 << 20,

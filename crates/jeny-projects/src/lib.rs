@@ -8,10 +8,12 @@
 pub mod api;
 mod error;
 mod model;
+pub mod repository;
 mod service;
 mod store;
 
 pub use error::ProjectError;
+pub use repository::{DEFAULT_REPOSITORY_SCHEMES, RepositorySchemes};
 pub use model::{
     DEFAULT_DEPLOY_GRACE_SECS, DEFAULT_DEPLOY_TIMEOUT_SECS, Environment, EnvironmentInput, Project,
     ProjectInput, QueuePolicy, Variable, VariableInput, VariableKey,

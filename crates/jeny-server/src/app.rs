@@ -42,6 +42,7 @@ pub(crate) fn build(parts: Parts) -> Router {
             jeny_projects::api::ProjectsState {
                 store: store.clone(),
                 secrets: SecretBox::new(&key),
+                repository_schemes: config.repository_schemes.clone(),
             },
         ))
         .merge(jeny_hosts::api::routes(jeny_hosts::api::HostsState {

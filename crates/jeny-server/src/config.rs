@@ -42,6 +42,15 @@ pub struct ServerArgs {
     /// Largest request body accepted, in bytes [default: 1048576].
     #[arg(long, env = "JENY_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Repository schemes projects may use, comma-separated, among https, http, ssh (also
+    /// user@host:path), git and file (local paths) [default: https,ssh,git,file].
+    #[arg(
+        long,
+        env = "JENY_REPOSITORY_SCHEMES",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub repository_schemes: Option<Vec<String>>,
     /// Database connections (PostgreSQL pool size; SQLite readers) [default: 8].
     #[arg(long, env = "JENY_DATABASE_MAX_CONNECTIONS", value_name = "N")]
     pub database_max_connections: Option<u32>,
@@ -226,6 +235,7 @@ struct FileConfig {
     secret_key_file: Option<PathBuf>,
     public_url: Option<String>,
     max_body_bytes: Option<usize>,
+    repository_schemes: Option<Vec<String>>,
     database_max_connections: Option<u32>,
     log: Option<String>,
     deploy_runners: Option<usize>,
@@ -264,6 +274,8 @@ pub struct Config {
     pub secret_key_file: Option<PathBuf>,
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// The git transports a project's repository may use.
+    pub repository_schemes: jeny_projects::RepositorySchemes,
     pub database_max_connections: u32,
     pub log: String,
     pub deploy_runners: usize,
@@ -338,6 +350,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_SECRET_KEY_FILE",
     "JENY_PUBLIC_URL",
     "JENY_MAX_BODY_BYTES",
+    "JENY_REPOSITORY_SCHEMES",
     "JENY_DATABASE_MAX_CONNECTIONS",
     "JENY_LOG",
     "JENY_DEPLOY_RUNNERS",
@@ -385,6 +398,7 @@ impl Default for Config {
             secret_key_file: None,
             public_url: None,
             max_body_bytes: 1024 * 1024,
+            repository_schemes: jeny_projects::RepositorySchemes::default(),
             database_max_connections: 8,
             log: "info".to_owned(),
             deploy_runners: 4,
@@ -461,6 +475,12 @@ impl Config {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(defaults.max_body_bytes),
+            repository_schemes: match args.repository_schemes.clone().or(file.repository_schemes) {
+                Some(schemes) => {
+                    jeny_projects::RepositorySchemes::parse(&schemes).map_err(anyhow::Error::msg)?
+                }
+                None => defaults.repository_schemes.clone(),
+            },
             database_max_connections: args
                 .database_max_connections
                 .or(file.database_max_connections)
@@ -766,6 +786,8 @@ impl Config {
              {secret_key_file}\n\n\
              # The URL people use to reach jeny (links in notifications).\n{public_url}\n\n\
              # Largest request body accepted, in bytes.\nmax_body_bytes = {max_body_bytes}\n\n\
+             # Git transports a project's repository may use: https, http, ssh (also user@host:path), git,\n\
+             # file (local paths). ext:: and fd:: are never allowed.\nrepository_schemes = {repository_schemes}\n\n\
              # Database connections: PostgreSQL pool size, or SQLite reader connections.\n\
              database_max_connections = {database_max_connections}\n\n\
              # Log filter: a level (info, debug, warn) and per-module overrides (warn,jeny_server=debug).\nlog = {log:?}\n\n\
@@ -778,6 +800,15 @@ impl Config {
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
             max_body_bytes = self.max_body_bytes,
+            repository_schemes = format!(
+                "[{}]",
+                self.repository_schemes
+                    .as_slice()
+                    .iter()
+                    .map(|scheme| format!("{scheme:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             database_max_connections = self.database_max_connections,
             log = self.log,
             deploy_runners = self.deploy_runners,

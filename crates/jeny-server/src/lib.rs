@@ -82,6 +82,7 @@ pub async fn launch_with_listener(
         shell: config.deploy_shell.clone(),
         lease_ttl: std::time::Duration::from_secs(config.deploy_lease_secs),
         output_cap_bytes: config.deploy_output_cap_bytes,
+        repository_schemes: config.repository_schemes.clone(),
         // Absolute: a deploy's command runs in its own folder, where a relative path to its
         // inventory would point nowhere.
         data_dir: std::path::absolute(&config.data_dir)

@@ -14,6 +14,8 @@ use jeny_store::Store;
 pub struct ProjectsState {
     pub store: Store,
     pub secrets: SecretBox,
+    /// The git transports a project's repository may use.
+    pub repository_schemes: crate::RepositorySchemes,
 }
 
 /// Why `principal` may not change what every environment of `project` runs, if it may not: a

@@ -310,6 +310,153 @@ async fn bad_retention_settings_get_422_naming_the_field(backend: Backend) {
     );
 }
 
+async fn repositories_of_other_git_transports_get_422_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let client = app.with_admin().await;
+    // `fd::17` hung a checkout; `ext::` runs a command; other schemes are off by default.
+    let refused_repositories = [
+        "fd::17",
+        "ext::sh -c id",
+        "EXT::sh",
+        "hg::https://example.com/shop",
+        "http://git.example.com/shop.git",
+        "foo://example.com/shop.git",
+    ];
+    for repository in refused_repositories {
+        let mut input = project("web");
+        input.repository = Some(repository.to_owned());
+        let refused = problem_of(client.create_project(&input).await);
+        assert_eq!(
+            (refused.status, refused.field.as_deref()),
+            (422, Some("repository")),
+            "{repository}"
+        );
+        assert!(
+            refused.detail.contains("https, ssh, git, file"),
+            "{repository}: {}",
+            refused.detail
+        );
+    }
+    assert_eq!(status_of(client.get_project("web").await), 404);
+    for repository in [
+        "https://github.com/example/shop.git",
+        "ssh://git@github.com/example/shop.git",
+        "git@github.com:example/shop.git",
+        "git://git.example.com/shop.git",
+        "/srv/git/shop.git",
+    ] {
+        let mut input = project(&format!("p{}", repository.len()));
+        input.repository = Some(repository.to_owned());
+        client
+            .create_project(&input)
+            .await
+            .unwrap_or_else(|error| panic!("{repository}: {error}"));
+    }
+    let mut web = project("web");
+    web.repository = Some("https://github.com/example/shop.git".to_owned());
+    client.create_project(&web).await.unwrap();
+    for repository in refused_repositories {
+        let patched = problem_of(
+            client
+                .patch_project("web", &json!({"repository": repository}), None)
+                .await,
+        );
+        assert_eq!(
+            (patched.status, patched.field.as_deref()),
+            (422, Some("repository"))
+        );
+        let mut replacement = project("web");
+        replacement.repository = Some(repository.to_owned());
+        let replaced = problem_of(client.replace_project("web", &replacement, None).await);
+        assert_eq!(
+            (replaced.status, replaced.field.as_deref()),
+            (422, Some("repository"))
+        );
+    }
+    assert_eq!(
+        client
+            .get_project("web")
+            .await
+            .unwrap()
+            .value
+            .repository
+            .as_deref(),
+        Some("https://github.com/example/shop.git"),
+        "a refused change changed the project"
+    );
+}
+
+async fn the_allowed_repository_schemes_are_a_setting(backend: Backend) {
+    let database = jeny_testkit::TestDatabase::create(backend).await;
+    let app = TestApp::spawn_on(database, |config| {
+        config.repository_schemes =
+            jeny_projects::RepositorySchemes::parse(&["https", "http"]).unwrap();
+    })
+    .await;
+    let client = app.with_admin().await;
+    let mut input = project("web");
+    input.repository = Some("http://git.internal/shop.git".to_owned());
+    client.create_project(&input).await.unwrap();
+    for repository in ["/srv/git/shop.git", "git@github.com:example/shop.git"] {
+        let refused = problem_of(
+            client
+                .patch_project("web", &json!({"repository": repository}), None)
+                .await,
+        );
+        assert_eq!(
+            (refused.status, refused.field.as_deref()),
+            (422, Some("repository")),
+            "{repository}"
+        );
+        assert!(
+            refused.detail.contains("allowed: https, http"),
+            "{}",
+            refused.detail
+        );
+    }
+}
+
+async fn a_stored_repository_of_a_refused_transport_ends_its_deploy_at_once(backend: Backend) {
+    // A repository stored before the check (or under a wider setting): the checkout refuses it
+    // without running git, instead of hanging until the deploy's time runs out.
+    let app = TestApp::spawn(backend).await;
+    let client = app.with_admin().await;
+    client.create_project(&project("web")).await.unwrap();
+    let mut production = crate::environment("production", &[]);
+    production.allow_hostless_deploys = true;
+    production.deploy_timeout_secs = 600;
+    client.create_environment("web", &production).await.unwrap();
+    crate::exec_sql(
+        &app,
+        "UPDATE projects SET repository = 'fd::17' WHERE name = 'web'",
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let deploy = client
+        .create_deploy("web", "production", &Default::default())
+        .await
+        .unwrap();
+    let finished = client.wait_for_deploy(&deploy.id).await.unwrap();
+    assert_eq!(
+        finished.status,
+        jeny_deploys::DeployStatus::Errored,
+        "{finished:?}"
+    );
+    assert!(
+        finished
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("\"fd\" is not allowed"),
+        "{finished:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the refused checkout took {:?}",
+        started.elapsed()
+    );
+}
+
 both_backends!(
     a_created_project_can_be_read_back,
     bad_retention_settings_get_422_naming_the_field,
@@ -320,4 +467,7 @@ both_backends!(
     names_cannot_change_and_unknown_fields_are_refused,
     deleting_a_project_removes_its_environments_and_variables,
     concurrent_patches_all_apply,
+    repositories_of_other_git_transports_get_422_naming_the_field,
+    the_allowed_repository_schemes_are_a_setting,
+    a_stored_repository_of_a_refused_transport_ends_its_deploy_at_once,
 );

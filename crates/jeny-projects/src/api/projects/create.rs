@@ -18,6 +18,9 @@ pub(crate) async fn create_project(
     State(state): State<ProjectsState>,
     AppJson(input): AppJson<ProjectInput>,
 ) -> Result<Response, ApiError> {
+    state
+        .repository_schemes
+        .check_field(input.repository.as_deref())?;
     let project = crate::create_project(&state.store, principal.actor(), input).await?;
     Ok(json_created(
         &format!("/api/v1/projects/{}", project.name),

@@ -32,6 +32,9 @@ pub(crate) async fn replace_project(
         &project,
         &precondition,
         |current: ProjectInput| {
+            state
+                .repository_schemes
+                .check_field(input.repository.as_deref())?;
             refuse_reaching_change(refused, &current, &input)?;
             Ok::<_, ApiError>(input)
         },
@@ -66,6 +69,9 @@ pub(crate) async fn patch_project(
         &precondition,
         |current: ProjectInput| {
             let wanted: ProjectInput = patch.apply(&current)?;
+            state
+                .repository_schemes
+                .check_field(wanted.repository.as_deref())?;
             refuse_reaching_change(refused, &current, &wanted)?;
             Ok::<_, ApiError>(wanted)
         },

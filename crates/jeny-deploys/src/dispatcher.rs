@@ -226,17 +226,13 @@ impl Dispatcher {
 
     /// Resolves what the deploy runs, records it, and starts its supervisor.
     async fn start(&self, row: &DeployRow, lease_token: &str) -> Result<(), StartError> {
+        let sandbox = self.config.sandbox.clone().map_err(StartError::NoSandbox)?;
         let deploy = &row.deploy;
         let project = jeny_projects::get_project(&self.store, &deploy.project).await?;
         let environment =
             jeny_projects::get_environment(&self.store, &deploy.project, &deploy.environment)
                 .await?;
         let command = environment
-        let sandbox = self
-            .config
-            .sandbox
-            .clone()
-            .map_err(StartError::NoSandbox)?;
             .deploy_command
             .clone()
             .unwrap_or_else(|| project.deploy_command.clone());
@@ -388,19 +384,17 @@ impl Dispatcher {
         self.spawn_supervisor(&spec).await
     }
 
-    /// Starts `jeny supervise` and hands it the spec on its standard input. The supervisor
-    /// puts itself in a session of its own, so it outlives this process.
-    async fn spawn_supervisor(&self, spec: &SupervisorSpec) -> Result<(), StartError> {
-        let log_path = self.config.data_dir.join("supervisors.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
     /// The server's variables a deploy may inherit: a deploy user gets its own `HOME`, `USER` and
     /// `LOGNAME`, and no SSH agent of the server's.
     fn server_environment(&self) -> Vec<(String, String)> {
         let mut variables: Vec<(String, String)> = std::env::vars().collect();
-        if let Some(user) = self.config.sandbox.as_ref().ok().and_then(|s| s.user.as_ref()) {
+        if let Some(user) = self
+            .config
+            .sandbox
+            .as_ref()
+            .ok()
+            .and_then(|s| s.user.as_ref())
+        {
             variables.retain(|(name, _)| {
                 !matches!(name.as_str(), "HOME" | "USER" | "LOGNAME" | "SSH_AUTH_SOCK")
             });
@@ -413,6 +407,14 @@ impl Dispatcher {
         variables
     }
 
+    /// Starts `jeny supervise` and hands it the spec on its standard input. The supervisor
+    /// puts itself in a session of its own, so it outlives this process.
+    async fn spawn_supervisor(&self, spec: &SupervisorSpec) -> Result<(), StartError> {
+        let log_path = self.config.data_dir.join("supervisors.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
             .map_err(|error| StartError::Io {
                 what: format!("cannot open {}", log_path.display()),
                 error,
@@ -501,6 +503,8 @@ enum StartError {
     Store(#[from] StoreError),
     #[error("no host matches the environment's host selector and filter any more")]
     NoHosts,
+    #[error("{0}")]
+    NoSandbox(String),
     #[error("{what}: {error}")]
     Io {
         what: String,
@@ -509,8 +513,6 @@ enum StartError {
     },
 }
 
-    #[error("{0}")]
-    NoSandbox(String),
 impl jeny_store::MaybeContention for StartError {
     fn is_contention(&self) -> bool {
         matches!(self, StartError::Store(error) if error.is_contention())

@@ -32,8 +32,8 @@ pub use model::{
     TargetHost,
 };
 pub use output::{OutputChunk, OutputStream};
-pub use sandbox::{DeployUser, Sandbox, SandboxError};
 pub use retention::{prune_output, run_retention};
+pub use sandbox::{DeployUser, Sandbox, SandboxError};
 pub use service::{
     Links, cancel_deploy, create_deploy, get_deploy, get_lock, latest_deploys, list_deploys,
     lock_environment, redeploy, unlock_environment,

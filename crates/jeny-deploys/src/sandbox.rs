@@ -315,9 +315,7 @@ pub(crate) fn signal_namespace(bwrap: i32, signal: nix::sys::signal::Signal) -> 
         return false;
     }
     for (pid, path) in processes() {
-        if pid != init
-            && std::fs::read_link(path.join("ns/pid")).is_ok_and(|ns| ns == namespace)
-        {
+        if pid != init && std::fs::read_link(path.join("ns/pid")).is_ok_and(|ns| ns == namespace) {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
         }
     }
@@ -363,7 +361,11 @@ mod tests {
         let bind_work = at(&["--bind", work.to_str().unwrap(), work.to_str().unwrap()]);
         assert!(hide < bind_work, "{arguments:?}");
         at(&["--ro-bind", "/dev/null", key.to_str().unwrap()]);
-        assert!(!arguments.iter().any(|argument| argument == "/nowhere/at/all"));
+        assert!(
+            !arguments
+                .iter()
+                .any(|argument| argument == "/nowhere/at/all")
+        );
         assert_eq!(arguments.last().map(String::as_str), Some("--"));
         at(&["--unshare-pid"]);
         at(&["--die-with-parent"]);
@@ -386,7 +388,10 @@ mod tests {
             if !children.trim().is_empty() {
                 break children;
             }
-            assert!(std::time::Instant::now() < deadline, "the shell started no child");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the shell started no child"
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         };
         let signalled = signal_namespace(pid, nix::sys::signal::Signal::SIGCONT);
@@ -396,7 +401,10 @@ mod tests {
         }
         shell.kill().unwrap();
         let _ = shell.wait();
-        assert!(!signalled, "this process's own namespace was taken for a sandbox's");
+        assert!(
+            !signalled,
+            "this process's own namespace was taken for a sandbox's"
+        );
     }
 
     #[test]
@@ -406,7 +414,10 @@ mod tests {
         std::fs::create_dir_all(checkout.path().join(".git/objects/info")).unwrap();
         std::fs::write(
             checkout.path().join(".git/objects/info/alternates"),
-            format!("{}\nrelative/objects\n/no/such/folder\n", objects.path().display()),
+            format!(
+                "{}\nrelative/objects\n/no/such/folder\n",
+                objects.path().display()
+            ),
         )
         .unwrap();
         assert_eq!(

@@ -11,8 +11,8 @@
 use crate::model::DeployStatus;
 use crate::output::{OutputStream, encode_frame};
 use crate::runner::{self, CommandSpec};
-use crate::store::{self, Ending};
 use crate::sandbox::{self, Sandbox};
+use crate::store::{self, Ending};
 use crate::{Masker, OutputChunk, checkout};
 use jeny_core::{ErrorChain, Secret, Timestamp};
 use jeny_store::{Channel, Store, StoreError, StoreOptions, sqlx};
@@ -63,11 +63,11 @@ pub struct SupervisorSpec {
     /// Lines jeny writes at the start of the output (warnings about the deploy).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The sandbox the command runs in (the supervisor stays outside it).
+    pub sandbox: Sandbox,
 }
 
 impl std::fmt::Debug for SupervisorSpec {
-    /// The sandbox the command runs in (the supervisor stays outside it).
-    pub sandbox: Sandbox,
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SupervisorSpec")
             .field("deploy_id", &self.deploy_id)
@@ -348,14 +348,19 @@ async fn run_deploy(
             }
         }
     }
-    let command = CommandSpec {
-        shell: spec.shell.clone(),
-        command: spec.command.clone(),
-        environment: spec
-            .environment
     // The command sees the git objects its checkout borrows from the mirror, and owns its folder.
     let mut sandbox = spec.sandbox.clone();
     sandbox.readable.extend(sandbox::git_alternates(&source));
+    // The server's own SSH agent, when the deploy runs as the server's user (its socket is
+    // usually under /tmp, which the sandbox replaces).
+    if let Some(folder) = spec
+        .environment
+        .get("SSH_AUTH_SOCK")
+        .and_then(|socket| std::path::Path::new(socket).parent())
+        .filter(|folder| folder.is_dir() && sandbox.user.is_none())
+    {
+        sandbox.readable.push(folder.to_path_buf());
+    }
     if let Some(user) = &sandbox.user {
         let (work_dir, user) = (spec.work_dir.clone(), user.clone());
         let given = tokio::task::spawn_blocking(move || sandbox::give_to(&work_dir, &user)).await;
@@ -366,8 +371,13 @@ async fn run_deploy(
             ));
         }
     }
-            .iter()
+    let command = CommandSpec {
         sandbox: Some(sandbox),
+        shell: spec.shell.clone(),
+        command: spec.command.clone(),
+        environment: spec
+            .environment
+            .iter()
             .map(|(key, value)| (key.clone(), Secret::new(value.clone())))
             .collect(),
         working_dir: source,

@@ -129,7 +129,10 @@ async fn a_sandboxed_command_sees_no_process_but_its_own() {
     outside.kill().unwrap();
     let _ = outside.wait();
     assert_eq!(ending, Ending::Exited(0), "{output}");
-    assert!(output.starts_with("0\n"), "another process's environment was read: {output}");
+    assert!(
+        output.starts_with("0\n"),
+        "another process's environment was read: {output}"
+    );
     assert!(!output.contains("hunter2"), "{output}");
     let processes: usize = output
         .lines()
@@ -137,8 +140,14 @@ async fn a_sandboxed_command_sees_no_process_but_its_own() {
         .and_then(|count| count.trim().parse().ok())
         .unwrap();
     // bubblewrap's init, the shell, and the pipeline's commands.
-    assert!(processes <= 6, "the sandbox shows {processes} processes: {output}");
-    assert!(!output.contains("jeny"), "the server is the command's parent: {output}");
+    assert!(
+        processes <= 6,
+        "the sandbox shows {processes} processes: {output}"
+    );
+    assert!(
+        !output.contains("jeny"),
+        "the server is the command's parent: {output}"
+    );
 }
 
 #[tokio::test]
@@ -158,8 +167,14 @@ async fn the_data_folder_is_hidden_and_the_deploys_folder_writable() {
     assert_eq!(ending, Ending::Exited(0), "{output}");
     assert!(!output.contains("the server's key"), "{output}");
     assert!(!output.contains("READ-"), "{output}");
-    assert!(output.contains("WROTE-OWN") && output.contains("TMP-OK"), "{output}");
-    assert!(!output.contains("jeny-sandbox-test-outside"), "/tmp is shared: {output}");
+    assert!(
+        output.contains("WROTE-OWN") && output.contains("TMP-OK"),
+        "{output}"
+    );
+    assert!(
+        !output.contains("jeny-sandbox-test-outside"),
+        "/tmp is shared: {output}"
+    );
     assert_eq!(
         std::fs::read_to_string(layout.data.path().join("deploys/d1/written")).unwrap(),
         "written\n"
@@ -176,7 +191,10 @@ async fn cancel_gives_a_sandboxed_command_its_grace_and_then_ends_everything_it_
                    sh -c 'trap \"\" TERM; sleep 1000' & echo started; while true; do sleep 0.05; done";
     let (ending, output) = run_collecting(&layout.spec(command), Some("started")).await;
     assert_eq!(ending, Ending::Cancelled);
-    assert!(output.contains("cleaning up"), "the command got no SIGTERM: {output}");
+    assert!(
+        output.contains("cleaning up"),
+        "the command got no SIGTERM: {output}"
+    );
     let left = layout.all_gone().await;
     assert!(left.is_empty(), "{left:?} outlived the cancel");
 }
@@ -222,4 +240,38 @@ async fn as_root_the_command_runs_as_the_deploy_user() {
     assert_eq!(lines[1], user.gid.to_string(), "{output}");
     assert!(output.contains("CapEff:\t0000000000000000"), "{output}");
     assert!(output.contains("NoNewPrivs:\t1"), "{output}");
+}
+
+#[tokio::test]
+async fn a_folder_shown_read_only_still_serves_its_ssh_agent() {
+    // The supervisor shows the server's SSH agent folder read-only (it is usually under /tmp,
+    // which the sandbox replaces): connecting to a socket needs no write to its file system.
+    let layout = Layout::new();
+    let folder = tempfile::tempdir().unwrap();
+    let socket = folder.path().join("agent.sock");
+    let agent = std::process::Command::new("ssh-agent")
+        .arg("-a")
+        .arg(&socket)
+        .output()
+        .unwrap();
+    assert!(agent.status.success(), "{agent:?}");
+    let pid = String::from_utf8_lossy(&agent.stdout)
+        .split("SSH_AGENT_PID=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .map(str::to_owned)
+        .unwrap();
+    let mut spec = layout.spec(&format!(
+        "SSH_AUTH_SOCK={} ssh-add -l; echo \"exit=$?\"",
+        socket.display()
+    ));
+    spec.sandbox
+        .as_mut()
+        .unwrap()
+        .readable
+        .push(folder.path().to_path_buf());
+    let (_, output) = run_collecting(&spec, None).await;
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    // 1: the agent answered and has no keys; 2 would be "cannot connect".
+    assert!(output.contains("exit=1"), "{output}");
 }

@@ -67,9 +67,9 @@ fn spec(
         grace_ms: 1000,
         output_cap_bytes: 1 << 20,
         notes: Vec::new(),
-    }
         // As the server makes it: the data folder hidden, the command as this process's user.
         sandbox: Sandbox::new(None, vec![database.dir.path().to_path_buf()], Vec::new()),
+    }
 }
 
 /// The deploy's whole output and its status and reason.

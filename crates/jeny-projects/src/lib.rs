@@ -13,11 +13,11 @@ mod service;
 mod store;
 
 pub use error::ProjectError;
-pub use repository::{DEFAULT_REPOSITORY_SCHEMES, RepositorySchemes};
 pub use model::{
     DEFAULT_DEPLOY_GRACE_SECS, DEFAULT_DEPLOY_TIMEOUT_SECS, Environment, EnvironmentInput, Project,
     ProjectInput, QueuePolicy, Variable, VariableInput, VariableKey,
 };
+pub use repository::{DEFAULT_REPOSITORY_SCHEMES, RepositorySchemes};
 pub use service::environments::{
     create_environment, delete_environment, environment_hosts, get_environment, list_environments,
     update_environment,

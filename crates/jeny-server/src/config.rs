@@ -70,15 +70,6 @@ pub struct ServerArgs {
     /// marked interrupted [default: 15].
     #[arg(long, env = "JENY_DEPLOY_LEASE_SECS", value_name = "SECONDS")]
     pub deploy_lease_secs: Option<u64>,
-    /// This node's name on the deploys it runs [default: the host name].
-    #[arg(long, env = "JENY_NODE_NAME", value_name = "NAME")]
-    pub node_name: Option<String>,
-    /// OpenID Connect issuer people sign in with [default: https://accounts.google.com when a
-    /// client id is set].
-    #[arg(
-        long,
-        env = "JENY_OIDC_ISSUER",
-        value_name = "URL",
     /// The user deploys run as when jeny runs as root; `root` runs them as root [default: jeny's
     /// own user, which must not be root].
     #[arg(long, env = "JENY_DEPLOY_USER", value_name = "USER")]
@@ -92,6 +83,15 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub deploy_writable_paths: Option<Vec<PathBuf>>,
+    /// This node's name on the deploys it runs [default: the host name].
+    #[arg(long, env = "JENY_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// OpenID Connect issuer people sign in with [default: https://accounts.google.com when a
+    /// client id is set].
+    #[arg(
+        long,
+        env = "JENY_OIDC_ISSUER",
+        value_name = "URL",
         help_heading = "Sign-in"
     )]
     pub oidc_issuer: Option<String>,
@@ -242,6 +242,8 @@ struct FileConfig {
     deploy_shell: Option<String>,
     deploy_output_cap_bytes: Option<u64>,
     deploy_lease_secs: Option<u64>,
+    deploy_user: Option<String>,
+    deploy_writable_paths: Option<Vec<PathBuf>>,
     node_name: Option<String>,
     oidc_issuer: Option<String>,
     oidc_client_id: Option<String>,
@@ -252,8 +254,6 @@ struct FileConfig {
     allowlist: Option<Vec<String>>,
     admin_email: Option<String>,
     session_idle_secs: Option<u64>,
-    deploy_user: Option<String>,
-    deploy_writable_paths: Option<Vec<PathBuf>>,
     session_max_age_secs: Option<u64>,
     signin_attempts_per_minute: Option<u32>,
     auth_redirect_domains: Option<Vec<String>>,
@@ -282,6 +282,11 @@ pub struct Config {
     pub deploy_shell: String,
     pub deploy_output_cap_bytes: u64,
     pub deploy_lease_secs: u64,
+    /// Whom deploys run as (`None`: jeny's own user; see `jeny_deploys::sandbox::deploy_user`).
+    pub deploy_user: Option<String>,
+    pub deploy_writable_paths: Vec<PathBuf>,
+    /// The configuration file read, if any: deploys do not see it.
+    pub config_file: Option<PathBuf>,
     pub node_name: String,
     /// The program started as `PROGRAM supervise` for each deploy: this executable unless set
     /// (tests, whose executable is not jeny, set it).
@@ -294,11 +299,6 @@ pub struct Config {
 /// The sign-in settings (see `jeny server --help`, "Sign-in").
 #[derive(Debug, Clone)]
 pub struct SignInConfig {
-    /// Whom deploys run as (`None`: jeny's own user; see `jeny_deploys::sandbox::deploy_user`).
-    pub deploy_user: Option<String>,
-    pub deploy_writable_paths: Vec<PathBuf>,
-    /// The configuration file read, if any: deploys do not see it.
-    pub config_file: Option<PathBuf>,
     pub oidc_issuer: Option<String>,
     pub oidc_client_id: Option<String>,
     /// The client's secret, read from `oidc_client_secret_file` when that was the setting given.
@@ -357,6 +357,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_DEPLOY_SHELL",
     "JENY_DEPLOY_OUTPUT_CAP_BYTES",
     "JENY_DEPLOY_LEASE_SECS",
+    "JENY_DEPLOY_USER",
+    "JENY_DEPLOY_WRITABLE_PATHS",
     "JENY_NODE_NAME",
     // A test seam: shifts this node's wall clock (jeny_core::time::CLOCK_OFFSET_VARIABLE).
     "JENY_CLOCK_OFFSET_MS",
@@ -370,8 +372,6 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_ADMIN_EMAIL",
     "JENY_SESSION_IDLE_SECS",
     "JENY_SESSION_MAX_AGE_SECS",
-    "JENY_DEPLOY_USER",
-    "JENY_DEPLOY_WRITABLE_PATHS",
     "JENY_SIGNIN_ATTEMPTS_PER_MINUTE",
     "JENY_AUTH_REDIRECT_DOMAINS",
     "JENY_COOKIE_DOMAIN",
@@ -405,6 +405,9 @@ impl Default for Config {
             deploy_shell: "sh".to_owned(),
             deploy_output_cap_bytes: 50 * 1024 * 1024,
             deploy_lease_secs: 15,
+            deploy_user: None,
+            deploy_writable_paths: Vec::new(),
+            config_file: None,
             node_name: host_name(),
             supervisor_program: None,
             web_dir: None,
@@ -419,9 +422,6 @@ impl Config {
         let file = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
-            deploy_user: None,
-            deploy_writable_paths: Vec::new(),
-            config_file: None,
                     .with_context(|| format!("cannot read {}", path.display()))?;
                 toml::from_str::<FileConfig>(&text).with_context(|| {
                     format!("{} is not a valid jeny configuration", path.display())
@@ -505,6 +505,13 @@ impl Config {
                 .or(file.deploy_lease_secs)
                 .unwrap_or(defaults.deploy_lease_secs)
                 .max(1),
+            deploy_user: args.deploy_user.clone().or(file.deploy_user),
+            deploy_writable_paths: args
+                .deploy_writable_paths
+                .clone()
+                .or(file.deploy_writable_paths)
+                .unwrap_or_default(),
+            config_file: args.config.clone(),
             node_name: args
                 .node_name
                 .clone()
@@ -525,13 +532,6 @@ impl Config {
                     .or(file.allowlist)
                     .unwrap_or_default(),
                 admin_email: args.admin_email.clone().or(file.admin_email),
-            deploy_user: args.deploy_user.clone().or(file.deploy_user),
-            deploy_writable_paths: args
-                .deploy_writable_paths
-                .clone()
-                .or(file.deploy_writable_paths)
-                .unwrap_or_default(),
-            config_file: args.config.clone(),
                 session_idle_secs: args
                     .session_idle_secs
                     .or(file.session_idle_secs)
@@ -659,26 +659,6 @@ impl Config {
         }
     }
 
-    /// The database URL, defaulting to the SQLite file in the data directory.
-    pub fn database_url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("jeny.db").display()),
-        }
-    }
-
-    /// The database URL without its password.
-    pub fn database_url_for_display(&self) -> String {
-        let url = self.database_url();
-        match (url.find("://"), url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let credentials = &url[scheme_end + 3..at];
-                match credentials.split_once(':') {
-                    Some((user, _)) => {
-                        format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-                    }
-                    None => url,
-                }
     /// The sandbox deploys run in: as the deploy user, with jeny's data folder, key,
     /// configuration and secret files hidden. Fails when the settings ask for what cannot be
     /// (root without being named, a user that does not exist).
@@ -707,6 +687,26 @@ impl Config {
         Ok(jeny_deploys::Sandbox::new(user, hidden, writable))
     }
 
+    /// The database URL, defaulting to the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("jeny.db").display()),
+        }
+    }
+
+    /// The database URL without its password.
+    pub fn database_url_for_display(&self) -> String {
+        let url = self.database_url();
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => {
+                let credentials = &url[scheme_end + 3..at];
+                match credentials.split_once(':') {
+                    Some((user, _)) => {
+                        format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+                    }
+                    None => url,
+                }
             }
             _ => url,
         }
@@ -795,26 +795,27 @@ impl Config {
              # The shell that runs deploy commands with -c.\ndeploy_shell = {deploy_shell:?}\n\n\
              # Output kept per deploy, in bytes (past it: the first and last halves).\ndeploy_output_cap_bytes = {deploy_output_cap_bytes}\n\n\
              # Seconds a deploy's supervisor may go silent before its deploy is marked interrupted.\ndeploy_lease_secs = {deploy_lease_secs}\n\n\
+             # Whom deploys run as when jeny runs as root (\"root\" to run them as root).\n{deploy_user}\n\n\
+             # Folders deploys may write besides their own, their home and a private /tmp.\n\
+             deploy_writable_paths = {deploy_writable_paths}\n\n\
              # This node's name on the deploys it runs (each node of a cluster needs its own).\nnode_name = {node_name:?}\n\n\
              {sign_in}",
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
             max_body_bytes = self.max_body_bytes,
-            repository_schemes = format!(
-                "[{}]",
-                self.repository_schemes
-                    .as_slice()
-                    .iter()
-                    .map(|scheme| format!("{scheme:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            repository_schemes = toml_list(self.repository_schemes.as_slice().iter()),
             database_max_connections = self.database_max_connections,
             log = self.log,
             deploy_runners = self.deploy_runners,
             deploy_shell = self.deploy_shell,
             deploy_output_cap_bytes = self.deploy_output_cap_bytes,
             deploy_lease_secs = self.deploy_lease_secs,
+            deploy_user = line("deploy_user", self.deploy_user.clone(), "deploy"),
+            deploy_writable_paths = toml_list(
+                self.deploy_writable_paths
+                    .iter()
+                    .map(|path| path.display().to_string())
+            ),
             node_name = self.node_name,
             sign_in = self.sign_in_sample(&line),
         )
@@ -826,9 +827,6 @@ impl Config {
             let quoted: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
             format!("[{}]", quoted.join(", "))
         };
-             # Whom deploys run as when jeny runs as root (\"root\" to run them as root).\n{deploy_user}\n\n\
-             # Folders deploys may write besides their own, their home and a private /tmp.\n\
-             deploy_writable_paths = {deploy_writable_paths}\n\n\
         format!(
             "# Sign-in. Without an OpenID Connect client, people sign in only with the one-time link\n\
              # the server prints at start (or `jeny admin sign-in-link`): production needs OIDC.\n\
@@ -849,15 +847,6 @@ impl Config {
              # Seconds `jeny login` waits between polls.\ndevice_poll_interval_secs = {interval}\n\
              # Reverse proxies whose X-Forwarded-For is believed for the client's address (rate limit, sessions).\n\
              trusted_proxies = {trusted_proxies}\n",
-            deploy_user = line("deploy_user", self.deploy_user.clone(), "deploy"),
-            deploy_writable_paths = format!(
-                "[{}]",
-                self.deploy_writable_paths
-                    .iter()
-                    .map(|path| format!("{:?}", path.display().to_string()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
             issuer = line(
                 "oidc_issuer",
                 sign_in.oidc_issuer.clone(),
@@ -1025,6 +1014,12 @@ fn create_private_dir(path: &Path) -> anyhow::Result<()> {
     builder
         .create(path)
         .with_context(|| format!("cannot create the data directory {}", path.display()))
+}
+
+/// A TOML list of strings: `["a", "b"]`.
+fn toml_list<T: std::fmt::Debug>(items: impl Iterator<Item = T>) -> String {
+    let quoted: Vec<String> = items.map(|item| format!("{item:?}")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 #[cfg(test)]

@@ -89,8 +89,8 @@ pub async fn launch_with_listener(
             .with_context(|| format!("cannot resolve {}", config.data_dir.display()))?,
         database_url: config.database_url(),
         supervisor_program: config.supervisor_program()?,
-    };
         sandbox,
+    };
     // Deploys keep running when the server stops: the dispatcher only stops starting new ones.
     let dispatcher = tokio::spawn(jeny_deploys::run_dispatcher(
         store.clone(),
@@ -166,8 +166,8 @@ pub async fn launch_with_listener(
         address,
         store,
         auth,
-        task,
         deploys_refused,
+        task,
     })
 }
 
@@ -212,10 +212,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
         println!("no identity provider is configured: production needs OIDC (docs/auth.md)");
     }
-    println!(
     if let Some(why) = &running.deploys_refused {
         println!("deploys cannot run until this is fixed: {why}");
     }
+    println!(
         "get an API token with: jeny login --server {url}  (or: jeny admin token --data-dir {} --email you@example.com --role admin)",
         config.data_dir.display()
     );

@@ -1098,31 +1098,20 @@ ansible-playbook site.yml"#;
 }
 
 async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period(backend: Backend) {
-    // The script ignores SIGTERM, and so does the grandchild it starts; both record their pids.
-    let pids = tempfile::tempdir().unwrap();
-    let command = format!(
-        "trap '' TERM; sh -c 'trap \"\" TERM; echo $$ > {dir}/grandchild; sleep 60' & echo $$ > {dir}/script; echo ready; wait",
-        dir = pids.path().display()
-    );
-    let (_app, admin) = app_with(backend, &command).await;
+    // The script ignores SIGTERM, and so does the grandchild it starts. They run in the deploy's
+    // sandbox, whose pids mean nothing out here: they are found by their JENY_DEPLOY_ID.
+    let command = "trap '' TERM; sh -c 'trap \"\" TERM; echo grandchild-ready; sleep 60' & \
+                   echo ready; wait";
+    let (_app, admin) = app_with(backend, command).await;
     set_environment(&admin, |input| input.deploy_grace_secs = 1).await;
     let started = deploy(&admin, DeployRequest::default()).await;
+    wait_for_output(&admin, &started.id, "grandchild-ready").await;
     wait_for_output(&admin, &started.id, "ready").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !pids.path().join("grandchild").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the grandchild never started"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let pid_of = |name: &str| -> String {
-        std::fs::read_to_string(pids.path().join(name))
-            .unwrap()
-            .trim()
-            .to_owned()
-    };
-    let processes = [pid_of("script"), pid_of("grandchild")];
+    let marker = format!("JENY_DEPLOY_ID={}", started.id);
+    assert!(
+        processes_carrying(&marker).len() >= 3,
+        "the script, its grandchild and the sleep are not all found"
+    );
     let cancelled_at = std::time::Instant::now();
     admin.cancel_deploy(&started.id).await.unwrap();
     let finished = admin.wait_for_deploy(&started.id).await.unwrap();
@@ -1131,21 +1120,43 @@ async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period
         cancelled_at.elapsed() >= Duration::from_millis(900),
         "SIGKILL came before the grace period"
     );
-    // Both are gone (a zombie is gone too: it only waits for its parent to read its status).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    for pid in processes {
-        loop {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            if status.is_empty() || status.contains("State:\tZ") {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "process {pid} survived the cancel"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+    loop {
+        let left = processes_carrying(&marker);
+        if left.is_empty() {
+            break;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left:?} survived the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// The live processes of this machine whose environment holds `variable` (`NAME=value`); a
+/// zombie is gone: it only waits for its parent to read its status.
+fn processes_carrying(variable: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.parse::<u32>().is_ok())
+        })
+        .filter(|entry| {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            !status.is_empty()
+                && !status.contains("State:\tZ")
+                && environ
+                    .split(|byte| *byte == 0)
+                    .any(|item| item == variable.as_bytes())
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 async fn output_over_the_cap_keeps_head_and_tail_and_finished_output_is_compressed(

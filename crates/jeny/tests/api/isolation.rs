@@ -2,9 +2,9 @@
 //! command (issue 16), each of which worked before deploys ran in their sandbox.
 
 use crate::{environment, project, seeded, status_of, variable};
-use serde_json::json;
 use jeny_deploys::{DeployRequest, DeployStatus};
 use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
+use serde_json::json;
 use std::time::Duration;
 
 both_backends!(
@@ -152,7 +152,10 @@ async fn a_deploy_cannot_read_the_servers_key_or_database(backend: Backend) {
     .await;
     let output = deploy_to_the_end(&admin, "app").await;
     let encoded = base64_encode(&key);
-    assert!(!output.contains(&encoded), "a deploy read the key: {output}");
+    assert!(
+        !output.contains(&encoded),
+        "a deploy read the key: {output}"
+    );
     for line in output.lines().filter(|line| line.contains(": ")) {
         let (file, content) = line.split_once(": ").unwrap();
         if file.ends_with("secret.key") || file.ends_with("jeny.db") {
@@ -208,7 +211,11 @@ async fn only_a_deployer_of_every_environment_changes_what_they_all_run(backend:
         ),
         status_of(
             person
-                .patch_project("web", &json!({"repository": "https://evil.example/x.git"}), None)
+                .patch_project(
+                    "web",
+                    &json!({"repository": "https://evil.example/x.git"}),
+                    None,
+                )
                 .await,
         ),
         status_of(
@@ -258,7 +265,10 @@ async fn only_a_deployer_of_every_environment_changes_what_they_all_run(backend:
         .text()
         .await
         .unwrap();
-    assert!(!variables.contains("NEW") && variables.contains("\"A\""), "{variables}");
+    assert!(
+        !variables.contains("NEW") && variables.contains("\"A\""),
+        "{variables}"
+    );
 
     // What reaches only staging, and the project's title, remain theirs to change.
     person

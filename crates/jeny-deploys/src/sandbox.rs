@@ -221,6 +221,12 @@ impl Sandbox {
         if let Some(home) = home.filter(|home| home.is_dir() && home != Path::new("/")) {
             arguments.mount("--bind", &home, &home);
         }
+        // Writable folders before the hidden ones, so that one holding a hidden folder cannot
+        // show it again; what is shown inside a hidden folder (the deploy's own, the objects it
+        // borrows) after them.
+        for writable in &self.writable {
+            arguments.mount("--bind", writable, writable);
+        }
         for hidden in &self.hidden {
             if hidden.is_dir() {
                 arguments.flags(&["--tmpfs"]).path(hidden);
@@ -231,9 +237,7 @@ impl Sandbox {
         for readable in &self.readable {
             arguments.mount("--ro-bind", readable, readable);
         }
-        for writable in self.writable.iter().map(PathBuf::as_path).chain([work_dir]) {
-            arguments.mount("--bind", writable, writable);
-        }
+        arguments.mount("--bind", work_dir, work_dir);
         arguments.flags(&["--chdir"]).path(chdir).flags(&["--"]);
         arguments.0
     }
@@ -334,12 +338,14 @@ mod tests {
     }
 
     #[test]
-    fn hidden_folders_come_after_home_and_the_work_folder_after_them() {
+    fn hidden_folders_come_after_home_and_writable_ones_and_the_work_folder_after_them() {
         let data = tempfile::tempdir().unwrap();
         let key = data.path().join("secret.key");
         std::fs::write(&key, "k").unwrap();
         let work = data.path().join("deploys/d1");
         std::fs::create_dir_all(&work).unwrap();
+        // A writable folder holding the data folder must not show it again.
+        let parent = data.path().parent().unwrap().to_path_buf();
         let sandbox = Sandbox::new(
             None,
             vec![
@@ -347,7 +353,7 @@ mod tests {
                 key.clone(),
                 PathBuf::from("/nowhere/at/all"),
             ],
-            Vec::new(),
+            vec![parent.clone()],
         );
         let arguments = strings(sandbox.arguments(&work, &work.join("src")));
         let at = |wanted: &[&str]| {
@@ -360,6 +366,8 @@ mod tests {
         let hide = at(&["--tmpfs", data]);
         let bind_work = at(&["--bind", work.to_str().unwrap(), work.to_str().unwrap()]);
         assert!(hide < bind_work, "{arguments:?}");
+        let parent = parent.to_str().unwrap();
+        assert!(at(&["--bind", parent, parent]) < hide, "{arguments:?}");
         at(&["--ro-bind", "/dev/null", key.to_str().unwrap()]);
         assert!(
             !arguments

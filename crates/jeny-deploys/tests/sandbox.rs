@@ -275,3 +275,30 @@ async fn a_folder_shown_read_only_still_serves_its_ssh_agent() {
     // 1: the agent answered and has no keys; 2 would be "cannot connect".
     assert!(output.contains("exit=1"), "{output}");
 }
+
+#[tokio::test]
+async fn a_writable_folder_holding_the_data_folder_does_not_show_it() {
+    let outer = tempfile::tempdir().unwrap();
+    let data = outer.path().join("data");
+    let source = data.join("deploys/d1/src");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(data.join("secret.key"), "the server's key").unwrap();
+    let layout = Layout::new();
+    let mut spec = layout.spec(&format!(
+        "cat {data}/secret.key; echo mark > {outer}/mark && echo WROTE",
+        data = data.display(),
+        outer = outer.path().display()
+    ));
+    spec.working_dir = source;
+    let sandbox = spec.sandbox.as_mut().unwrap();
+    sandbox.hidden = vec![data.clone()];
+    sandbox.writable = vec![outer.path().to_path_buf()];
+    let (ending, output) = run_collecting(&spec, None).await;
+    assert_eq!(ending, Ending::Exited(0), "{output}");
+    assert!(!output.contains("the server's key"), "{output}");
+    assert!(output.contains("WROTE"), "{output}");
+    assert_eq!(
+        std::fs::read_to_string(outer.path().join("mark")).unwrap(),
+        "mark\n"
+    );
+}

@@ -129,18 +129,22 @@ async fn a_hung_checkout_ends_the_deploy_at_its_timeout(backend: Backend) {
             held.push(connection);
         }
     });
-    let ran = database.dir.path().join("ran");
-
-    supervise(spec(
+    // Outside the data folder the sandbox hides, and writable: the touch would show if it ran.
+    let outside = tempfile::tempdir().unwrap();
+    let ran = outside.path().join("ran");
+    let mut spec = spec(
         &database,
         &deploy_id,
         "lease",
         Some(&repository),
         &format!("touch {}", ran.display()),
         1500,
-    ))
-    .await
-    .unwrap();
+    );
+    // The hanging server speaks plain http, which a server allows only when told to.
+    spec.repository_schemes = vec!["http".to_owned()];
+    spec.sandbox.writable.push(outside.path().to_path_buf());
+
+    supervise(spec).await.unwrap();
 
     let (output, status, _) = ended(&store, &deploy_id).await;
     assert_eq!(status, "timed_out", "{output}");

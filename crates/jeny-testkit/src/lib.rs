@@ -31,6 +31,28 @@ pub fn deploy_user() -> String {
     jeny_deploys::sandbox::own_user_name().expect("the test's own user has no name")
 }
 
+/// The live processes of this machine whose environment names the deploy `id`
+/// (`JENY_DEPLOY_ID`): its command and what it started, found from outside its sandbox, where
+/// the pids it sees itself mean nothing. A zombie is gone: it only waits to be reaped.
+pub fn processes_of_deploy(id: &str) -> Vec<u32> {
+    let marker = format!("JENY_DEPLOY_ID={id}");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            !status.is_empty()
+                && !status.contains("State:\tZ")
+                && environ
+                    .split(|byte| *byte == 0)
+                    .any(|variable| variable == marker.as_bytes())
+        })
+        .collect()
+}
+
 /// The `jeny` binary next to the running test executable (`target/<profile>/deps/<test>` runs,
 /// `target/<profile>/jeny` is built by cargo for a package's integration tests): deploys need it
 /// to start their supervisors.

@@ -910,11 +910,12 @@ async fn a_killed_supervisor_ends_its_deploy_interrupted_and_the_queue_moves_on(
             .contains("stopped renewing its lease"),
         "{interrupted:?}"
     );
-    wait_for_output(&client, &first, "its command left were killed").await;
+    // Its command died with it (the sandbox's --die-with-parent): nothing is left for the
+    // node to kill.
     let output = client.deploy_output(&first, false).await.unwrap();
     assert!(output.contains("[jeny] deploy interrupted"), "{output}");
     assert_eq!(
-        processes_of_deploy(&first),
+        jeny_testkit::processes_of_deploy(&first),
         Vec::<u32>::new(),
         "processes of the interrupted deploy are left"
     );
@@ -1038,24 +1039,6 @@ async fn two_servers_on_one_postgres_never_run_two_deploys_of_an_environment_at_
     server_b.assert_still_running();
 }
 
-/// The processes whose environment names the deploy (its command and what it started).
-fn processes_of_deploy(id: &str) -> Vec<u32> {
-    let marker = format!("JENY_DEPLOY_ID={id}");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-            !status.contains("State:\tZ")
-                && environ
-                    .split(|byte| *byte == 0)
-                    .any(|variable| variable == marker.as_bytes())
-        })
-        .collect()
-}
-
 /// The database at `database`, reached through a fault proxy: the URL to give a server, and the
 /// proxy.
 async fn through_a_proxy(database: &TestDatabase) -> (String, FaultProxy) {
@@ -1147,9 +1130,12 @@ struct NodeA {
 /// The flags of node `node` of a two-node test: one secret key, a 3 s lease.
 fn node_flags(database: &TestDatabase, node: &str) -> Vec<String> {
     let key = database.dir.path().join("shared.key").display().to_string();
+    // The commands write their marks beside the nodes' data folders.
+    let marks = database.dir.path().display().to_string();
     ["--node-name", node, "--secret-key-file", &key]
         .into_iter()
         .chain(["--deploy-lease-secs", "3", "--log", "info"])
+        .chain(["--deploy-writable-paths", &marks])
         .map(str::to_owned)
         .collect()
 }

@@ -1107,9 +1107,8 @@ async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period
     let started = deploy(&admin, DeployRequest::default()).await;
     wait_for_output(&admin, &started.id, "grandchild-ready").await;
     wait_for_output(&admin, &started.id, "ready").await;
-    let marker = format!("JENY_DEPLOY_ID={}", started.id);
     assert!(
-        processes_carrying(&marker).len() >= 3,
+        jeny_testkit::processes_of_deploy(&started.id).len() >= 3,
         "the script, its grandchild and the sleep are not all found"
     );
     let cancelled_at = std::time::Instant::now();
@@ -1122,7 +1121,7 @@ async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let left = processes_carrying(&marker);
+        let left = jeny_testkit::processes_of_deploy(&started.id);
         if left.is_empty() {
             break;
         }
@@ -1132,31 +1131,6 @@ async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-}
-
-/// The live processes of this machine whose environment holds `variable` (`NAME=value`); a
-/// zombie is gone: it only waits for its parent to read its status.
-fn processes_carrying(variable: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .is_some_and(|name| name.parse::<u32>().is_ok())
-        })
-        .filter(|entry| {
-            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-            !status.is_empty()
-                && !status.contains("State:\tZ")
-                && environ
-                    .split(|byte| *byte == 0)
-                    .any(|item| item == variable.as_bytes())
-        })
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect()
 }
 
 async fn output_over_the_cap_keeps_head_and_tail_and_finished_output_is_compressed(

@@ -12,6 +12,7 @@ both_backends!(
     a_deploy_cannot_read_another_running_deploys_secrets,
     a_deploy_cannot_read_the_servers_key_or_database,
     only_a_deployer_of_every_environment_changes_what_they_all_run,
+    a_root_server_without_a_deploy_user_refuses_deploys_and_says_why,
 );
 
 /// Creates project `name` with `command` and its environment `production` (no hosts needed).
@@ -299,4 +300,40 @@ async fn only_a_deployer_of_every_environment_changes_what_they_all_run(backend:
         .patch_project("web", &json!({"deploy_command": "echo fine"}), None)
         .await
         .unwrap();
+}
+
+async fn a_root_server_without_a_deploy_user_refuses_deploys_and_says_why(backend: Backend) {
+    if !nix_is_root() {
+        eprintln!("not root: a server that is not root runs deploys as itself");
+        return;
+    }
+    let database = jeny_testkit::TestDatabase::create(backend).await;
+    let app = TestApp::spawn_on(database, |config| config.deploy_user = None).await;
+    let admin = app.with_admin().await;
+    let outside = tempfile::tempdir().unwrap();
+    let ran = outside.path().join("ran");
+    project_with(&admin, "app", &format!("touch {}", ran.display())).await;
+    let deploy = admin
+        .create_deploy("app", "production", &DeployRequest::default())
+        .await
+        .unwrap();
+    let ended = admin.wait_for_deploy(&deploy.id).await.unwrap();
+    let output = admin.deploy_output(&deploy.id, false).await.unwrap();
+    assert_eq!(ended.status, DeployStatus::Errored, "{output}");
+    assert!(
+        output.contains("--deploy-user USER") && output.contains("--deploy-user root"),
+        "{output}"
+    );
+    assert!(!ran.exists(), "the command ran as root");
+    // The rest of jeny works: the API answered all along.
+    admin.get_project("app").await.unwrap();
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(|id| id == "0"))
+        .unwrap_or(false)
 }

@@ -6,7 +6,7 @@
 
 use crate::authenticator::micros;
 use crate::store::flows::{self, DeviceCode};
-use crate::{AuthError, AuthService, token};
+use crate::{AuthError, AuthService, DeviceAuthorization, DevicePollError, token};
 use jeny_core::{Principal, Timestamp};
 use jeny_events::NewEvent;
 use serde_json::json;
@@ -14,54 +14,7 @@ use std::time::Duration;
 
 /// How long a device code works.
 pub const DEVICE_CODE_TTL: Duration = Duration::from_secs(600);
-/// The grant type of a device access token request.
-pub const DEVICE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
-
-/// The answer to a device authorization request (RFC 8628 section 3.2).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct DeviceAuthorization {
-    pub device_code: String,
-    pub user_code: String,
-    pub verification_uri: String,
-    pub verification_uri_complete: String,
-    pub expires_in: u64,
-    pub interval: u64,
-}
-
-/// Why a device access token request got no token (RFC 8628 section 3.5 error codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DevicePollError {
-    AuthorizationPending,
-    SlowDown,
-    AccessDenied,
-    ExpiredToken,
-    InvalidGrant,
-}
-
-impl DevicePollError {
-    pub fn code(self) -> &'static str {
-        match self {
-            DevicePollError::AuthorizationPending => "authorization_pending",
-            DevicePollError::SlowDown => "slow_down",
-            DevicePollError::AccessDenied => "access_denied",
-            DevicePollError::ExpiredToken => "expired_token",
-            DevicePollError::InvalidGrant => "invalid_grant",
-        }
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            DevicePollError::AuthorizationPending => "the person has not approved yet",
-            DevicePollError::SlowDown => {
-                "polling faster than the interval: add 5 seconds to the interval between polls"
-            }
-            DevicePollError::AccessDenied => "the person denied the request",
-            DevicePollError::ExpiredToken => "the device code expired: start again",
-            DevicePollError::InvalidGrant => "unknown or already used device code",
-        }
-    }
-}
 
 /// `ABCD-EFGH` from any spelling a person may type (case, spaces, dashes).
 pub(crate) fn normalise_user_code(raw: &str) -> Option<String> {

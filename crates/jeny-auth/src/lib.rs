@@ -26,12 +26,12 @@ mod token;
 pub use agents::agent_me;
 pub use authenticator::SESSION_COOKIE;
 pub use config::{AuthConfig, DEFAULT_ADMIN_EMAIL, GOOGLE_ISSUER, OidcConfig};
-pub use device::{DEVICE_GRANT_TYPE, DeviceAuthorization, DevicePollError};
 pub use error::AuthError;
 pub use model::{
-    AgentMe, AgentToken, AllowlistEntry, ApiToken, CreatedAgentToken, CreatedToken, Email,
-    GrantsUpdate, IssuedToken, Me, NewAgentToken, NewAllowlistEntry, NewToken, Person,
-    PersonDetails, PersonUpdate, Session, TokenScope,
+    AgentMe, AgentToken, AllowlistEntry, ApiToken, CreatedAgentToken, CreatedToken,
+    DEVICE_GRANT_TYPE, DeviceAuthorization, DevicePollError, Email, GrantsUpdate, IssuedToken, Me,
+    NewAgentToken, NewAllowlistEntry, NewToken, Person, PersonDetails, PersonUpdate, Session,
+    TokenScope,
 };
 pub use service::{create_token, introspect, list_tokens, revoke_token};
 pub use signin::{ClientInfo, LINK_TTL, parse_entry as parse_allowlist_entry};

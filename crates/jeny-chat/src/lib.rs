@@ -7,9 +7,10 @@
 //!
 //! Slack reaches jeny over Socket Mode (`socket.rs`: jeny connects out, no public URL) or over
 //! signed HTTP requests (`api/webhooks.rs`); both hand the same payloads to `commands.rs` and
-//! `interactions.rs`. Notifications are a consumer of the event log (`notifier.rs`): it keeps a
-//! cursor and remembers which Slack message belongs to which deploy, so a restart neither loses
-//! nor repeats a message, and Slack being slow or down never touches a deploy.
+//! `interactions.rs`, and each request is acted on once (`replays.rs`). Notifications are a
+//! consumer of the event log (`notifier.rs`): it keeps a cursor and remembers which Slack message
+//! belongs to which deploy, so a restart neither loses nor repeats a message, and Slack being
+//! slow or down never touches a deploy.
 
 pub mod api;
 mod blocks;
@@ -19,6 +20,7 @@ mod identity;
 mod interactions;
 mod model;
 mod notifier;
+mod replays;
 mod settings;
 pub mod signature;
 pub mod slack;
@@ -54,8 +56,6 @@ struct Inner {
     http: reqwest::Client,
     people: identity::People,
     status: Mutex<ConnectionStatus>,
-    /// Recent Events API event ids, so a delivery Slack retries is handled once.
-    seen_events: Mutex<std::collections::VecDeque<String>>,
 }
 
 /// The Slack settings in effect, secrets opened.
@@ -106,7 +106,6 @@ impl Chat {
                     since: Some(Timestamp::now()),
                     error: None,
                 }),
-                seen_events: Mutex::default(),
             }),
         }
     }
@@ -186,22 +185,5 @@ impl Chat {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
             .clone()
-    }
-
-    /// Whether an Events API delivery was already handled (Slack retries slow answers).
-    pub(crate) fn first_delivery(&self, event_id: &str) -> bool {
-        let mut seen = self
-            .inner
-            .seen_events
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if seen.iter().any(|id| id == event_id) {
-            return false;
-        }
-        if seen.len() >= 1000 {
-            seen.pop_front();
-        }
-        seen.push_back(event_id.to_owned());
-        true
     }
 }

@@ -2,7 +2,8 @@
 //! `chat.postEphemeral`, `users.info`, `conversations.history`/`replies` (to find a message
 //! after a crash) and `apps.connections.open` (Socket Mode). A 429 is honoured: the call waits
 //! the `Retry-After` seconds and tries again. Slack answers HTTP 200 with `"ok": false` and an
-//! `error` code for its own refusals; those come back as `SlackError::Api`.
+//! `error` code for its own refusals; those come back as `SlackError::Api`. A `response_url`
+//! is called only on Slack's own host or the configured API host (`is_slack_response_url`).
 
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -23,6 +24,10 @@ pub enum SlackError {
     Status(u16),
     #[error("slack kept rate limiting {0}")]
     RateLimited(String),
+    /// A `response_url` on a host other than Slack's (`hooks.slack.com`) or the configured API
+    /// host: jeny does not call it.
+    #[error("a response_url not on Slack's host or the configured API host")]
+    ForeignResponseUrl,
 }
 
 impl SlackError {
@@ -40,6 +45,7 @@ impl SlackError {
             ),
             SlackError::Unreachable(_) | SlackError::RateLimited(_) => true,
             SlackError::Status(status) => *status >= 500,
+            SlackError::ForeignResponseUrl => false,
         }
     }
 }
@@ -233,6 +239,9 @@ impl SlackApi {
     /// Posts to an interaction's or a command's `response_url` (a message replacing the
     /// original, or a new one only the person sees).
     pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), SlackError> {
+        if !is_slack_response_url(response_url, &self.base) {
+            return Err(SlackError::ForeignResponseUrl);
+        }
         let response = self
             .http
             .post(response_url)
@@ -246,6 +255,32 @@ impl SlackApi {
             Err(SlackError::Status(response.status().as_u16()))
         }
     }
+}
+
+/// Slack's own host for `response_url`s.
+const SLACK_RESPONSE_HOST: &str = "hooks.slack.com";
+
+/// Whether `response_url` may be called: an `https` URL on Slack's own `hooks.slack.com`, or one
+/// with the same scheme, host and port as the configured Web API (`api_url`: Slack's, or a
+/// stand-in such as a test's). A payload names its `response_url`; without this check, whoever
+/// can get a payload signed could make jeny post to any address it can reach.
+pub fn is_slack_response_url(response_url: &str, api_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(response_url) else {
+        return false;
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return false;
+    }
+    let on_slack = url.scheme() == "https"
+        && url.host_str() == Some(SLACK_RESPONSE_HOST)
+        && url.port().is_none();
+    let on_api_host = reqwest::Url::parse(api_url).is_ok_and(|api| {
+        api.scheme() == url.scheme()
+            && api.host_str().is_some()
+            && api.host_str() == url.host_str()
+            && api.port_or_known_default() == url.port_or_known_default()
+    });
+    on_slack || on_api_host
 }
 
 /// The metadata event type on jeny's messages.
@@ -263,4 +298,53 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
         .and_then(|value| value.trim().parse::<u64>().ok())
         .map_or(Duration::from_secs(1), Duration::from_secs)
         .min(MAX_RETRY_AFTER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_slack_response_url;
+
+    #[test]
+    fn response_urls_are_called_only_on_slack_or_the_api_host() {
+        let slack_api = "https://slack.com/api";
+        assert!(is_slack_response_url(
+            "https://hooks.slack.com/actions/T1/123/abc",
+            slack_api
+        ));
+        assert!(is_slack_response_url(
+            "https://slack.com/api/whatever",
+            slack_api
+        ));
+        for foreign in [
+            "http://hooks.slack.com/actions/T1/123/abc",
+            "https://hooks.slack.com:8443/actions/T1/123/abc",
+            "https://hooks.slack.com.evil.example/actions",
+            "https://evil.example/actions",
+            "https://hooks.slack.com@evil.example/actions",
+            "https://user:pass@hooks.slack.com/actions",
+            "http://169.254.169.254/latest/meta-data/",
+            "not a url",
+            "",
+        ] {
+            assert!(!is_slack_response_url(foreign, slack_api), "{foreign}");
+        }
+        // A stand-in API (a test's fake Slack): its scheme, host and port, nothing else.
+        let fake = "http://127.0.0.1:4000/api";
+        assert!(is_slack_response_url(
+            "http://127.0.0.1:4000/_response/1",
+            fake
+        ));
+        assert!(!is_slack_response_url(
+            "http://127.0.0.1:4001/_response/1",
+            fake
+        ));
+        assert!(!is_slack_response_url(
+            "http://localhost:4000/_response/1",
+            fake
+        ));
+        assert!(!is_slack_response_url(
+            "https://127.0.0.1:4000/_response/1",
+            fake
+        ));
+    }
 }

@@ -4,7 +4,7 @@
 //! message, a dropped socket or an error leads to a new connection, with backoff when Slack
 //! cannot be reached. Every node connects (Slack hands each envelope to one connection).
 
-use crate::{Chat, SlackMode};
+use crate::{Chat, SlackMode, replays};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -162,6 +162,13 @@ async fn handle(chat: Chat, envelope: Value, envelope_id: String, replies: mpsc:
     };
     match envelope["type"].as_str() {
         Some("slash_commands") => {
+            if !chat
+                .first_time_in_socket_mode(replays::command_key(payload))
+                .await
+            {
+                let _ = replies.send(json!({"envelope_id": envelope_id})).await;
+                return;
+            }
             let user = payload["user_id"].as_str().unwrap_or("");
             let text = payload["text"].as_str().unwrap_or("");
             let reply = chat.command(&settings, user, text).await;
@@ -173,7 +180,12 @@ async fn handle(chat: Chat, envelope: Value, envelope_id: String, replies: mpsc:
         }
         Some("interactive") => {
             let _ = replies.send(json!({"envelope_id": envelope_id})).await;
-            chat.interaction(&settings, payload).await;
+            if chat
+                .first_time_in_socket_mode(replays::interaction_key(payload))
+                .await
+            {
+                chat.interaction(&settings, payload).await;
+            }
         }
         Some("events_api") => {
             let _ = replies.send(json!({"envelope_id": envelope_id})).await;
@@ -181,6 +193,22 @@ async fn handle(chat: Chat, envelope: Value, envelope_id: String, replies: mpsc:
         }
         _ => {
             let _ = replies.send(json!({"envelope_id": envelope_id})).await;
+        }
+    }
+}
+
+impl Chat {
+    /// Whether to act on a Socket Mode envelope (`replays.rs`): Slack hands an envelope it saw no
+    /// acknowledgement for to a connection again. One without a key is acted on; one that cannot
+    /// be recorded (the database is down) is not.
+    async fn first_time_in_socket_mode(&self, key: Option<Vec<String>>) -> bool {
+        let Some(key) = key else { return true };
+        match self.first_time(&key).await {
+            Ok(first) => first,
+            Err(error) => {
+                tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot record a slack request; not acting on it");
+                false
+            }
         }
     }
 }
@@ -200,14 +228,20 @@ impl Chat {
         if payload["type"] != "event_callback" {
             return;
         }
-        if let Some(event_id) = payload["event_id"].as_str()
-            && !self.first_delivery(event_id)
-        {
-            return;
-        }
         let event = &payload["event"];
         if event["type"] != "app_mention" {
             return;
+        }
+        // Slack retries a delivery it thinks was missed; a mention may start a deploy.
+        if let Some(key) = replays::event_key(payload) {
+            match self.first_time(&key).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => {
+                    tracing::warn!(error = %jeny_core::ErrorChain(&error), "cannot record a slack event; not acting on it");
+                    return;
+                }
+            }
         }
         let user = event["user"].as_str().unwrap_or("");
         let channel = event["channel"].as_str().unwrap_or("");

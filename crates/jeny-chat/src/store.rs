@@ -1,5 +1,5 @@
-//! Every query on the chat tables: the Slack settings row, project channels, and the messages
-//! jeny posted (`chat_posts`).
+//! Every query on the chat tables: the Slack settings row, project channels, the messages
+//! jeny posted (`chat_posts`), and the Slack requests already acted on (`chat_seen`).
 
 use jeny_core::Timestamp;
 use jeny_store::{Row, Store, StoreError, WriteTx, sqlx};
@@ -239,4 +239,40 @@ pub(crate) async fn abandon_post(store: &Store, key: &str) -> Result<(), StoreEr
         .execute(tx.conn())
         .await?;
     tx.commit().await
+}
+
+/// How many expired `chat_seen` rows one new request deletes: the table stays small without a
+/// background loop, and no request pays for a long backlog at once.
+const SEEN_CLEANUP_BATCH: i64 = 100;
+
+/// Records `key` (a request's digest) for `keep_for`, on the database's clock; true when it was
+/// not already recorded (or only expired), so exactly one caller of a cluster wins. Deletes a
+/// bounded batch of expired keys in the same transaction.
+pub(crate) async fn remember(
+    store: &Store,
+    key: &str,
+    keep_for: std::time::Duration,
+) -> Result<bool, StoreError> {
+    let keep_for_micros = i64::try_from(keep_for.as_micros()).unwrap_or(i64::MAX / 2);
+    let mut tx = store.begin().await?;
+    let now = tx.now_sql();
+    sqlx::query(&format!(
+        "DELETE FROM chat_seen WHERE key IN \
+         (SELECT key FROM chat_seen WHERE expires_at < {now} LIMIT $1)"
+    ))
+    .bind(SEEN_CLEANUP_BATCH)
+    .execute(tx.conn())
+    .await?;
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO chat_seen (key, expires_at) VALUES ($1, {now} + $2) \
+         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE chat_seen.expires_at < {now}"
+    ))
+    .bind(key)
+    .bind(keep_for_micros)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(inserted == 1)
 }

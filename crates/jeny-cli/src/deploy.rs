@@ -6,8 +6,8 @@ use crate::connection::Connection;
 use crate::exit;
 use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
+use jeny_api::deploys::{Deploy, DeployRequest, DeployStatus, LockRequest};
 use jeny_client::Client;
-use jeny_deploys::{Deploy, DeployRequest, DeployStatus, LockRequest};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 

@@ -17,8 +17,8 @@
 //! | 252 | the server refused the request (its problem is printed) |
 //! | 1 | any other failure |
 
+use jeny_api::deploys::{Deploy, DeployStatus};
 use jeny_client::ClientError;
-use jeny_deploys::{Deploy, DeployStatus};
 
 pub const CANCELLED: i32 = 240;
 pub const TIMED_OUT: i32 = 241;

@@ -56,11 +56,11 @@ pub async fn inventory(args: InventoryArgs) -> anyhow::Result<i32> {
     }
     let output = match &args.host {
         Some(name) => match hosts.iter().find(|host| &host.name == name) {
-            Some(host) => jeny_hosts::inventory::inventory_host(host),
+            Some(host) => jeny_api::hosts::inventory::inventory_host(host),
             // Ansible expects an empty object for a host it does not know.
             None => serde_json::json!({}),
         },
-        None => jeny_hosts::inventory::inventory_list(&hosts),
+        None => jeny_api::hosts::inventory::inventory_list(&hosts),
     };
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(0)

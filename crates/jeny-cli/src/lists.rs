@@ -160,10 +160,10 @@ pub async fn deploys(
     let client = connection.client()?;
     let status = match status {
         None => None,
-        Some(text) => Some(jeny_deploys::DeployStatus::parse(text).ok_or_else(|| {
+        Some(text) => Some(jeny_api::deploys::DeployStatus::parse(text).ok_or_else(|| {
             anyhow::anyhow!(
                 "unknown status {text:?}; one of: {}",
-                jeny_deploys::DeployStatus::ALL
+                jeny_api::deploys::DeployStatus::ALL
                     .map(|s| s.as_str())
                     .join(", ")
             )

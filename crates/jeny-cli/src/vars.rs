@@ -5,8 +5,8 @@
 use crate::connection::Connection;
 use crate::{OutputFormat, table};
 use clap::Args;
+use jeny_api::projects::VariableInput;
 use jeny_client::VariableScope;
-use jeny_projects::VariableInput;
 use std::io::Read;
 
 pub const VARS_HELP: &str = "\

@@ -2,13 +2,15 @@
 //! one API call; errors come back as the server's problem document, so callers can show the
 //! server's own message and field.
 
-use jeny_core::Page;
-use jeny_deploys::{Deploy, DeployRequest, DeployStatus, EnvironmentLock, LockRequest, LockState};
-use jeny_events::Event;
-use jeny_hosts::{Host, HostInput};
-use jeny_projects::{
+use jeny_api::deploys::{
+    Deploy, DeployRequest, DeployStatus, EnvironmentLock, LockRequest, LockState,
+};
+use jeny_api::events::Event;
+use jeny_api::hosts::{Host, HostInput};
+use jeny_api::projects::{
     Environment, EnvironmentInput, Project, ProjectInput, Variable, VariableInput,
 };
+use jeny_core::Page;
 use reqwest::{Method, RequestBuilder, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -604,12 +606,12 @@ impl Client {
     // Sign-in.
 
     /// Who this client's token belongs to.
-    pub async fn me(&self) -> Result<jeny_auth::Me, ClientError> {
+    pub async fn me(&self) -> Result<jeny_api::auth::Me, ClientError> {
         json(self.request(Method::GET, "/api/v1/me").send().await?).await
     }
 
     /// Revokes one of the caller's API tokens.
-    pub async fn revoke_token(&self, id: &str) -> Result<jeny_auth::ApiToken, ClientError> {
+    pub async fn revoke_token(&self, id: &str) -> Result<jeny_api::auth::ApiToken, ClientError> {
         json(
             self.request(Method::DELETE, &format!("/api/v1/me/tokens/{id}"))
                 .send()
@@ -623,7 +625,7 @@ impl Client {
         &self,
         client_id: &str,
         client_name: &str,
-    ) -> Result<jeny_auth::DeviceAuthorization, ClientError> {
+    ) -> Result<jeny_api::auth::DeviceAuthorization, ClientError> {
         json(
             self.http
                 .post(format!("{}/auth/device/code", self.base_url))
@@ -644,7 +646,7 @@ impl Client {
             .http
             .post(format!("{}/auth/device/token", self.base_url))
             .form(&[
-                ("grant_type", jeny_auth::DEVICE_GRANT_TYPE),
+                ("grant_type", jeny_api::auth::DEVICE_GRANT_TYPE),
                 ("device_code", device_code),
                 ("client_id", client_id),
             ])

@@ -236,7 +236,8 @@ impl Dispatcher {
             .deploy_command
             .clone()
             .unwrap_or_else(|| project.deploy_command.clone());
-        let filter = jeny_hosts::TagSelector::from_tags("host_filter", deploy.host_filter.clone())?;
+        let filter = jeny_hosts::TagSelector::from_tags("host_filter", deploy.host_filter.clone())
+            .map_err(jeny_hosts::HostError::from)?;
         let hosts = match environment.selector().and(&filter) {
             Some(selector) if !environment.selector().is_empty() => {
                 let mut hosts = Vec::new();

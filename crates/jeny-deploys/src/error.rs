@@ -49,6 +49,17 @@ impl DeployError {
     }
 }
 
+/// Bad input found by the shared validation (`jeny_api::deploys`, `jeny_api::hosts` for a host
+/// filter): the same field and message.
+impl From<jeny_api::Invalid> for DeployError {
+    fn from(invalid: jeny_api::Invalid) -> DeployError {
+        DeployError::Invalid {
+            field: invalid.field,
+            message: invalid.message,
+        }
+    }
+}
+
 impl DomainError for DeployError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -1,7 +1,8 @@
-//! What an event is, as stored and as the API shows it.
+//! What an event is. As the API shows it, `Event` is `jeny_api::events` (shared with the
+//! clients); this room re-exports it and adds what only the server writes: an event to append.
 
-use jeny_core::Timestamp;
-use serde::{Deserialize, Serialize};
+pub use jeny_api::events::*;
+
 use serde_json::Value;
 
 /// An event to append: its type (`project.created`), where it happened, who did it, and what.
@@ -34,23 +35,4 @@ impl NewEvent {
         self.environment = Some(environment.into());
         self
     }
-}
-
-/// A stored event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Event {
-    /// Increasing with commit order; may have gaps.
-    pub id: i64,
-    /// What happened, `<concept>.<verb>`: `project.created`, `variable.deleted`, ...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The project's name, when the event belongs to one.
-    pub project: Option<String>,
-    /// The environment's name, when the event belongs to one.
-    pub environment: Option<String>,
-    /// Who did it: a person's email, or `jeny` for the server itself.
-    pub actor: String,
-    pub time: Timestamp,
-    /// The details; never holds a secret value.
-    pub payload: Value,
 }

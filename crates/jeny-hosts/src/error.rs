@@ -21,11 +21,12 @@ pub enum HostError {
     Store(#[from] StoreError),
 }
 
-impl HostError {
-    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> HostError {
+/// Bad input found by the shared validation (`jeny_api::hosts`): the same field and message.
+impl From<jeny_api::Invalid> for HostError {
+    fn from(invalid: jeny_api::Invalid) -> HostError {
         HostError::Invalid {
-            field: field.into(),
-            message: message.into(),
+            field: invalid.field,
+            message: invalid.message,
         }
     }
 }

@@ -5,12 +5,13 @@
 
 pub mod api;
 mod error;
-pub mod inventory;
 mod model;
 mod service;
 mod store;
 
 pub use error::HostError;
+/// The Ansible inventory formats (`jeny_api::hosts::inventory`, which the CLI also writes).
+pub use jeny_api::hosts::inventory;
 pub use model::{
     GoneFilter, Host, HostInput, HostName, HostSource, MAX_HOST_TAGS, ObservedHost,
     ReconcileCounts, TagConditionSchema, TagSelector, Tags, TagsSchema, is_valid_tag, parse_tags,

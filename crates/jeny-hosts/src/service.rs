@@ -205,7 +205,9 @@ pub async fn update_host<E: From<HostError>>(
         }
         .into());
     }
-    let wanted = change(current.to_input())?.validate(Some(name))?;
+    let wanted = change(current.to_input())?
+        .validate(Some(name))
+        .map_err(HostError::from)?;
     let updated = store::replace(&mut tx, &current, &wanted)
         .await
         .map_err(HostError::from)?;

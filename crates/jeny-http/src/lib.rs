@@ -26,5 +26,8 @@ pub use pagination::{Pagination, page_request};
 pub use problem::{ApiError, Problem, ReadErrors, WriteErrors, status_of};
 pub use query::QueryPairs;
 
+/// Declares the schema of a create request (see `jeny_api::create_request_schema`).
+pub use jeny_api::create_request_schema;
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -43,6 +43,17 @@ impl ProjectError {
     }
 }
 
+/// Bad input found by the shared validation (`jeny_api::projects`, `jeny_api::hosts` for a host
+/// selector): the same field and message.
+impl From<jeny_api::Invalid> for ProjectError {
+    fn from(invalid: jeny_api::Invalid) -> ProjectError {
+        ProjectError::Invalid {
+            field: invalid.field,
+            message: invalid.message,
+        }
+    }
+}
+
 impl DomainError for ProjectError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "aws", "0004_aws.sql"),
     migration!(5, "chat", "0005_chat.sql"),
     migration!(6, "deploys_cluster", "0006_deploys_cluster.sql"),
+    migration!(7, "chat_seen", "0007_chat_seen.sql"),
 ];
 
 /// Arbitrary constant naming jeny's migration lock among PostgreSQL advisory locks.

@@ -154,6 +154,45 @@ impl SlackFake {
         self.post("action", via(http_url, body)).await
     }
 
+    /// Like `click` over HTTP, with fields of the delivery overridden (`response_url`, ...).
+    pub async fn click_with(
+        &self,
+        http_url: &str,
+        user: &str,
+        channel: &str,
+        target: Target<'_>,
+        action_id: &str,
+        overrides: Value,
+    ) -> Value {
+        let mut body = json!({"user_id": user, "channel_id": channel, "action_id": action_id});
+        match target {
+            Target::Message(ts) => body["message_ts"] = json!(ts),
+            Target::Response(id) => body["response_id"] = json!(id),
+        }
+        let mut body = via(Some(http_url), body);
+        if let (Some(body), Some(overrides)) = (body.as_object_mut(), overrides.as_object()) {
+            body.extend(overrides.clone());
+        }
+        self.control(reqwest::Method::POST, "action", Some(body))
+            .await
+            .1
+    }
+
+    /// Sends a delivery again exactly as it was sent (same headers, same body, same signature):
+    /// what someone who captured it would do. Answers the status and body.
+    pub async fn replay(&self, http_url: &str, delivery: &Value) -> (u16, String) {
+        let mut request = self.http.post(http_url);
+        if let Some(headers) = delivery["sent"]["headers"].as_object() {
+            for (name, value) in headers {
+                request = request.header(name.as_str(), value.as_str().unwrap_or(""));
+            }
+        }
+        let body = delivery["sent"]["body"].as_str().unwrap_or("").to_owned();
+        let response = request.body(body).send().await.expect("jeny answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     pub async fn mention(
         &self,
         http_url: Option<&str>,

@@ -1272,6 +1272,9 @@ class FakeSlack:
             "response_url": self.response_url(rid),
             "actions": [action],
         }
+        if b.get("response_url"):
+            # A payload naming another response_url, as a forged or misdirected one would.
+            payload["response_url"] = b["response_url"]
         if kind == "channel":
             payload["message"] = st.slack_message(msg, include_metadata=bool(b.get("include_metadata")))
             if msg["thread_ts"] and msg["thread_ts"] != msg["ts"]:

@@ -4,7 +4,7 @@
 //! format: form bodies in, JSON out, errors as `{"error": ..., "error_description": ...}`.
 
 use super::{AuthState, is_form, limited};
-use crate::device::DEVICE_GRANT_TYPE;
+use crate::DEVICE_GRANT_TYPE;
 use crate::pages::{escape, page, refused};
 use axum::body::Bytes;
 use axum::extract::State;

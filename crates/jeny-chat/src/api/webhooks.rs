@@ -1,11 +1,13 @@
 //! HTTP mode: Slack's requests to `/chat/slack/commands`, `/interactions` and `/events`. Each is
 //! checked against the signing secret (`signature.rs`) before anything is read from it; a bad or
-//! stale signature is refused with 401 and changes nothing. A command's answer is the response
-//! body; buttons and events are acknowledged at once and handled after, since Slack waits only
-//! three seconds.
+//! stale signature is refused with 401 and changes nothing. Each request is acted on once
+//! (`replays.rs`): the same signed request sent again gets the 200 Slack expects and does
+//! nothing. A command's answer is the response body; buttons and events are acknowledged at once
+//! and handled after, since Slack waits only three seconds. A click whose `response_url` is not on
+//! Slack's host or the configured API host is refused with 422.
 
-use crate::Chat;
 use crate::signature::{self, SignatureError};
+use crate::{Chat, replays};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -58,6 +60,11 @@ pub(super) async fn commands(
 ) -> Result<Response, ApiError> {
     let settings = verified(&chat, &headers, &body).await?;
     let fields = form(&body);
+    let payload = serde_json::to_value(&fields).unwrap_or_default();
+    let key = replays::command_key(&payload).unwrap_or_else(|| replays::body_key("command", &body));
+    if !chat.first_time(&key).await? {
+        return Ok(http::StatusCode::OK.into_response());
+    }
     let user = fields.get("user_id").map_or("", String::as_str);
     let text = fields.get("text").map_or("", String::as_str);
     let reply = chat.command(&settings, user, text).await;
@@ -85,6 +92,19 @@ pub(super) async fn interactions(
                 "an interaction carries a JSON `payload` form field",
             )
         })?;
+    if let Some(response_url) = payload["response_url"].as_str()
+        && !crate::slack::is_slack_response_url(response_url, &settings.api_url)
+    {
+        return Err(ApiError::invalid(
+            "response_url",
+            "the interaction's response_url is not on Slack's host (hooks.slack.com) or the configured Slack API host",
+        ));
+    }
+    let key = replays::interaction_key(&payload)
+        .unwrap_or_else(|| replays::body_key("interaction", &body));
+    if !chat.first_time(&key).await? {
+        return Ok(http::StatusCode::OK.into_response());
+    }
     tokio::spawn(async move { chat.interaction(&settings, &payload).await });
     Ok(http::StatusCode::OK.into_response())
 }

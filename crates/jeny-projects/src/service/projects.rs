@@ -63,7 +63,9 @@ pub async fn update_project<E: From<ProjectError>>(
         }
         .into());
     }
-    let wanted = change(current.to_input())?.validate(Some(name))?;
+    let wanted = change(current.to_input())?
+        .validate(Some(name))
+        .map_err(ProjectError::from)?;
     let updated = store::replace(&mut tx, &current, &wanted)
         .await
         .map_err(ProjectError::from)?;

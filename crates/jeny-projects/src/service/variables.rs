@@ -170,7 +170,9 @@ pub async fn set_variable<E: From<ProjectError>>(
         }
         .into());
     }
-    let wanted = change(current.as_ref().map(Variable::to_input))?.validate(key_in_url)?;
+    let wanted = change(current.as_ref().map(Variable::to_input))?
+        .validate(key_in_url)
+        .map_err(ProjectError::from)?;
     let key = wanted.key.as_str().to_owned();
     // Left out, `secret` keeps what the variable is: a secret never turns plain by omission.
     let secret = wanted

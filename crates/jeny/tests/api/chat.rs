@@ -3,7 +3,8 @@
 //! over Socket Mode, refused for a viewer and for bad or stale signatures; production deploys
 //! confirmed by a button; the live message updated in order; buttons checked against the
 //! clicker's role; a failure's thread; a restart in the middle of a deploy; Slack's rate limits
-//! and an outage; socket reconnection.
+//! and an outage; socket reconnection; replayed requests acted on once, and a `response_url`
+//! called only on Slack's host.
 
 use crate::{call, environment, host, project};
 use jeny_testkit::slack::{APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, Target};
@@ -717,6 +718,168 @@ async fn settings_and_channels_are_checked(backend: Backend) {
     );
 }
 
+async fn a_replayed_slash_command_queues_one_deploy(backend: Backend) {
+    let slack = SlackFake::start().await;
+    let app = spawn(TestDatabase::create(backend).await).await;
+    let admin = set_up(&app, &slack, "http", "echo deployed").await;
+    let commands = format!("{}/chat/slack/commands", app.url);
+    let deployed = slack
+        .command(Some(&commands), "U1", "C0GENERAL", "deploy shop staging")
+        .await;
+    assert!(answer_text(&deployed).contains("follow it"), "{deployed}");
+    assert_eq!(deploys_of(&admin, "staging").await.len(), 1);
+
+    // The same signed request again, within its five minutes: answered, nothing done.
+    let (status, body) = slack.replay(&commands, &deployed).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("follow it"), "{body}");
+    assert_eq!(
+        deploys_of(&admin, "staging").await.len(),
+        1,
+        "a replay queues nothing"
+    );
+
+    // Remembered in the database: a restarted server (or another node) knows it too.
+    let database = app.stop().await;
+    let app = spawn(database).await;
+    let admin = app.with_admin().await;
+    let commands = format!("{}/chat/slack/commands", app.url);
+    let (status, body) = slack.replay(&commands, &deployed).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        deploys_of(&admin, "staging").await.len(),
+        1,
+        "a replay after a restart queues nothing"
+    );
+}
+
+async fn a_replayed_click_queues_one_deploy(backend: Backend) {
+    let slack = SlackFake::start().await;
+    let app = spawn(TestDatabase::create(backend).await).await;
+    let admin = set_up(&app, &slack, "http", "echo deployed").await;
+    let interactions = format!("{}/chat/slack/interactions", app.url);
+    let first = admin
+        .create_deploy("shop", "staging", &Default::default())
+        .await
+        .unwrap();
+    admin.wait_for_deploy(&first.id).await.unwrap();
+    let message = wait_for_message(&slack, &first.id, "succeeded").await;
+    let ts = message["ts"].as_str().unwrap().to_owned();
+    let channel = message["channel"].as_str().unwrap().to_owned();
+    let click = slack
+        .click(
+            Some(&interactions),
+            "U1",
+            &channel,
+            Target::Message(&ts),
+            "deploy_redeploy",
+        )
+        .await;
+    assert_eq!(click["status"], 200, "{click}");
+    wait_until("the redeploy", || async {
+        deploys_of(&admin, "staging").await.len() == 2
+    })
+    .await;
+
+    let (status, body) = slack.replay(&interactions, &click).await;
+    assert_eq!(status, 200, "Slack gets the answer it expects: {body}");
+    // A new click after the replay: once its deploy is there, the replay's would be too.
+    let again = slack
+        .click(
+            Some(&interactions),
+            "U1",
+            &channel,
+            Target::Message(&ts),
+            "deploy_redeploy",
+        )
+        .await;
+    assert_eq!(again["status"], 200, "{again}");
+    wait_until("the second click's redeploy", || async {
+        deploys_of(&admin, "staging").await.len() >= 3
+    })
+    .await;
+    for deploy in deploys_of(&admin, "staging").await {
+        admin.wait_for_deploy(&deploy.id).await.unwrap();
+    }
+    assert_eq!(
+        deploys_of(&admin, "staging").await.len(),
+        3,
+        "the first deploy and one redeploy per click; the replay queued nothing"
+    );
+}
+
+async fn a_response_url_on_another_host_is_not_called(backend: Backend) {
+    let slack = SlackFake::start().await;
+    let app = spawn(TestDatabase::create(backend).await).await;
+    let admin = set_up(&app, &slack, "http", "echo deployed").await;
+    let commands = format!("{}/chat/slack/commands", app.url);
+    let interactions = format!("{}/chat/slack/interactions", app.url);
+    let asked = slack
+        .command(Some(&commands), "U1", "C0GENERAL", "deploy shop production")
+        .await;
+    assert!(answer_text(&asked).contains("deploy_confirm"), "{asked}");
+    let response_id = asked["response_id"].as_str().unwrap().to_owned();
+    // Somewhere else jeny can reach: it must never receive a connection.
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let foreign = format!(
+        "http://localhost:{}/steal",
+        elsewhere.local_addr().unwrap().port()
+    );
+
+    let report = slack
+        .click_with(
+            &interactions,
+            "U1",
+            "C0GENERAL",
+            Target::Response(&response_id),
+            "deploy_confirm",
+            json!({"response_url": foreign}),
+        )
+        .await;
+    assert_eq!(report["status"], 422, "{report}");
+    let problem: Value = serde_json::from_str(report["body"].as_str().unwrap()).unwrap();
+    assert_eq!(problem["field"], "response_url", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("hooks.slack.com"),
+        "{problem}"
+    );
+    assert!(
+        deploys_of(&admin, "production").await.is_empty(),
+        "a refused click starts nothing"
+    );
+    assert_eq!(
+        elsewhere.accept().map_err(|error| error.kind()).err(),
+        Some(std::io::ErrorKind::WouldBlock),
+        "the foreign response_url was not called"
+    );
+
+    // The same button with Slack's own response_url works.
+    slack
+        .click(
+            Some(&interactions),
+            "U1",
+            "C0GENERAL",
+            Target::Response(&response_id),
+            "deploy_confirm",
+        )
+        .await;
+    wait_until("the confirmed deploy", || async {
+        deploys_of(&admin, "production").await.len() == 1
+    })
+    .await;
+    wait_until("the question replaced", || async {
+        slack.responses().await.iter().any(|response| {
+            response["body"]["replace_original"] == true
+                && response["body"].to_string().contains("follow it")
+        })
+    })
+    .await;
+}
+
 both_backends!(
     commands_over_signed_http_act_as_the_person,
     production_deploys_are_confirmed_with_a_button,
@@ -725,4 +888,7 @@ both_backends!(
     slack_rate_limits_and_outages_are_waited_out,
     socket_mode_reconnects,
     settings_and_channels_are_checked,
+    a_replayed_slash_command_queues_one_deploy,
+    a_replayed_click_queues_one_deploy,
+    a_response_url_on_another_host_is_not_called,
 );

@@ -18,7 +18,7 @@
 //! agent such tags are only in `jeny_tags`, so tagging an instance cannot make Ansible run a
 //! command on the deploying machine.
 
-use crate::{Host, HostName, HostSource};
+use crate::hosts::{Host, HostName, HostSource};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 

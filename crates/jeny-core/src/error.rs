@@ -23,6 +23,8 @@ pub enum ErrorCode {
     PreconditionFailed,
     /// The body is larger than the server accepts.
     PayloadTooLarge,
+    /// The client did not send the request's body in time.
+    RequestTimeout,
     /// The body's content type is not one this route accepts.
     UnsupportedMediaType,
     /// The method is not supported on this route.
@@ -48,6 +50,7 @@ impl ErrorCode {
             ErrorCode::Locked => "locked",
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::TooManyRequests => "too_many_requests",

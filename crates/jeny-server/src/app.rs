@@ -23,6 +23,7 @@ pub(crate) struct Parts {
     pub links: jeny_deploys::Links,
     pub auth: Arc<jeny_auth::AuthService>,
     pub chat: jeny_chat::Chat,
+    pub read_limits: crate::limits::ReadLimits,
 }
 
 pub(crate) fn build(parts: Parts) -> Router {
@@ -34,6 +35,7 @@ pub(crate) fn build(parts: Parts) -> Router {
         links,
         auth,
         chat,
+        read_limits,
     } = parts;
     let metrics = Metrics::new(store.clone());
     let parts_routes = Router::new()
@@ -84,6 +86,10 @@ pub(crate) fn build(parts: Parts) -> Router {
                 .into_response()
         }))
         .layer(middleware::from_fn_with_state(metrics, track_requests))
+        .layer(middleware::from_fn_with_state(
+            read_limits,
+            crate::limits::read_limits,
+        ))
         .layer(middleware::from_fn(request_context))
         .layer(middleware::from_fn(jeny_http::deny_framing))
 }

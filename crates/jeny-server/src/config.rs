@@ -42,6 +42,18 @@ pub struct ServerArgs {
     /// Largest request body accepted, in bytes [default: 1048576].
     #[arg(long, env = "JENY_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Seconds a client has to send a request's headers, from its connection's start or its
+    /// first byte after an idle wait; then the connection is closed [default: 10].
+    #[arg(long, env = "JENY_HEADER_READ_TIMEOUT_SECS", value_name = "SECONDS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's whole body once its headers are in; a slower
+    /// body gets 408 and the connection is closed [default: 30].
+    #[arg(long, env = "JENY_BODY_READ_TIMEOUT_SECS", value_name = "SECONDS")]
+    pub body_read_timeout_secs: Option<u64>,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed
+    /// [default: 60].
+    #[arg(long, env = "JENY_IDLE_TIMEOUT_SECS", value_name = "SECONDS")]
+    pub idle_timeout_secs: Option<u64>,
     /// Repository schemes projects may use, comma-separated, among https, http, ssh (also
     /// user@host:path), git and file (local paths) [default: https,ssh,git,file].
     #[arg(
@@ -235,6 +247,9 @@ struct FileConfig {
     secret_key_file: Option<PathBuf>,
     public_url: Option<String>,
     max_body_bytes: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
     repository_schemes: Option<Vec<String>>,
     database_max_connections: Option<u32>,
     log: Option<String>,
@@ -274,6 +289,12 @@ pub struct Config {
     pub secret_key_file: Option<PathBuf>,
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// How long a client has to send a request's headers (`limits.rs`).
+    pub header_read_timeout_secs: u64,
+    /// How long a client has to send a request's body once its headers are in.
+    pub body_read_timeout_secs: u64,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout_secs: u64,
     /// The git transports a project's repository may use.
     pub repository_schemes: jeny_projects::RepositorySchemes,
     pub database_max_connections: u32,
@@ -350,6 +371,9 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "JENY_SECRET_KEY_FILE",
     "JENY_PUBLIC_URL",
     "JENY_MAX_BODY_BYTES",
+    "JENY_HEADER_READ_TIMEOUT_SECS",
+    "JENY_BODY_READ_TIMEOUT_SECS",
+    "JENY_IDLE_TIMEOUT_SECS",
     "JENY_REPOSITORY_SCHEMES",
     "JENY_DATABASE_MAX_CONNECTIONS",
     "JENY_LOG",
@@ -398,6 +422,9 @@ impl Default for Config {
             secret_key_file: None,
             public_url: None,
             max_body_bytes: 1024 * 1024,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            idle_timeout_secs: 60,
             repository_schemes: jeny_projects::RepositorySchemes::default(),
             database_max_connections: 8,
             log: "info".to_owned(),
@@ -475,6 +502,21 @@ impl Config {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(defaults.max_body_bytes),
+            header_read_timeout_secs: args
+                .header_read_timeout_secs
+                .or(file.header_read_timeout_secs)
+                .unwrap_or(defaults.header_read_timeout_secs)
+                .max(1),
+            body_read_timeout_secs: args
+                .body_read_timeout_secs
+                .or(file.body_read_timeout_secs)
+                .unwrap_or(defaults.body_read_timeout_secs)
+                .max(1),
+            idle_timeout_secs: args
+                .idle_timeout_secs
+                .or(file.idle_timeout_secs)
+                .unwrap_or(defaults.idle_timeout_secs)
+                .max(1),
             repository_schemes: match args.repository_schemes.clone().or(file.repository_schemes) {
                 Some(schemes) => {
                     jeny_projects::RepositorySchemes::parse(&schemes).map_err(anyhow::Error::msg)?
@@ -785,7 +827,13 @@ impl Config {
              # The key that seals secret variables; every node of a cluster needs the same file.\n\
              {secret_key_file}\n\n\
              # The URL people use to reach jeny (links in notifications).\n{public_url}\n\n\
-             # Largest request body accepted, in bytes.\nmax_body_bytes = {max_body_bytes}\n\n\
+             # Largest request body accepted, in bytes; a larger declared Content-Length gets 413 at once.\nmax_body_bytes = {max_body_bytes}\n\n\
+             # Seconds a client has to send a request's headers (from its connection's start, or its first byte after a wait).\n\
+             header_read_timeout_secs = {header_read_timeout_secs}\n\n\
+             # Seconds a client has to send a request's body once its headers are in (slower: 408, connection closed).\n\
+             body_read_timeout_secs = {body_read_timeout_secs}\n\n\
+             # Seconds a kept-alive connection may wait for its next request. Live streams are not cut by any of these.\n\
+             idle_timeout_secs = {idle_timeout_secs}\n\n\
              # Git transports a project's repository may use: https, http, ssh (also user@host:path), git,\n\
              # file (local paths). ext:: and fd:: are never allowed.\nrepository_schemes = {repository_schemes}\n\n\
              # Database connections: PostgreSQL pool size, or SQLite reader connections.\n\
@@ -803,6 +851,9 @@ impl Config {
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
             max_body_bytes = self.max_body_bytes,
+            header_read_timeout_secs = self.header_read_timeout_secs,
+            body_read_timeout_secs = self.body_read_timeout_secs,
+            idle_timeout_secs = self.idle_timeout_secs,
             repository_schemes = toml_list(self.repository_schemes.as_slice().iter()),
             database_max_connections = self.database_max_connections,
             log = self.log,

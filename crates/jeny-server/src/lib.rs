@@ -1,10 +1,12 @@
 //! The composition root: reads the configuration, opens the store, wires every part's routes
 //! behind the shared middleware (request ids, problem+json errors, authentication, body limit,
-//! metrics), serves the web app, and shuts down gracefully. Parts never know about each other
+//! metrics), serves the web app with request read limits (`limits.rs`), and shuts down
+//! gracefully. Parts never know about each other
 //! here; this is the only place that knows about all of them.
 
 mod app;
 pub mod config;
+mod limits;
 mod metrics;
 mod openapi;
 mod secret_key;
@@ -130,6 +132,8 @@ pub async fn launch_with_listener(
         &config.node_name,
     );
     let chat_task = tokio::spawn(chat.clone().run(shutdown.clone()));
+    let read_limits = limits::Limits::of(config);
+    let connections = limits::Connections::default();
     let app = app::build(app::Parts {
         store: store.clone(),
         key,
@@ -138,13 +142,19 @@ pub async fn launch_with_listener(
         links,
         auth: auth.clone(),
         chat,
+        read_limits: limits::ReadLimits {
+            limits: read_limits,
+            connections: connections.clone(),
+        },
     });
     let serve_store = store.clone();
     let task = tokio::spawn(async move {
+        // Each connection keeps its header and idle clocks (limits.rs).
+        let listener = limits::LimitedListener::new(listener, read_limits, connections);
         // No Nagle delay: a live stream's small event would otherwise wait for the client's
         // delayed ACK (about 40 ms on Linux) before it leaves.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
+        let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+            if let Err(error) = stream.set_nodelay() {
                 tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot set TCP_NODELAY on a connection");
             }
         });

@@ -9,6 +9,7 @@ mod environments;
 mod events;
 mod hosts;
 mod isolation;
+mod limits;
 mod malformed;
 mod projects;
 mod server;

@@ -18,41 +18,53 @@ impl OidcProvider {
             "oidc-provider-mock-0.3.4/bin/oidc-provider-mock",
             "tests/peers/oidc/setup",
         );
-        let port = crate::free_port();
-        let process = tokio::process::Command::new(&program)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .env("PYTHONWARNINGS", "ignore")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("cannot start oidc-provider-mock");
-        let issuer = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = http
-                .get(format!("{issuer}/.well-known/openid-configuration"))
-                .send()
-                .await
-                .is_ok_and(|response| response.status().is_success());
-            if ready {
-                break;
+        // A free port can be taken by another test between the lookup and the provider's bind
+        // (a jeny server answers the discovery path too, with its web app): the provider is
+        // ready only when its own discovery document names its issuer, and it is started again
+        // on another port when it exits.
+        for _ in 0..5 {
+            let port = crate::free_port();
+            let mut process = tokio::process::Command::new(&program)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .env("PYTHONWARNINGS", "ignore")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("cannot start oidc-provider-mock");
+            let issuer = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if process.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                let discovered = match http
+                    .get(format!("{issuer}/.well-known/openid-configuration"))
+                    .send()
+                    .await
+                {
+                    Ok(response) => response.json::<serde_json::Value>().await.ok(),
+                    Err(_) => None,
+                };
+                if discovered.is_some_and(|document| document["issuer"] == issuer.as_str()) {
+                    return OidcProvider {
+                        issuer,
+                        http,
+                        _process: process,
+                    };
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "oidc-provider-mock did not start on {issuer}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            assert!(
-                Instant::now() < deadline,
-                "oidc-provider-mock did not start on {issuer}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        OidcProvider {
-            issuer,
-            http,
-            _process: process,
-        }
+        panic!("oidc-provider-mock exited five times at start (ports taken?)");
     }
 
     /// Sets the claims the provider gives for subject `sub`.

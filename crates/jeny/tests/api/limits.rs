@@ -1,7 +1,7 @@
 //! Request read limits, over raw TCP on loopback against a server with one-second timeouts:
 //! half-sent headers, an idle kept-alive connection and a trickling body are cut within their
 //! timeout; a declared body over `max_body_bytes` gets 413 at once, without being sent; and a
-//! live event stream held open past every timeout keeps delivering.
+//! live event stream held open while those timeouts cut other connections keeps delivering.
 
 use futures_util::StreamExt;
 use jeny_testkit::{Backend, TestApp, TestDatabase, both_backends};
@@ -215,8 +215,21 @@ async fn a_live_stream_outlasts_every_read_timeout(backend: Backend) {
     assert_eq!(response.status(), 200);
     let mut stream = response.bytes_stream();
     // The stream is a response being sent: no read timeout applies to it, however long it
-    // stays open. Three times every timeout passes before anything happens.
-    tokio::time::sleep(Duration::from_secs(3 * TIMEOUT_SECS)).await;
+    // stays open. Opened after it, a connection that sends half its headers and one left idle
+    // after a response are closed by the server: both timeouts have run out, on the server's own
+    // clock, while the stream stays open.
+    let mut half_sent = connect(&app).await;
+    half_sent
+        .write_all(b"GET /healthz HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    let mut idle = connect(&app).await;
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: jeny\r\n\r\n")
+        .await
+        .unwrap();
+    read_until(&mut idle, "ok\n").await;
+    read_until_closed(&mut half_sent, "half-sent headers").await;
+    read_until_closed(&mut idle, "an idle connection").await;
     admin
         .create_project(&crate::project("after-the-timeouts"))
         .await

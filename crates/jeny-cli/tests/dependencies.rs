@@ -7,8 +7,12 @@ use std::process::Command;
 
 /// The packages `package` links (normal dependencies, for the host platform), one name each.
 fn linked_packages(package: &str) -> Vec<String> {
-    let output = Command::new(env!("CARGO"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    // Read at run time, not compiled in: a test binary reused from a build cache of another,
+    // deleted checkout must still look at this one.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let folder = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let output = Command::new(cargo)
+        .current_dir(folder)
         .args(["tree", "--offline", "--edges", "normal", "--prefix", "none"])
         .args(["--package", package])
         .output()

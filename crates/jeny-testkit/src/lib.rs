@@ -85,6 +85,21 @@ pub(crate) fn peer_program(relative: &str, setup: &str) -> std::path::PathBuf {
     program
 }
 
+/// A file of this checkout by its path from the workspace's root: found above the running test's
+/// package folder, which cargo gives at run time (a path compiled in would point at whichever
+/// checkout built a binary that a shared build cache reuses).
+pub(crate) fn workspace_file(relative: &str) -> std::path::PathBuf {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        Into::into,
+    );
+    start
+        .ancestors()
+        .map(|folder| folder.join(relative))
+        .find(|candidate| candidate.exists())
+        .unwrap_or_else(|| panic!("{relative} is not above {}", start.display()))
+}
+
 /// A free TCP port on loopback, for a peer started as its own process.
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

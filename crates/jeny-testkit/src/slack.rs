@@ -21,10 +21,7 @@ pub struct SlackFake {
 impl SlackFake {
     pub async fn start() -> SlackFake {
         let python = crate::peer_program("slack/bin/python", "tests/peers/slack/setup");
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/peers/slack/fake_slack.py"
-        );
+        let script = crate::workspace_file("tests/peers/slack/fake_slack.py");
         let mut process = tokio::process::Command::new(python)
             .arg(script)
             .args([

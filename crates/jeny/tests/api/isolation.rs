@@ -146,7 +146,7 @@ async fn a_deploy_cannot_read_the_servers_key_or_database(backend: Backend) {
         "app",
         &format!(
             "for f in ../../../secret.key {data}/secret.key {data}/jeny.db; do \
-             echo \"$f: $(base64 -w0 < $f 2>/dev/null)\"; done; ls -a ../../.. {data}",
+             echo \"$f: $(base64 -w0 \"$f\" 2>/dev/null)\"; done; ls -a ../../.. {data}",
             data = data_dir.display()
         ),
     )
@@ -157,11 +157,17 @@ async fn a_deploy_cannot_read_the_servers_key_or_database(backend: Backend) {
         !output.contains(&encoded),
         "a deploy read the key: {output}"
     );
-    for line in output.lines().filter(|line| line.contains(": ")) {
-        let (file, content) = line.split_once(": ").unwrap();
-        if file.ends_with("secret.key") || file.ends_with("jeny.db") {
-            assert_eq!(content.trim(), "", "a deploy read {file}: {output}");
-        }
+    // The command's own lines (`<path>: <base64>`); the shell's errors on stderr may come in
+    // pieces between them.
+    let read: Vec<(&str, &str)> = output
+        .lines()
+        .filter_map(|line| line.split_once(": "))
+        .filter(|(file, _)| file.starts_with('/') || file.starts_with("../"))
+        .filter(|(file, _)| file.ends_with("secret.key") || file.ends_with("jeny.db"))
+        .collect();
+    assert_eq!(read.len(), 3, "{output}");
+    for (file, content) in read {
+        assert_eq!(content.trim(), "", "a deploy read {file}: {output}");
     }
     assert!(!output.contains("supervisors.log"), "{output}");
 }

@@ -726,6 +726,13 @@ impl Config {
             .filter(|path| !path.as_os_str().is_empty())
             .map(|path| absolute(path))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        // Said at start rather than by every deploy's bubblewrap ("can't find source path").
+        if let Some(missing) = writable.iter().find(|path| !path.is_dir()) {
+            anyhow::bail!(
+                "deploy_writable_paths: {} is not a folder of this machine",
+                missing.display()
+            );
+        }
         Ok(jeny_deploys::Sandbox::new(user, hidden, writable))
     }
 
@@ -1307,6 +1314,30 @@ mod tests {
         for variable in ["JENY_DATABASE_URL_FILE", "JENY_OIDC_CLIENT_SECRET_FILE"] {
             assert!(KNOWN_VARIABLES.contains(&variable), "{variable}");
         }
+    }
+
+    #[test]
+    fn deploy_writable_paths_must_be_folders_and_the_data_folder_is_hidden() {
+        let folder = tempfile_dir();
+        let mut config = Config {
+            deploy_user: jeny_deploys::sandbox::own_user_name(),
+            deploy_writable_paths: vec![folder.clone(), folder.join("missing")],
+            data_dir: folder.join("data"),
+            ..Config::default()
+        };
+        let error = config.deploy_sandbox().unwrap_err();
+        assert!(
+            format!("{error:#}").contains(&format!(
+                "deploy_writable_paths: {} is not a folder",
+                folder.join("missing").display()
+            )),
+            "{error:#}"
+        );
+        config.deploy_writable_paths.pop();
+        let sandbox = config.deploy_sandbox().unwrap();
+        assert_eq!(sandbox.writable, vec![folder.clone()]);
+        assert!(sandbox.hidden.contains(&folder.join("data")));
+        assert!(sandbox.hidden.contains(&folder.join("data/secret.key")));
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -385,23 +385,21 @@ mod tests {
         // namespace is this process's own, which must never be signalled whole. (SIGCONT, so
         // that a failure harms nothing.)
         let mut shell = std::process::Command::new("sh")
-            .args(["-c", "sleep 100 & wait"])
+            .args(["-c", "sleep 100 & echo started; wait"])
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         let pid = shell.id() as i32;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        let children = loop {
-            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-                .unwrap_or_default();
-            if !children.trim().is_empty() {
-                break children;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the shell started no child"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
+        // The child was forked before the line was printed.
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(shell.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "started\n");
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+        assert!(!children.trim().is_empty(), "the shell started no child");
         let signalled = signal_namespace(pid, nix::sys::signal::Signal::SIGCONT);
         for child in children.split_whitespace() {
             let child = nix::unistd::Pid::from_raw(child.parse().unwrap());

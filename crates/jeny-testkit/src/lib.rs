@@ -31,6 +31,31 @@ pub fn deploy_user() -> String {
     jeny_deploys::sandbox::own_user_name().expect("the test's own user has no name")
 }
 
+/// How long `poll_until` waits before it fails the test, and how often it looks.
+pub const POLL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Waits for a condition: calls `attempt` until it yields a value, and fails the test naming
+/// `condition` once `POLL_DEADLINE` has passed. The one deadline loop of the tests: no test
+/// sleeps to let time pass.
+pub async fn poll_until<T, Attempt, Pending>(condition: &str, mut attempt: Attempt) -> T
+where
+    Attempt: FnMut() -> Pending,
+    Pending: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + POLL_DEADLINE;
+    loop {
+        if let Some(value) = attempt().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {POLL_DEADLINE:?} for this and it did not happen: {condition}"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
 /// The live processes of this machine whose environment names the deploy `id`
 /// (`JENY_DEPLOY_ID`): its command and what it started, found from outside its sandbox, where
 /// the pids it sees itself mean nothing. A zombie is gone: it only waits to be reaped.

@@ -4,8 +4,6 @@
 //! go into the ID token as given, which is how a wrong-audience or expired token is made) and
 //! plays the person approving the sign-in with `approve`.
 
-use std::time::{Duration, Instant};
-
 pub struct OidcProvider {
     pub issuer: String,
     http: reqwest::Client,
@@ -28,7 +26,7 @@ impl OidcProvider {
         // on another port when it exits.
         for _ in 0..5 {
             let port = crate::free_port();
-            let mut process = tokio::process::Command::new(&program)
+            let process = tokio::process::Command::new(&program)
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .env("PYTHONWARNINGS", "ignore")
                 .stdout(std::process::Stdio::null())
@@ -37,31 +35,29 @@ impl OidcProvider {
                 .spawn()
                 .expect("cannot start oidc-provider-mock");
             let issuer = format!("http://127.0.0.1:{port}");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if process.try_wait().ok().flatten().is_some() {
-                    break;
+            let pid = process.id().expect("the provider has a pid");
+            let ready = crate::poll_until(&format!("oidc-provider-mock on {issuer}"), || {
+                let (http, issuer) = (&http, &issuer);
+                async move {
+                    if !alive(pid) {
+                        return Some(false);
+                    }
+                    let response = http
+                        .get(format!("{issuer}/.well-known/openid-configuration"))
+                        .send()
+                        .await
+                        .ok()?;
+                    let document = response.json::<serde_json::Value>().await.ok()?;
+                    (document["issuer"] == issuer.as_str()).then_some(true)
                 }
-                let discovered = match http
-                    .get(format!("{issuer}/.well-known/openid-configuration"))
-                    .send()
-                    .await
-                {
-                    Ok(response) => response.json::<serde_json::Value>().await.ok(),
-                    Err(_) => None,
+            })
+            .await;
+            if ready {
+                return OidcProvider {
+                    issuer,
+                    http,
+                    _process: process,
                 };
-                if discovered.is_some_and(|document| document["issuer"] == issuer.as_str()) {
-                    return OidcProvider {
-                        issuer,
-                        http,
-                        _process: process,
-                    };
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "oidc-provider-mock did not start on {issuer}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
         panic!("oidc-provider-mock exited five times at start (ports taken?)");
@@ -106,4 +102,14 @@ impl OidcProvider {
             .expect("a redirect back")
             .to_owned()
     }
+}
+
+/// Whether process `pid` runs (a zombie has exited; only its parent has not reaped it).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(") ")
+            .next()
+            .is_some_and(|rest| rest.starts_with('Z'))
+    })
 }

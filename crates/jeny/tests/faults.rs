@@ -11,7 +11,6 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -189,7 +188,7 @@ async fn requests_fail_with_503_while_postgres_is_away_and_recover_without_a_res
 
     // Assert: every request that needs the database answers a 503 problem, never a 500.
     let read_during_the_outage =
-        poll_until("a read answers 503 while the database is away", || {
+        jeny_testkit::poll_until("a read answers 503 while the database is away", || {
             let request = admin.request(Method::GET, &kept_path);
             async move {
                 let answer = Answer::of(request).await;
@@ -237,7 +236,7 @@ async fn requests_fail_with_503_while_postgres_is_away_and_recover_without_a_res
     proxy.restore();
 
     // Assert: the same server serves again, without a restart.
-    poll_until("a read answers 200 once the database is back", || {
+    jeny_testkit::poll_until("a read answers 200 once the database is back", || {
         let request = admin.request(Method::GET, &kept_path);
         async move {
             let answer = Answer::of(request).await;
@@ -636,25 +635,6 @@ async fn all_project_created_events(client: &Client) -> BTreeMap<String, Vec<Val
     }
 }
 
-/// Polls `attempt` until it yields a value; fails after `DEADLINE`.
-async fn poll_until<T, Attempt, Pending>(condition: &str, mut attempt: Attempt) -> T
-where
-    Attempt: FnMut() -> Pending,
-    Pending: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = attempt().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waited {DEADLINE:?} for this and it did not happen: {condition}"
-        );
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
-
 /// A raw answer, for checks the typed client hides (content type, exact status).
 #[derive(Debug)]
 struct Answer {
@@ -779,7 +759,7 @@ async fn start_deploy(client: &Client) -> String {
 
 /// Waits until the deploy's output has `text` (through any server that answers).
 async fn wait_for_output(client: &Client, id: &str, text: &str) {
-    poll_until(&format!("deploy {id} prints {text:?}"), || async {
+    jeny_testkit::poll_until(&format!("deploy {id} prints {text:?}"), || async {
         let output = client.deploy_output(id, false).await.ok()?;
         output.contains(text).then_some(())
     })
@@ -787,7 +767,7 @@ async fn wait_for_output(client: &Client, id: &str, text: &str) {
 }
 
 async fn wait_for_end(client: &Client, id: &str) -> jeny_deploys::Deploy {
-    poll_until(&format!("deploy {id} ends"), || async {
+    jeny_testkit::poll_until(&format!("deploy {id} ends"), || async {
         let deploy = client.get_deploy(id).await.ok()?;
         deploy.status.is_finished().then_some(deploy)
     })
@@ -824,7 +804,7 @@ async fn a_deploy_outlives_server_stops_and_kills_and_the_queue_moves_on(backend
         .status()
         .expect("cannot run kill");
     assert!(signalled.success());
-    poll_until("the server exits on SIGTERM", || {
+    jeny_testkit::poll_until("the server exits on SIGTERM", || {
         let exited = server.child.try_wait().expect("cannot check on the server");
         async move { exited.map(|_| ()) }
     })
@@ -1088,7 +1068,7 @@ fn marks_of(marks: &std::path::Path) -> Vec<(String, String, u128)> {
 }
 
 async fn wait_for_mark(marks: &std::path::Path, word: &str, id: &str) -> u128 {
-    poll_until(&format!("the mark {word} {id}"), || {
+    jeny_testkit::poll_until(&format!("the mark {word} {id}"), || {
         let found = marks_of(marks)
             .into_iter()
             .find(|(w, i, _)| w == word && i == id)
@@ -1252,7 +1232,7 @@ async fn a_node_that_loses_the_database_stops_its_command_before_another_runs_th
     proxy.restore();
     b.cancel_deploy(&second).await.unwrap();
     wait_for_end(&b, &second).await;
-    poll_until("node A answers again", || {
+    jeny_testkit::poll_until("node A answers again", || {
         let a = a.clone();
         let first = first.clone();
         async move { a.get_deploy(&first).await.ok() }
@@ -1299,7 +1279,7 @@ async fn a_node_whose_clock_is_off_interrupts_no_deploy_and_reorders_no_queue() 
     let first_lease = lease_of(store.clone(), first.clone())
         .await
         .expect("the first deploy holds a lease");
-    poll_until("the first deploy's lease is renewed for 6 s", || {
+    jeny_testkit::poll_until("the first deploy's lease is renewed for 6 s", || {
         let lease = lease_of(store.clone(), first.clone());
         async move {
             lease

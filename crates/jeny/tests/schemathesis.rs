@@ -104,18 +104,13 @@ impl Server {
             .expect("cannot start jeny server");
         let url = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
+        jeny_testkit::poll_until(&format!("jeny server is ready at {url}"), || async {
             let ready = client.get(format!("{url}/readyz")).send().await;
-            if ready.is_ok_and(|response| response.status().is_success()) {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "jeny server did not become ready at {url}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            ready
+                .is_ok_and(|response| response.status().is_success())
+                .then_some(())
+        })
+        .await;
         Server {
             _child: child,
             url,

@@ -90,38 +90,22 @@ async fn set_variable(
         .unwrap();
 }
 
-/// Polls until the deploy's output holds `text` (or panics after half a minute).
-async fn wait_for_output(client: &Client, id: &str, text: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !client
-        .deploy_output(id, false)
-        .await
-        .unwrap()
-        .contains(text)
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "deploy {id} never printed {text:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+/// Waits until the deploy's output holds `text`.
+pub async fn wait_for_output(client: &Client, id: &str, text: &str) {
+    jeny_testkit::poll_until(&format!("deploy {id} prints {text:?}"), || async {
+        let output = client.deploy_output(id, false).await.unwrap();
+        output.contains(text).then_some(())
+    })
+    .await;
 }
 
-/// Polls until the deploy has `status` (or panics after a minute).
+/// Waits until the deploy has `status`.
 async fn wait_for_status(client: &Client, id: &str, status: DeployStatus) -> Deploy {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    jeny_testkit::poll_until(&format!("deploy {id} is {status}"), || async {
         let deploy = client.get_deploy(id).await.unwrap();
-        if deploy.status == status {
-            return deploy;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "deploy {id} is still {} (waited for {status})",
-            deploy.status
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+        (deploy.status == status).then_some(deploy)
+    })
+    .await
 }
 
 /// The command of `variables_deploy`: prints its variables, jeny's facts and its inventory.
@@ -1119,18 +1103,15 @@ async fn cancel_kills_a_process_tree_that_ignores_sigterm_after_the_grace_period
         cancelled_at.elapsed() >= Duration::from_millis(900),
         "SIGKILL came before the grace period"
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = jeny_testkit::processes_of_deploy(&started.id);
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{left:?} survived the cancel"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    jeny_testkit::poll_until(
+        "the deploy's processes are gone after the cancel",
+        || async {
+            jeny_testkit::processes_of_deploy(&started.id)
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 async fn output_over_the_cap_keeps_head_and_tail_and_finished_output_is_compressed(

@@ -5,7 +5,6 @@ use crate::{environment, project, seeded, status_of, variable};
 use jeny_deploys::{DeployRequest, DeployStatus};
 use jeny_testkit::{Backend, Client, TestApp, VariableScope, both_backends};
 use serde_json::json;
-use std::time::Duration;
 
 both_backends!(
     a_deploy_cannot_mint_a_token_with_the_servers_own_binary,
@@ -101,16 +100,7 @@ async fn a_deploy_cannot_read_another_running_deploys_secrets(backend: Backend) 
         .create_deploy("bravo", "production", &DeployRequest::default())
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !admin
-        .deploy_output(&bravo.id, false)
-        .await
-        .unwrap()
-        .contains("started")
-    {
-        assert!(std::time::Instant::now() < deadline, "bravo never started");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    crate::deploys::wait_for_output(&admin, &bravo.id, "started").await;
     // Base64 of what it finds, so that bravo's secret, unknown to alpha's masking, would show.
     project_with(
         &admin,

@@ -92,7 +92,7 @@ impl Oidc {
             .map_err(|error| OidcError::Unavailable(format!("bad issuer URL: {error}")))?;
         let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
-            .map_err(|error| OidcError::Unavailable(error_chain(&error)))?;
+            .map_err(|error| OidcError::Unavailable(jeny_core::ErrorChain(&error).to_string()))?;
         *cached = Some((metadata.clone(), Instant::now()));
         Ok(metadata)
     }
@@ -160,7 +160,7 @@ impl Oidc {
                 openidconnect::RequestTokenError::ServerResponse(answer) => {
                     OidcError::Rejected(format!("the code was refused: {answer}"))
                 }
-                other => OidcError::Unavailable(error_chain(&other)),
+                other => OidcError::Unavailable(jeny_core::ErrorChain(&other).to_string()),
             })?;
         let id_token = response
             .id_token()
@@ -195,17 +195,6 @@ fn claim_of(jwt: &str, name: &str) -> Option<String> {
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get(name)?.as_str().map(str::to_owned)
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -232,10 +232,10 @@ impl Aws {
             async move {
                 let started = Instant::now();
                 let instances = match credentials {
-                    Ok(credentials) => {
-                        let client = ec2::client(account, credentials, region).await;
-                        ec2::describe_instances(&client, account).await
-                    }
+                    Ok(credentials) => match ec2::client(account, credentials, region).await {
+                        Ok(client) => ec2::describe_instances(&client, account).await,
+                        Err(error) => Err(error),
+                    },
                     Err(error) => Err(error.clone()),
                 };
                 (region.clone(), instances, started.elapsed())
@@ -263,10 +263,9 @@ impl Aws {
                 Ok(instances) => {
                     let mut observed = Vec::with_capacity(instances.len());
                     for instance in instances.iter().filter(|i| !ec2::is_gone(i)) {
-                        if let Some((host, skipped)) = ec2::observed(instance, &account, &region) {
-                            report.skipped_tags += skipped;
-                            observed.push(host);
-                        }
+                        let (host, skipped) = ec2::observed(instance, &account, &region);
+                        report.skipped_tags += skipped;
+                        observed.push(host);
                     }
                     report.regions.push(RegionReport {
                         region: region.clone(),

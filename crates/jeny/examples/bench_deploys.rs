@@ -11,10 +11,16 @@
 //! bench_deploys --url URL --token TOKEN [--server-pid PID] [--samples 50] [--warmup 5]
 //!               [--lines 1000000] [--viewers 100] [--only latency,throughput,viewers]
 //!               [--latency-command 'echo hello'] [--idle-samples 20] [--idle-pause-ms 1000]
+//!               [--pace-ms MS] [--behind read|skip]
 //!
 //! The latency samples run back to back; then `--idle-samples` more are taken, each after the
 //! server has been idle for `--idle-pause-ms` plus 0-100 ms (its SQLite change watcher slows
 //! down when idle).
+//!
+//! `--behind skip` opens the viewers with `?behind=skip`: a viewer more than 100 ms of output
+//! behind gets a `skipped` event and goes on from the newest batch. Each viewer then checks that
+//! every skip starts where what it received ends and that it got the end; the stored output is
+//! read back once to check it is whole.
 //! ```
 //!
 //! `--url`, `--token` and `--server-pid` may also come from `JENY_BENCH_URL`, `JENY_BENCH_TOKEN`
@@ -59,6 +65,8 @@ struct Options {
     /// When set, the output deploy prints its lines in 100 slices with this pause between them
     /// (a steady rate instead of as fast as it can).
     pace: Option<Duration>,
+    /// The viewers' `?behind=`: `read` (every batch) or `skip`.
+    behind: String,
 }
 
 impl Options {
@@ -78,6 +86,7 @@ impl Options {
             idle_samples: 20,
             idle_pause: Duration::from_millis(1000),
             pace: None,
+            behind: "read".into(),
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -97,6 +106,7 @@ impl Options {
                 "--idle-samples" => options.idle_samples = value.parse()?,
                 "--idle-pause-ms" => options.idle_pause = Duration::from_millis(value.parse()?),
                 "--pace-ms" => options.pace = Some(Duration::from_millis(value.parse()?)),
+                "--behind" if value == "read" || value == "skip" => options.behind = value,
                 _ => bail!("unknown flag {flag} (see the top of bench_deploys.rs)"),
             }
         }
@@ -212,10 +222,13 @@ impl Api {
             .context("a deploy without an id")
     }
 
-    async fn open_output(&self, deploy_id: &str) -> Result<reqwest::Response> {
+    async fn open_output(&self, deploy_id: &str, behind: &str) -> Result<reqwest::Response> {
         let response = self
             .http
-            .get(format!("{}/api/v1/deploys/{deploy_id}/output", self.url))
+            .get(format!(
+                "{}/api/v1/deploys/{deploy_id}/output?behind={behind}",
+                self.url
+            ))
             .bearer_auth(&self.token)
             .header("accept", "text/event-stream")
             .send()
@@ -363,7 +376,7 @@ async fn latency_sample(api: &Api) -> Result<LatencySample> {
     let before = Instant::now();
     let deploy_id = api.start_deploy("latency").await?;
     let post = before.elapsed();
-    let response = api.open_output(&deploy_id).await?;
+    let response = api.open_output(&deploy_id, "read").await?;
     let stream_open = before.elapsed();
     let mut watcher = FirstOutput::default();
     read_events(response, &mut watcher).await?;
@@ -441,6 +454,11 @@ struct Viewer {
     ended_wall: i64,
     /// Why the viewer stopped early.
     error: Option<String>,
+    /// The seq of the last `output` event, or the `until` of the last `skipped` one.
+    last_seq: i64,
+    skipped: u64,
+    /// `skipped` events whose `after` is not where the viewer was.
+    skip_gaps: u64,
 }
 
 impl EventHandler for Viewer {
@@ -452,9 +470,20 @@ impl EventHandler for Viewer {
                     self.checks_left -= 1;
                     summary.check_against_serde(data)?;
                 }
+                self.last_seq = output_seq(data)?;
                 self.stdout_bytes += summary.stdout_bytes;
                 self.other_bytes += summary.other_bytes;
                 self.pending_newest_at = summary.newest_at;
+            }
+            b"skipped" => {
+                let skipped: Value = serde_json::from_slice(data)?;
+                if skipped["after"].as_i64() != Some(self.last_seq) {
+                    self.skip_gaps += 1;
+                }
+                self.skipped += 1;
+                self.last_seq = skipped["until"]
+                    .as_i64()
+                    .context("a skipped event's until")?;
             }
             b"end" => {
                 self.ended_wall = wall_micros();
@@ -499,8 +528,9 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
         .map(|index| {
             let api = api.clone();
             let deploy_id = deploy_id.clone();
+            let behind = options.behind.clone();
             tokio::spawn(async move {
-                let response = api.open_output(&deploy_id).await?;
+                let response = api.open_output(&deploy_id, &behind).await?;
                 let mut viewer = Viewer {
                     checks_left: if index == 0 { 2 } else { 0 },
                     lags: Vec::with_capacity(256),
@@ -584,10 +614,10 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
     if status != "succeeded" {
         bail!("deploy {deploy_id} ended {status}: {deploy}");
     }
-    if viewer_count == 0 {
+    if viewer_count == 0 || options.behind == "skip" {
         // After the figures: read the stored output back once, to check it and count batches.
         let mut reader = Viewer::default();
-        read_events(api.open_output(&deploy_id).await?, &mut reader).await?;
+        read_events(api.open_output(&deploy_id, "read").await?, &mut reader).await?;
         println!(
             "{label}: read back after the end: {} stdout bytes (expected {expected_stdout}) in {} \
              stored batches of {:.0} KB on average",
@@ -595,22 +625,47 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
             reader.events,
             output_bytes as f64 / reader.events.max(1) as f64 / 1000.0
         );
+        if reader.stdout_bytes != expected_stdout {
+            bail!("the stored output is not whole");
+        }
+    }
+    if viewer_count == 0 {
         return Ok(());
     }
 
-    let complete = seen
-        .iter()
-        .filter(|viewer| viewer.stdout_bytes == expected_stdout && viewer.end.is_some())
-        .count();
-    println!(
-        "{label}: {complete}/{viewer_count} viewers received all {expected_stdout} stdout bytes \
-         and the end event"
-    );
+    // Whole: every stdout byte, or (skipping) every skip where the viewer was, and the end.
+    let whole = |viewer: &Viewer| {
+        viewer.end.is_some()
+            && viewer.skip_gaps == 0
+            && (viewer.stdout_bytes == expected_stdout || viewer.skipped > 0)
+    };
+    let complete = seen.iter().filter(|viewer| whole(viewer)).count();
+    if options.behind == "skip" {
+        let received: Vec<f64> = seen
+            .iter()
+            .map(|viewer| 100.0 * viewer.stdout_bytes as f64 / expected_stdout as f64)
+            .collect();
+        let skips: Vec<f64> = seen.iter().map(|viewer| viewer.skipped as f64).collect();
+        println!(
+            "{label}: {complete}/{viewer_count} viewers got the end, each skip where they were; \
+             stdout received live (%): {}; skips per viewer: {}",
+            spread(&received),
+            spread(&skips)
+        );
+    } else {
+        println!(
+            "{label}: {complete}/{viewer_count} viewers received all {expected_stdout} stdout \
+             bytes and the end event"
+        );
+    }
     for (index, viewer) in seen.iter().enumerate() {
-        if viewer.stdout_bytes != expected_stdout || viewer.end.is_none() {
+        if !whole(viewer) {
             println!(
-                "{label}:   viewer {index}: {} stdout bytes, end event {}, error {:?}",
+                "{label}:   viewer {index}: {} stdout bytes, {} skips ({} not where it was), \
+                 end event {}, error {:?}",
                 viewer.stdout_bytes,
+                viewer.skipped,
+                viewer.skip_gaps,
                 viewer.end.is_some(),
                 viewer.error
             );
@@ -750,6 +805,18 @@ fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
     let mut reader = haystack;
     let skipped = reader.skip_until(byte).ok()?;
     (skipped > 0 && haystack[skipped - 1] == byte).then(|| skipped - 1)
+}
+
+/// The `seq` an `output` event's data starts with: `{"seq":N,...`.
+fn output_seq(data: &[u8]) -> Result<i64> {
+    let digits = data
+        .strip_prefix(b"{\"seq\":")
+        .context("an output event that does not start with its seq")?;
+    let end = digits
+        .iter()
+        .position(|byte| !byte.is_ascii_digit())
+        .unwrap_or(digits.len());
+    Ok(std::str::from_utf8(&digits[..end])?.parse()?)
 }
 
 /// What is measured of an `output` event: `{"seq":N,"chunks":[{"stream":..,"at":..,"text":..}]}`.

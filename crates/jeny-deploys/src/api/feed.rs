@@ -14,6 +14,7 @@
 use crate::output::{OutputBatch, read_after};
 use crate::{Deploy, Links};
 use bytes::Bytes;
+use jeny_core::Timestamp;
 use jeny_store::{Channel, Store, StoreError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
@@ -35,11 +36,17 @@ const READY_AT_ONCE: usize = 2;
 /// viewers fall behind.
 const BEHIND_READERS: usize = 4;
 
+/// How far (in the command's own time) a viewer that skips may fall behind the newest batch of
+/// its feed before it skips to it: the lag it then shows stays about this plus the feed's own.
+const SKIP_BEHIND_MICROS: i64 = 100_000;
+
 /// One batch, encoded as an SSE message.
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub prev: i64,
     pub seq: i64,
+    /// When its newest chunk was captured.
+    pub at: Timestamp,
     pub sse: Bytes,
 }
 
@@ -51,6 +58,12 @@ impl Encoded {
         Encoded {
             prev,
             seq: batch.seq,
+            at: batch
+                .chunks
+                .iter()
+                .map(|chunk| chunk.at)
+                .max()
+                .unwrap_or(Timestamp::from_micros(0)),
             sse: Bytes::from(sse),
         }
     }
@@ -85,6 +98,11 @@ pub(crate) enum Next {
     Behind {
         until: i64,
     },
+    /// Far behind the newest batch, for a viewer that skips (`?behind=skip`): continue after
+    /// `until` (the batches between are not sent).
+    Skip {
+        until: i64,
+    },
     /// Up to date: wait for more.
     Wait,
     /// The deploy ended and the viewer has all of it.
@@ -103,12 +121,24 @@ impl Feed {
         self.changed.subscribe()
     }
 
-    pub(crate) fn next(&self, cursor: i64) -> Next {
+    /// What a viewer at `cursor` does next. One that `skip`s jumps to the newest batch when the
+    /// next one it would get is more than `SKIP_BEHIND_MICROS` older, or was already dropped from
+    /// the ring; what came before the feed started (the history of a deploy opened late) is
+    /// always read.
+    pub(crate) fn next(&self, cursor: i64, skip: bool) -> Next {
         let state = self.lock();
         if cursor < state.start {
             return Next::Behind { until: state.start };
         }
         let from = state.batches.partition_point(|batch| batch.seq <= cursor);
+        if skip
+            && let (Some(first), Some(newest)) = (state.batches.get(from), state.batches.back())
+            && first.seq != newest.seq
+            && (first.prev > cursor
+                || newest.at.as_micros() - first.at.as_micros() > SKIP_BEHIND_MICROS)
+        {
+            return Next::Skip { until: newest.prev };
+        }
         match state.batches.get(from) {
             // A few at a time: a slow viewer then holds on to little of what the ring dropped.
             Some(first) if first.prev <= cursor => Next::Ready(
@@ -323,9 +353,69 @@ async fn follow(
 
 #[cfg(test)]
 mod tests {
-    use super::{Encoded, FeedState, RING_BYTES, SERVER_RING_BYTES, evict, ring_share};
+    use super::{Encoded, Feed, FeedState, Next, RING_BYTES, SERVER_RING_BYTES, evict, ring_share};
     use bytes::Bytes;
-    use std::sync::Arc;
+    use jeny_core::Timestamp;
+    use std::sync::{Arc, Mutex};
+
+    /// A feed that started after seq `start` and holds `seqs` (each after the one before it),
+    /// batch `seq` captured at `seq` × 50 ms.
+    fn feed_of(start: i64, seqs: &[i64]) -> Feed {
+        let mut state = FeedState {
+            start,
+            ..FeedState::default()
+        };
+        let mut prev = start;
+        for &seq in seqs {
+            state.batches.push_back(Arc::new(Encoded {
+                prev,
+                seq,
+                at: Timestamp::from_micros(seq * 50_000),
+                sse: Bytes::from_static(b"x"),
+            }));
+            prev = seq;
+        }
+        Feed {
+            id: "d".to_owned(),
+            state: Mutex::new(state),
+            changed: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    fn ready(next: Next) -> Vec<i64> {
+        match next {
+            Next::Ready(batches) => batches.iter().map(|batch| batch.seq).collect(),
+            Next::Behind { until } => vec![-1, until],
+            Next::Skip { until } => vec![-2, until],
+            Next::Wait => vec![-3],
+            Next::End(_) | Next::Stopped => vec![-4],
+        }
+    }
+
+    #[test]
+    fn a_viewer_that_skips_jumps_to_the_newest_batch_only_when_far_behind() {
+        // batches 11..=14, 50 ms apart: 14 is 150 ms after 11
+        let feed = feed_of(10, &[11, 12, 13, 14]);
+        // A viewer that reads everything gets every batch, a few at a time.
+        assert_eq!(ready(feed.next(10, false)), vec![11, 12]);
+        // One that skips: 150 ms behind, so on to the newest (after 13).
+        assert_eq!(ready(feed.next(10, true)), vec![-2, 13]);
+        assert_eq!(ready(feed.next(13, true)), vec![14]);
+        // 100 ms behind or less: no skip.
+        assert_eq!(ready(feed.next(11, true)), vec![12, 13]);
+        assert_eq!(ready(feed.next(12, true)), vec![13, 14]);
+        assert_eq!(ready(feed.next(14, true)), vec![-3]);
+        // The history before the feed started is read, never skipped.
+        assert_eq!(ready(feed.next(3, true)), vec![-1, 10]);
+        // Behind what the ring kept: a skipping viewer goes to the newest, the others read.
+        let evicted = {
+            let feed = feed_of(10, &[11, 12, 13, 14]);
+            feed.lock().batches.pop_front();
+            feed
+        };
+        assert_eq!(ready(evicted.next(10, false)), vec![-1, 11]);
+        assert_eq!(ready(evicted.next(10, true)), vec![-2, 13]);
+    }
 
     #[test]
     fn feeds_share_the_servers_ring_bytes() {
@@ -350,6 +440,7 @@ mod tests {
             state.batches.push_back(Arc::new(Encoded {
                 prev: seq - 1,
                 seq,
+                at: Timestamp::from_micros(seq),
                 sse,
             }));
         }

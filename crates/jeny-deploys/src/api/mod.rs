@@ -97,6 +97,8 @@ pub fn routes(state: DeploysState) -> Router {
         crate::OutputStream,
         output::OutputEvent,
         output::OutputText,
+        output::SkippedEvent,
+        output::Behind,
     ))
 )]
 pub struct DeploysApi;

@@ -58,9 +58,31 @@ impl OutputEvent {
     }
 }
 
+/// What a live viewer that falls behind gets (`?behind=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Behind {
+    /// Every batch, read from the store when the feed no longer holds it (the default).
+    Read,
+    /// A `skipped` event, then the newest batch, when more than 100 ms of output behind it: a
+    /// screen stays live however fast a command prints.
+    Skip,
+}
+
+/// The `data` of an SSE `skipped` event: the batches after `after` up to `until` were not sent;
+/// `GET .../output?after=` reads them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SkippedEvent {
+    pub after: i64,
+    pub until: i64,
+}
+
 /// The deploy's output. With `Accept: text/event-stream` it is streamed live: an `output` event
 /// per stored batch (`id` = its `seq`), then one `end` event whose data is the finished deploy;
-/// a reconnecting client resumes after its `Last-Event-ID`. Otherwise it is plain text (stdout,
+/// a reconnecting client resumes after its `Last-Event-ID`. With `?behind=skip`, a viewer more
+/// than 100 ms of output behind gets a `skipped` event (`id` = the last seq skipped) and goes on
+/// from the newest batch, so that a screen stays live however fast the command prints; the
+/// history before it connected is always sent. Otherwise it is plain text (stdout,
 /// stderr and jeny's own lines interleaved as they came): what there is so far, or, with
 /// `?follow=true`, streamed until the deploy ends. A stream or a followed output ends within
 /// seconds of its token's revocation or expiry, or its session's end.
@@ -72,6 +94,7 @@ impl OutputEvent {
         ("id" = String, Path, description = "The deploy's id"),
         ("after" = Option<i64>, Query, description = "Only batches after this seq"),
         ("follow" = Option<bool>, Query, description = "Plain text: keep streaming until the deploy ends"),
+        ("behind" = Option<Behind>, Query, description = "Event stream: what a viewer that falls behind gets (read: every batch; skip: a skipped event, then the newest)"),
     ),
     security(("bearer" = [])),
     responses(
@@ -88,7 +111,12 @@ pub(super) async fn deploy_output(
     headers: HeaderMap,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    query.only(&["after", "follow"])?;
+    query.only(&["after", "follow", "behind"])?;
+    let skip = match query.first("behind") {
+        None | Some("read") => false,
+        Some("skip") => true,
+        Some(_) => return Err(ApiError::invalid("behind", "behind is read or skip")),
+    };
     let after = match query.first("after") {
         None => 0,
         Some(text) => text
@@ -132,6 +160,7 @@ pub(super) async fn deploy_output(
         cursor: last_event_id(&headers).unwrap_or(after),
         pending: VecDeque::new(),
         done: false,
+        skip,
         shutdown: state.shutdown.clone(),
     };
     Ok((
@@ -227,6 +256,8 @@ struct Viewer {
     cursor: i64,
     pending: VecDeque<Bytes>,
     done: bool,
+    /// `?behind=skip`.
+    skip: bool,
     shutdown: CancellationToken,
 }
 
@@ -245,7 +276,18 @@ impl Viewer {
                     return None;
                 }
                 viewer.rx.borrow_and_update();
-                match viewer.feed.next(viewer.cursor) {
+                match viewer.feed.next(viewer.cursor, viewer.skip) {
+                    Next::Skip { until } => {
+                        let data = serde_json::to_string(&SkippedEvent {
+                            after: viewer.cursor,
+                            until,
+                        })
+                        .unwrap_or_default();
+                        viewer.pending.push_back(Bytes::from(format!(
+                            "id: {until}\nevent: skipped\ndata: {data}\n\n"
+                        )));
+                        viewer.cursor = until;
+                    }
                     Next::Ready(batches) => {
                         for batch in batches {
                             viewer.cursor = batch.seq;

@@ -24,6 +24,7 @@ both_backends!(
     bad_requests_get_problems_and_queue_nothing,
     output_streams_live_and_resumes_from_last_event_id,
     many_viewers_early_late_and_resuming_all_get_the_whole_output,
+    a_viewer_far_behind_skips_to_the_newest_output_only_when_it_asks_to,
     deploys_are_listed_newest_first_with_filters_and_pages,
     a_project_repository_is_checked_out_at_the_ref_and_redeploy_runs_the_same_commit,
     a_real_ansible_playbook_sees_exactly_the_targeted_hosts_and_the_variables,
@@ -865,6 +866,151 @@ async fn many_viewers_early_late_and_resuming_all_get_the_whole_output(backend: 
     // Plain text, followed, from a viewer that joins after the end.
     let text = admin.deploy_output(&started.id, true).await.unwrap();
     assert!(text.starts_with(&expected), "{text}");
+}
+
+/// An SSE viewer over a socket with a tiny receive buffer that reads its response head and then
+/// nothing until `release` resolves: the server's writes to it block, as to a slow screen. Its
+/// whole body once released.
+async fn stalled_viewer(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    release: impl std::future::Future<Output = ()>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(app.address).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\n\
+                 accept: text/event-stream\r\nconnection: close\r\n\r\n",
+                app.address
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            stream.read(&mut byte).await.unwrap(),
+            1,
+            "the response head"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    release.await;
+    let mut body = Vec::new();
+    stream.read_to_end(&mut body).await.unwrap();
+    // chunked transfer coding: the SSE messages are whole lines inside the chunks, so the
+    // chunk-size lines are told apart by being bare hex
+    let text = String::from_utf8_lossy(&body).into_owned();
+    dechunk(&text)
+}
+
+/// The payload of an HTTP/1.1 chunked body.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(line_end) = rest.find("\r\n") {
+        let size = usize::from_str_radix(rest[..line_end].trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        out.push_str(&rest[start..start + size]);
+        rest = &rest[start + size + 2..];
+    }
+    out
+}
+
+async fn a_viewer_far_behind_skips_to_the_newest_output_only_when_it_asks_to(backend: Backend) {
+    // 40 slices of 6,000 lines of 100 bytes (24 MB), 50 ms apart: far more than the socket
+    // buffers of a viewer that does not read hold, spread over two seconds.
+    let (app, admin) = app_with(
+        backend,
+        "i=0; while [ $i -lt 40 ]; do seq -f '%099.0f' $(( i*6000+1 )) $(( (i+1)*6000 )); i=$((i+1)); sleep 0.05; done",
+    )
+    .await;
+    let token = app
+        .token_for("watcher@example.com", jeny_core::Role::Viewer)
+        .await;
+    // Both viewers connect right after the POST, long before the last slice.
+    let started = deploy(&admin, DeployRequest::default()).await;
+    let finished = || {
+        let admin = admin.clone();
+        let id = started.id.clone();
+        async move {
+            wait_for_status(&admin, &id, DeployStatus::Succeeded).await;
+        }
+    };
+    let path = format!("/api/v1/deploys/{}/output", started.id);
+    let skip_path = format!("{path}?behind=skip");
+    let (reading, skipping) = tokio::join!(
+        stalled_viewer(&app, &token, &path, finished()),
+        stalled_viewer(&app, &token, &skip_path, finished()),
+    );
+    let line = |n: u64| format!("{n:099}\n");
+    let expected: String = (1..=240_000).map(line).collect();
+    // Reading (the default): every batch, though from the store once the feed dropped it.
+    let (outputs, end) = parse_sse(&reading);
+    assert_eq!(end.unwrap().status, DeployStatus::Succeeded);
+    assert!(
+        stdout_of(&outputs) == expected,
+        "the reading viewer missed output"
+    );
+    let last_id = outputs.last().unwrap().0.clone();
+    assert!(!reading.contains("event: skipped"));
+    // Skipping: at least one skip, each from where the viewer was, then the newest output
+    // and the end.
+    let (outputs, end) = parse_sse(&skipping);
+    assert_eq!(end.unwrap().status, DeployStatus::Succeeded);
+    let mut at = 0i64;
+    let mut skips = 0;
+    for message in skipping.split("\n\n") {
+        let field = |name: &str| message.lines().find_map(|l| l.strip_prefix(name));
+        match field("event: ") {
+            Some("output") => at = field("id: ").unwrap().parse().unwrap(),
+            Some("skipped") => {
+                let skipped: serde_json::Value =
+                    serde_json::from_str(field("data: ").unwrap()).unwrap();
+                assert_eq!(skipped["after"], at, "{message}");
+                at = skipped["until"].as_i64().unwrap();
+                assert_eq!(
+                    field("id: ").unwrap(),
+                    at.to_string(),
+                    "resumes after the skip"
+                );
+                skips += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(skips >= 1, "a viewer this far behind skips");
+    let received = stdout_of(&outputs);
+    assert!(received.len() < expected.len(), "it skipped some output");
+    assert_eq!(
+        outputs.last().unwrap().0,
+        last_id,
+        "it got the newest output"
+    );
+    // What it got is whole lines of the output, in order.
+    let numbers: Vec<u64> = received.lines().map(|l| l.parse().unwrap()).collect();
+    assert!(numbers.windows(2).all(|pair| pair[0] < pair[1]));
+    // A bad value is refused.
+    let (status, problem) = call(
+        &admin,
+        reqwest::Method::GET,
+        &format!("{path}?behind=maybe"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
 }
 
 async fn deploys_are_listed_newest_first_with_filters_and_pages(backend: Backend) {

@@ -222,48 +222,10 @@ export function LogView(props: LogViewProps): JSX.Element {
     setError('');
     const url = `/api/v1/deploys/${encodeURIComponent(deployId)}/output`;
 
-    if (liveRef.current) {
-      const source = new EventSource(url);
-      source.addEventListener('open', () => setStatus('live'));
-      source.addEventListener('output', (event) => {
-        const batch = JSON.parse((event as MessageEvent<string>).data) as {
-          chunks: { stream: string; at: string; text: string }[];
-        };
-        for (const chunk of batch.chunks) store.append(chunk.text, streamCode(chunk.stream), parseTime(chunk.at));
-        changed();
-      });
-      source.addEventListener('end', (event) => {
-        source.close();
-        store.finish();
-        setStatus('done');
-        changed();
-        let deploy: unknown = null;
-        try {
-          deploy = JSON.parse((event as MessageEvent<string>).data);
-        } catch {
-          // An end without a readable deploy still ends the stream.
-        }
-        onEndRef.current?.(deploy);
-      });
-      source.addEventListener('error', () => {
-        if (source.readyState === EventSource.CLOSED) {
-          setStatus('error');
-          setError('The output stream could not be opened');
-        } else {
-          setStatus('reconnecting');
-        }
-      });
-      return () => source.close();
-    }
-
-    const abort = new AbortController();
-    void (async () => {
-      const response = await fetch(url, { signal: abort.signal, headers: { Accept: 'text/plain' } });
-      if (!response.ok || !response.body) {
-        setStatus('error');
-        setError(await problemText(response));
-        return;
-      }
+    /** Streams the whole output as plain text into `into`, then ends it. */
+    const loadText = async (into: LineStore, signal: AbortSignal) => {
+      const response = await fetch(url, { signal, headers: { Accept: 'text/plain' } });
+      if (!response.ok || !response.body) throw new Error(await problemText(response));
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       let slice = performance.now();
@@ -274,16 +236,86 @@ export function LogView(props: LogViewProps): JSX.Element {
         // Large reads go in pieces, and reads of buffered data resolve at once: let the page
         // breathe between them.
         for (let at = 0; at < text.length; at += APPEND_PIECE) {
-          store.append(at === 0 && text.length <= APPEND_PIECE ? text : text.slice(at, at + APPEND_PIECE));
-          changed();
+          into.append(at === 0 && text.length <= APPEND_PIECE ? text : text.slice(at, at + APPEND_PIECE));
+          if (into === ctl.store) changed();
           if (performance.now() - slice > 25) {
             await new Promise((resolve) => setTimeout(resolve, 0));
             slice = performance.now();
           }
         }
       }
-      store.append(decoder.decode());
-      store.finish();
+      into.append(decoder.decode());
+      into.finish();
+    };
+
+    if (liveRef.current) {
+      // A command may print faster than a page can show: the server then skips to the newest
+      // output (a `skipped` event), and the whole output is loaded once the deploy ends.
+      const source = new EventSource(`${url}?behind=skip`);
+      const abort = new AbortController();
+      let skipped = false;
+      source.addEventListener('open', () => setStatus('live'));
+      source.addEventListener('skipped', () => {
+        skipped = true;
+        const marker = '… output skipped here: it came faster than this page can show; all of it loads when the deploy ends\n';
+        store.append(store.partial ? `\n${marker}` : marker, JENY, Date.now());
+        changed();
+      });
+      source.addEventListener('output', (event) => {
+        const batch = JSON.parse((event as MessageEvent<string>).data) as {
+          chunks: { stream: string; at: string; text: string }[];
+        };
+        for (const chunk of batch.chunks) store.append(chunk.text, streamCode(chunk.stream), parseTime(chunk.at));
+        changed();
+      });
+      source.addEventListener('end', (event) => {
+        source.close();
+        store.finish();
+        let deploy: unknown = null;
+        try {
+          deploy = JSON.parse((event as MessageEvent<string>).data);
+        } catch {
+          // An end without a readable deploy still ends the stream.
+        }
+        onEndRef.current?.(deploy);
+        if (!skipped) {
+          setStatus('done');
+          changed();
+          return;
+        }
+        // Load all of it; the skipping view stays until it is in.
+        const whole = new LineStore();
+        loadText(whole, abort.signal)
+          .then(() => {
+            ctl.store = whole;
+            ctl.cache = new Map();
+            if (ctl.search) ctl.search = new Search(whole, ctl.search.query, ctl.search.caseSensitive);
+            setStatus('done');
+            changed();
+          })
+          .catch((reason: unknown) => {
+            if (abort.signal.aborted) return;
+            setStatus('error');
+            setError(reason instanceof Error ? reason.message : String(reason));
+          });
+      });
+      source.addEventListener('error', () => {
+        if (source.readyState === EventSource.CLOSED) {
+          setStatus('error');
+          setError('The output stream could not be opened');
+        } else {
+          setStatus('reconnecting');
+        }
+      });
+      return () => {
+        source.close();
+        abort.abort();
+      };
+    }
+
+    const abort = new AbortController();
+    void (async () => {
+      await loadText(store, abort.signal);
       setStatus('done');
       changed();
     })().catch((reason: unknown) => {

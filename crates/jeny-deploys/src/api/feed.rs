@@ -11,7 +11,7 @@
 //! behind the ring and reads the store. (Seqs can jump: past the output cap, old tail batches are
 //! deleted.)
 
-use crate::output::{OutputBatch, read_after};
+use crate::output::{OutputBatch, OutputChunk, read_after};
 use crate::{Deploy, Links};
 use bytes::Bytes;
 use jeny_core::Timestamp;
@@ -40,6 +40,10 @@ const BEHIND_READERS: usize = 4;
 /// its feed before it skips to it: the lag it then shows stays about this plus the feed's own.
 const SKIP_BEHIND_MICROS: i64 = 100_000;
 
+/// The most a viewer that skips gets of the batch it skips to: its last lines, about a few
+/// screens of them. A 1 MB batch sent whole to a viewer that cannot keep up is a second late.
+const TAIL_BYTES: usize = 64 * 1024;
+
 /// One batch, encoded as an SSE message.
 #[derive(Debug)]
 pub(crate) struct Encoded {
@@ -48,13 +52,19 @@ pub(crate) struct Encoded {
     /// When its newest chunk was captured.
     pub at: Timestamp,
     pub sse: Bytes,
+    /// Its last lines (at most `TAIL_BYTES`), for a viewer that skips to it: the same bytes as
+    /// `sse` when the batch is that small.
+    pub tail: Bytes,
 }
 
 impl Encoded {
     pub(crate) fn of(prev: i64, batch: &OutputBatch) -> Encoded {
-        let event = super::output::OutputEvent::of(batch);
-        let data = serde_json::to_string(&event).unwrap_or_default();
-        let sse = format!("id: {}\nevent: output\ndata: {data}\n\n", batch.seq);
+        let sse = Bytes::from(sse_of(batch));
+        let tail = if batch.byte_len() <= TAIL_BYTES {
+            sse.clone()
+        } else {
+            Bytes::from(sse_of(&tail_of(batch)))
+        };
         Encoded {
             prev,
             seq: batch.seq,
@@ -64,8 +74,51 @@ impl Encoded {
                 .map(|chunk| chunk.at)
                 .max()
                 .unwrap_or(Timestamp::from_micros(0)),
-            sse: Bytes::from(sse),
+            sse,
+            tail,
         }
+    }
+}
+
+fn sse_of(batch: &OutputBatch) -> String {
+    let event = super::output::OutputEvent::of(batch);
+    let data = serde_json::to_string(&event).unwrap_or_default();
+    format!("id: {}\nevent: output\ndata: {data}\n\n", batch.seq)
+}
+
+/// The last whole lines of a batch, at most `TAIL_BYTES` (the last line alone, cut to its end,
+/// when it is longer).
+fn tail_of(batch: &OutputBatch) -> OutputBatch {
+    let mut chunks = Vec::new();
+    let mut left = TAIL_BYTES;
+    for chunk in batch.chunks.iter().rev() {
+        if chunk.bytes.len() <= left {
+            left -= chunk.bytes.len();
+            chunks.push(chunk.clone());
+            continue;
+        }
+        let mut from = chunk.bytes.len() - left;
+        // start at a line: after the first newline in what is kept, if any
+        if let Some(newline) = chunk.bytes[from..].iter().position(|byte| *byte == b'\n')
+            && from + newline + 1 < chunk.bytes.len()
+        {
+            from += newline + 1;
+        }
+        // never inside a UTF-8 character
+        while from < chunk.bytes.len() && (chunk.bytes[from] & 0xC0) == 0x80 {
+            from += 1;
+        }
+        chunks.push(OutputChunk {
+            stream: chunk.stream,
+            at: chunk.at,
+            bytes: chunk.bytes[from..].to_vec(),
+        });
+        break;
+    }
+    chunks.reverse();
+    OutputBatch {
+        seq: batch.seq,
+        chunks,
     }
 }
 
@@ -98,11 +151,9 @@ pub(crate) enum Next {
     Behind {
         until: i64,
     },
-    /// Far behind the newest batch, for a viewer that skips (`?behind=skip`): continue after
-    /// `until` (the batches between are not sent).
-    Skip {
-        until: i64,
-    },
+    /// Far behind the newest batch, for a viewer that skips (`?behind=skip`): send the newest
+    /// batch's tail and continue after it (the batches between are not sent).
+    Skip(Arc<Encoded>),
     /// Up to date: wait for more.
     Wait,
     /// The deploy ended and the viewer has all of it.
@@ -137,15 +188,16 @@ impl Feed {
             && (first.prev > cursor
                 || newest.at.as_micros() - first.at.as_micros() > SKIP_BEHIND_MICROS)
         {
-            return Next::Skip { until: newest.prev };
+            return Next::Skip(newest.clone());
         }
         match state.batches.get(from) {
             // A few at a time: a slow viewer then holds on to little of what the ring dropped.
+            // One at a time for a viewer that skips: each is checked against the newest.
             Some(first) if first.prev <= cursor => Next::Ready(
                 state
                     .batches
                     .range(from..)
-                    .take(READY_AT_ONCE)
+                    .take(if skip { 1 } else { READY_AT_ONCE })
                     .cloned()
                     .collect(),
             ),
@@ -372,6 +424,7 @@ mod tests {
                 seq,
                 at: Timestamp::from_micros(seq * 50_000),
                 sse: Bytes::from_static(b"x"),
+                tail: Bytes::from_static(b"x"),
             }));
             prev = seq;
         }
@@ -386,7 +439,7 @@ mod tests {
         match next {
             Next::Ready(batches) => batches.iter().map(|batch| batch.seq).collect(),
             Next::Behind { until } => vec![-1, until],
-            Next::Skip { until } => vec![-2, until],
+            Next::Skip(newest) => vec![-2, newest.seq],
             Next::Wait => vec![-3],
             Next::End(_) | Next::Stopped => vec![-4],
         }
@@ -399,11 +452,11 @@ mod tests {
         // A viewer that reads everything gets every batch, a few at a time.
         assert_eq!(ready(feed.next(10, false)), vec![11, 12]);
         // One that skips: 150 ms behind, so on to the newest (after 13).
-        assert_eq!(ready(feed.next(10, true)), vec![-2, 13]);
+        assert_eq!(ready(feed.next(10, true)), vec![-2, 14]);
         assert_eq!(ready(feed.next(13, true)), vec![14]);
-        // 100 ms behind or less: no skip.
-        assert_eq!(ready(feed.next(11, true)), vec![12, 13]);
-        assert_eq!(ready(feed.next(12, true)), vec![13, 14]);
+        // 100 ms behind or less: no skip, one batch at a time.
+        assert_eq!(ready(feed.next(11, true)), vec![12]);
+        assert_eq!(ready(feed.next(12, true)), vec![13]);
         assert_eq!(ready(feed.next(14, true)), vec![-3]);
         // The history before the feed started is read, never skipped.
         assert_eq!(ready(feed.next(3, true)), vec![-1, 10]);
@@ -414,7 +467,44 @@ mod tests {
             feed
         };
         assert_eq!(ready(evicted.next(10, false)), vec![-1, 11]);
-        assert_eq!(ready(evicted.next(10, true)), vec![-2, 13]);
+        assert_eq!(ready(evicted.next(10, true)), vec![-2, 14]);
+    }
+
+    #[test]
+    fn the_tail_of_a_large_batch_is_its_last_whole_lines() {
+        use super::{TAIL_BYTES, tail_of};
+        use crate::OutputStream;
+        use crate::output::{OutputBatch, OutputChunk};
+        let chunk = |stream, text: String| OutputChunk {
+            stream,
+            at: Timestamp::from_micros(1),
+            bytes: text.into_bytes(),
+        };
+        let lines: String = (0..20_000).map(|n| format!("line {n:05}\n")).collect();
+        let batch = OutputBatch {
+            seq: 7,
+            chunks: vec![
+                chunk(OutputStream::Stdout, lines.clone()),
+                chunk(OutputStream::Stderr, "é warning\n".to_owned()),
+            ],
+        };
+        let tail = tail_of(&batch);
+        assert_eq!(tail.seq, 7);
+        assert!(tail.byte_len() <= TAIL_BYTES);
+        assert_eq!(tail.chunks.len(), 2, "both streams' last pieces");
+        assert_eq!(tail.chunks[1].bytes, "é warning\n".as_bytes());
+        let kept = String::from_utf8(tail.chunks[0].bytes.clone()).unwrap();
+        assert!(kept.starts_with("line "), "starts at a line: {}", &kept[..20]);
+        assert!(lines.ends_with(&kept));
+        assert!(kept.len() > TAIL_BYTES - 32, "keeps as much as fits");
+        // one huge line: its end, never inside a character
+        let long = OutputBatch {
+            seq: 8,
+            chunks: vec![chunk(OutputStream::Stdout, "é".repeat(50_000))],
+        };
+        let tail = tail_of(&long);
+        assert!(String::from_utf8(tail.chunks[0].bytes.clone()).is_ok());
+        assert!(tail.byte_len() <= TAIL_BYTES);
     }
 
     #[test]
@@ -441,6 +531,7 @@ mod tests {
                 prev: seq - 1,
                 seq,
                 at: Timestamp::from_micros(seq),
+                tail: sse.clone(),
                 sse,
             }));
         }

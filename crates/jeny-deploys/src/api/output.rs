@@ -64,13 +64,14 @@ impl OutputEvent {
 pub enum Behind {
     /// Every batch, read from the store when the feed no longer holds it (the default).
     Read,
-    /// A `skipped` event, then the newest batch, when more than 100 ms of output behind it: a
-    /// screen stays live however fast a command prints.
+    /// A `skipped` event, then the newest batch's last lines, when more than 100 ms of output
+    /// behind it: a screen stays live however fast a command prints.
     Skip,
 }
 
-/// The `data` of an SSE `skipped` event: the batches after `after` up to `until` were not sent;
-/// `GET .../output?after=` reads them.
+/// The `data` of an SSE `skipped` event: the batches after `after` up to `until` were not sent
+/// whole; the `output` event that follows is the last lines of batch `until`.
+/// `GET .../output?after=` reads them all.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SkippedEvent {
     pub after: i64,
@@ -80,9 +81,9 @@ pub struct SkippedEvent {
 /// The deploy's output. With `Accept: text/event-stream` it is streamed live: an `output` event
 /// per stored batch (`id` = its `seq`), then one `end` event whose data is the finished deploy;
 /// a reconnecting client resumes after its `Last-Event-ID`. With `?behind=skip`, a viewer more
-/// than 100 ms of output behind gets a `skipped` event (`id` = the last seq skipped) and goes on
-/// from the newest batch, so that a screen stays live however fast the command prints; the
-/// history before it connected is always sent. Otherwise it is plain text (stdout,
+/// than 100 ms of output behind gets a `skipped` event, the newest batch's last lines (at most
+/// 64 KiB) and goes on from there, so that a screen stays live however fast the command prints;
+/// the history before it connected is always sent. Otherwise it is plain text (stdout,
 /// stderr and jeny's own lines interleaved as they came): what there is so far, or, with
 /// `?follow=true`, streamed until the deploy ends. A stream or a followed output ends within
 /// seconds of its token's revocation or expiry, or its session's end.
@@ -277,16 +278,17 @@ impl Viewer {
                 }
                 viewer.rx.borrow_and_update();
                 match viewer.feed.next(viewer.cursor, viewer.skip) {
-                    Next::Skip { until } => {
+                    Next::Skip(newest) => {
                         let data = serde_json::to_string(&SkippedEvent {
                             after: viewer.cursor,
-                            until,
+                            until: newest.seq,
                         })
                         .unwrap_or_default();
-                        viewer.pending.push_back(Bytes::from(format!(
-                            "id: {until}\nevent: skipped\ndata: {data}\n\n"
-                        )));
-                        viewer.cursor = until;
+                        viewer
+                            .pending
+                            .push_back(Bytes::from(format!("event: skipped\ndata: {data}\n\n")));
+                        viewer.pending.push_back(newest.tail.clone());
+                        viewer.cursor = newest.seq;
                     }
                     Next::Ready(batches) => {
                         for batch in batches {

@@ -5,6 +5,7 @@
 
 mod aws;
 mod browser;
+pub mod influxdb;
 mod oidc;
 mod proxy;
 pub mod slack;

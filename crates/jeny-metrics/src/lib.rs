@@ -1,0 +1,10 @@
+//! Metrics: numbers over time about what jeny runs. A metric is a point in InfluxDB's
+//! line-protocol form: a measurement (what is measured), tags (which thing: always the project,
+//! environment and host, plus the metric's own), fields (the values: float, integer, unsigned,
+//! string or boolean) and a time in nanoseconds. jeny writes deploy metrics (durations, results),
+//! host metrics from the agent, check results and metrics imported from CloudWatch, and accepts
+//! points from anything that speaks InfluxDB's `/write`. Points go to a sink: the embedded store or
+//! an InfluxDB. Only the parser exists yet: `line_protocol` reads and writes points exactly as
+//! InfluxDB does, and says where it deliberately differs.
+
+pub mod line_protocol;

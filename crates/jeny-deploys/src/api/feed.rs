@@ -17,8 +17,8 @@ use bytes::Bytes;
 use jeny_core::Timestamp;
 use jeny_store::{Channel, Store, StoreError};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// How much output a read takes from the store at once.
@@ -36,35 +36,38 @@ const READY_AT_ONCE: usize = 2;
 /// viewers fall behind.
 const BEHIND_READERS: usize = 4;
 
-/// How far (in the command's own time) a viewer that skips may fall behind the newest batch of
-/// its feed before it skips to it: the lag it then shows stays about this plus the feed's own.
+/// How far a viewer that skips may fall behind the newest batch of its feed before it skips to
+/// it: in the command's own time (`at`), or in the time its next batch has waited in the feed.
 const SKIP_BEHIND_MICROS: i64 = 100_000;
+const SKIP_WAITED: Duration = Duration::from_millis(100);
 
 /// The most a viewer that skips gets of the batch it skips to: its last lines, about a few
 /// screens of them. A 1 MB batch sent whole to a viewer that cannot keep up is a second late.
 const TAIL_BYTES: usize = 64 * 1024;
 
-/// One batch, encoded as an SSE message.
+/// One batch, encoded as an SSE message once a viewer needs it: the whole batch for viewers
+/// that read everything, its tail for those that skip. Each is made once, by the first viewer
+/// that asks, and shared: when every viewer skips, no whole batch is ever encoded.
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub prev: i64,
     pub seq: i64,
     /// When its newest chunk was captured.
     pub at: Timestamp,
-    pub sse: Bytes,
-    /// Its last lines (at most `TAIL_BYTES`), for a viewer that skips to it: the same bytes as
-    /// `sse` when the batch is that small.
-    pub tail: Bytes,
+    /// When the feed took it in (this node's monotonic clock).
+    pub received: Instant,
+    /// More than `TAIL_BYTES`: a viewer that skips gets its tail only.
+    pub large: bool,
+    /// What it counts for in the ring: the batch, and as much again for its encoding.
+    pub weight: usize,
+    batch: OutputBatch,
+    sse: OnceLock<Bytes>,
+    tail: OnceLock<Bytes>,
 }
 
 impl Encoded {
-    pub(crate) fn of(prev: i64, batch: &OutputBatch) -> Encoded {
-        let sse = Bytes::from(sse_of(batch));
-        let tail = if batch.byte_len() <= TAIL_BYTES {
-            sse.clone()
-        } else {
-            Bytes::from(sse_of(&tail_of(batch)))
-        };
+    pub(crate) fn of(prev: i64, batch: OutputBatch) -> Encoded {
+        let bytes = batch.byte_len();
         Encoded {
             prev,
             seq: batch.seq,
@@ -74,9 +77,31 @@ impl Encoded {
                 .map(|chunk| chunk.at)
                 .max()
                 .unwrap_or(Timestamp::from_micros(0)),
-            sse,
-            tail,
+            received: Instant::now(),
+            large: bytes > TAIL_BYTES,
+            weight: 2 * bytes + 256,
+            batch,
+            sse: OnceLock::new(),
+            tail: OnceLock::new(),
         }
+    }
+
+    /// The whole batch as an SSE `output` event.
+    pub(crate) fn sse(&self) -> Bytes {
+        self.sse
+            .get_or_init(|| Bytes::from(sse_of(&self.batch)))
+            .clone()
+    }
+
+    /// Its last lines (at most `TAIL_BYTES`) as an SSE `output` event: the whole batch when it
+    /// is that small.
+    pub(crate) fn tail(&self) -> Bytes {
+        if !self.large {
+            return self.sse();
+        }
+        self.tail
+            .get_or_init(|| Bytes::from(sse_of(&tail_of(&self.batch))))
+            .clone()
     }
 }
 
@@ -86,36 +111,49 @@ fn sse_of(batch: &OutputBatch) -> String {
     format!("id: {}\nevent: output\ndata: {data}\n\n", batch.seq)
 }
 
-/// The last whole lines of a batch, at most `TAIL_BYTES` (the last line alone, cut to its end,
-/// when it is longer).
+/// The last lines of a batch, at most `TAIL_BYTES`: from the first line that starts in its last
+/// `TAIL_BYTES` (chunks are reads, not lines, so a line can run across them), or, when one line
+/// is longer than that, its end (never inside a UTF-8 character).
 fn tail_of(batch: &OutputBatch) -> OutputBatch {
-    let mut chunks = Vec::new();
-    let mut left = TAIL_BYTES;
-    for chunk in batch.chunks.iter().rev() {
-        if chunk.bytes.len() <= left {
-            left -= chunk.bytes.len();
-            chunks.push(chunk.clone());
-            continue;
+    let total = batch.byte_len();
+    let mut skip = total.saturating_sub(TAIL_BYTES);
+    // to the next line start, if there is one before the end
+    let mut seen = 0;
+    let mut line_start = None;
+    for chunk in &batch.chunks {
+        let end = seen + chunk.bytes.len();
+        if end > skip.saturating_sub(1) && line_start.is_none() {
+            let from = skip.saturating_sub(1).max(seen) - seen;
+            if skip == 0 {
+                line_start = Some(0);
+            } else if let Some(newline) = chunk.bytes[from..].iter().position(|b| *b == b'\n') {
+                line_start = Some(seen + from + newline + 1);
+            }
         }
-        let mut from = chunk.bytes.len() - left;
-        // start at a line: after the first newline in what is kept, if any
-        if let Some(newline) = chunk.bytes[from..].iter().position(|byte| *byte == b'\n')
-            && from + newline + 1 < chunk.bytes.len()
-        {
-            from += newline + 1;
-        }
-        // never inside a UTF-8 character
-        while from < chunk.bytes.len() && (chunk.bytes[from] & 0xC0) == 0x80 {
-            from += 1;
-        }
-        chunks.push(OutputChunk {
-            stream: chunk.stream,
-            at: chunk.at,
-            bytes: chunk.bytes[from..].to_vec(),
-        });
-        break;
+        seen = end;
     }
-    chunks.reverse();
+    if let Some(start) = line_start.filter(|start| *start < total) {
+        skip = start;
+    }
+    let mut chunks = Vec::new();
+    let mut seen = 0;
+    for chunk in &batch.chunks {
+        let end = seen + chunk.bytes.len();
+        if end > skip {
+            let mut from = skip.saturating_sub(seen);
+            while from < chunk.bytes.len() && (chunk.bytes[from] & 0xC0) == 0x80 {
+                from += 1;
+            }
+            if from < chunk.bytes.len() {
+                chunks.push(OutputChunk {
+                    stream: chunk.stream,
+                    at: chunk.at,
+                    bytes: chunk.bytes[from..].to_vec(),
+                });
+            }
+        }
+        seen = end;
+    }
     OutputBatch {
         seq: batch.seq,
         chunks,
@@ -173,8 +211,8 @@ impl Feed {
     }
 
     /// What a viewer at `cursor` does next. One that `skip`s jumps to the newest batch when the
-    /// next one it would get is more than `SKIP_BEHIND_MICROS` older, or was already dropped from
-    /// the ring; what came before the feed started (the history of a deploy opened late) is
+    /// next one it would get is more than `SKIP_BEHIND_MICROS` older or has waited in the ring
+    /// longer than `SKIP_WAITED`, or was already dropped from the ring; what came before the feed started (the history of a deploy opened late) is
     /// always read.
     pub(crate) fn next(&self, cursor: i64, skip: bool) -> Next {
         let state = self.lock();
@@ -186,7 +224,8 @@ impl Feed {
             && let (Some(first), Some(newest)) = (state.batches.get(from), state.batches.back())
             && first.seq != newest.seq
             && (first.prev > cursor
-                || newest.at.as_micros() - first.at.as_micros() > SKIP_BEHIND_MICROS)
+                || newest.at.as_micros() - first.at.as_micros() > SKIP_BEHIND_MICROS
+                || first.received.elapsed() > SKIP_WAITED)
         {
             return Next::Skip(newest.clone());
         }
@@ -317,7 +356,7 @@ fn ring_share(feeds: usize) -> usize {
 fn evict(state: &mut FeedState, limit: usize) {
     while state.bytes > limit && state.batches.len() > 1 {
         if let Some(old) = state.batches.pop_front() {
-            state.bytes -= old.sse.len();
+            state.bytes -= old.weight;
         }
     }
 }
@@ -350,17 +389,18 @@ async fn follow(
             (Ok(_), Ok(batches)) if !batches.is_empty() => {
                 let mut prev = after;
                 let encoded: Vec<Arc<Encoded>> = batches
-                    .iter()
+                    .into_iter()
                     .map(|batch| {
+                        let seq = batch.seq;
                         let encoded = Arc::new(Encoded::of(prev, batch));
-                        prev = batch.seq;
+                        prev = seq;
                         encoded
                     })
                     .collect();
                 after = prev;
                 let mut state = feed.lock();
                 for batch in encoded {
-                    state.bytes += batch.sse.len();
+                    state.bytes += batch.weight;
                     state.batches.push_back(batch);
                 }
                 evict(&mut state, live.ring_bytes());
@@ -406,9 +446,26 @@ async fn follow(
 #[cfg(test)]
 mod tests {
     use super::{Encoded, Feed, FeedState, Next, RING_BYTES, SERVER_RING_BYTES, evict, ring_share};
-    use bytes::Bytes;
+    use crate::OutputStream;
+    use crate::output::{OutputBatch, OutputChunk};
     use jeny_core::Timestamp;
     use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    /// Batch `seq` after `prev`: `bytes` bytes of stdout captured at `at_micros`.
+    fn encoded(prev: i64, seq: i64, at_micros: i64, bytes: usize) -> Encoded {
+        Encoded::of(
+            prev,
+            OutputBatch {
+                seq,
+                chunks: vec![OutputChunk {
+                    stream: OutputStream::Stdout,
+                    at: Timestamp::from_micros(at_micros),
+                    bytes: vec![b'x'; bytes],
+                }],
+            },
+        )
+    }
 
     /// A feed that started after seq `start` and holds `seqs` (each after the one before it),
     /// batch `seq` captured at `seq` × 50 ms.
@@ -419,13 +476,9 @@ mod tests {
         };
         let mut prev = start;
         for &seq in seqs {
-            state.batches.push_back(Arc::new(Encoded {
-                prev,
-                seq,
-                at: Timestamp::from_micros(seq * 50_000),
-                sse: Bytes::from_static(b"x"),
-                tail: Bytes::from_static(b"x"),
-            }));
+            state
+                .batches
+                .push_back(Arc::new(encoded(prev, seq, seq * 50_000, 1)));
             prev = seq;
         }
         Feed {
@@ -468,13 +521,37 @@ mod tests {
         };
         assert_eq!(ready(evicted.next(10, false)), vec![-1, 11]);
         assert_eq!(ready(evicted.next(10, true)), vec![-2, 14]);
+        // A batch that waited in the ring past SKIP_WAITED (the viewer could not take it in
+        // time, whatever the command's clock says) is skipped too.
+        let waited = feed_of(10, &[11, 12]);
+        {
+            let mut state = waited.lock();
+            state.batches.pop_front();
+            let mut old = encoded(10, 11, 12 * 50_000, 1);
+            old.received = Instant::now().checked_sub(Duration::from_millis(150)).unwrap();
+            state.batches.push_front(Arc::new(old));
+        }
+        assert_eq!(ready(waited.next(10, false)), vec![11, 12]);
+        assert_eq!(ready(waited.next(10, true)), vec![-2, 12]);
+        assert_eq!(ready(waited.next(11, true)), vec![12]);
+    }
+
+    #[test]
+    fn encodings_are_made_when_asked_and_a_small_batch_is_its_own_tail() {
+        use super::TAIL_BYTES;
+        let small = encoded(0, 1, 5, 10);
+        assert!(!small.large);
+        assert_eq!(small.tail(), small.sse());
+        assert!(small.sse().starts_with(b"id: 1\nevent: output\ndata: {\"seq\":1,"));
+        let large = encoded(1, 2, 5, TAIL_BYTES + 1);
+        assert!(large.large);
+        assert!(large.tail().len() < large.sse().len());
+        assert!(large.sse().len() > TAIL_BYTES);
     }
 
     #[test]
     fn the_tail_of_a_large_batch_is_its_last_whole_lines() {
         use super::{TAIL_BYTES, tail_of};
-        use crate::OutputStream;
-        use crate::output::{OutputBatch, OutputChunk};
         let chunk = |stream, text: String| OutputChunk {
             stream,
             at: Timestamp::from_micros(1),
@@ -497,6 +574,17 @@ mod tests {
         assert!(kept.starts_with("line "), "starts at a line: {}", &kept[..20]);
         assert!(lines.ends_with(&kept));
         assert!(kept.len() > TAIL_BYTES - 32, "keeps as much as fits");
+        // a line that runs across chunks is not cut: the tail starts at the next line
+        let across = OutputBatch {
+            seq: 9,
+            chunks: vec![
+                chunk(OutputStream::Stdout, "a".repeat(70_000)),
+                chunk(OutputStream::Stdout, "bbb\nccc\n".to_owned()),
+            ],
+        };
+        let tail = tail_of(&across);
+        assert_eq!(tail.chunks.len(), 1);
+        assert_eq!(tail.chunks[0].bytes, b"ccc\n");
         // one huge line: its end, never inside a character
         let long = OutputBatch {
             seq: 8,
@@ -525,15 +613,10 @@ mod tests {
     fn a_ring_over_its_share_drops_its_oldest_batches_but_keeps_the_newest() {
         let mut state = FeedState::default();
         for seq in 1..=10 {
-            let sse = Bytes::from(vec![b'x'; 1000]);
-            state.bytes += sse.len();
-            state.batches.push_back(Arc::new(Encoded {
-                prev: seq - 1,
-                seq,
-                at: Timestamp::from_micros(seq),
-                tail: sse.clone(),
-                sse,
-            }));
+            let batch = encoded(seq - 1, seq, seq, 372);
+            assert_eq!(batch.weight, 1000);
+            state.bytes += batch.weight;
+            state.batches.push_back(Arc::new(batch));
         }
         evict(&mut state, 3500);
         assert_eq!(state.bytes, 3000);

@@ -65,7 +65,8 @@ pub enum Behind {
     /// Every batch, read from the store when the feed no longer holds it (the default).
     Read,
     /// A `skipped` event, then the newest batch's last lines, when more than 100 ms of output
-    /// behind it: a screen stays live however fast a command prints.
+    /// behind it, and the last lines only of a batch over 64 KiB: a screen stays live however
+    /// fast a command prints.
     Skip,
 }
 
@@ -81,9 +82,9 @@ pub struct SkippedEvent {
 /// The deploy's output. With `Accept: text/event-stream` it is streamed live: an `output` event
 /// per stored batch (`id` = its `seq`), then one `end` event whose data is the finished deploy;
 /// a reconnecting client resumes after its `Last-Event-ID`. With `?behind=skip`, a viewer more
-/// than 100 ms of output behind gets a `skipped` event, the newest batch's last lines (at most
-/// 64 KiB) and goes on from there, so that a screen stays live however fast the command prints;
-/// the history before it connected is always sent. Otherwise it is plain text (stdout,
+/// than 100 ms of output behind, or given a batch over 64 KiB, gets a `skipped` event and the
+/// batch's last lines (at most 64 KiB) instead, so that a screen stays live however fast the
+/// command prints; the history before it connected is always sent. Otherwise it is plain text (stdout,
 /// stderr and jeny's own lines interleaved as they came): what there is so far, or, with
 /// `?follow=true`, streamed until the deploy ends. A stream or a followed output ends within
 /// seconds of its token's revocation or expiry, or its session's end.
@@ -278,17 +279,18 @@ impl Viewer {
                 }
                 viewer.rx.borrow_and_update();
                 match viewer.feed.next(viewer.cursor, viewer.skip) {
-                    Next::Skip(newest) => {
-                        let data = serde_json::to_string(&SkippedEvent {
-                            after: viewer.cursor,
-                            until: newest.seq,
-                        })
-                        .unwrap_or_default();
-                        viewer
-                            .pending
-                            .push_back(Bytes::from(format!("event: skipped\ndata: {data}\n\n")));
-                        viewer.pending.push_back(newest.tail.clone());
-                        viewer.cursor = newest.seq;
+                    Next::Skip(newest) => viewer.skip_to(&newest),
+                    // A batch over the tail's size is more than a screen can show (it came
+                    // faster than 10 MB/s): a viewer that skips gets its end only.
+                    Next::Ready(batches) if viewer.skip => {
+                        for batch in batches {
+                            if batch.large {
+                                viewer.skip_to(&batch);
+                            } else {
+                                viewer.cursor = batch.seq;
+                                viewer.push(&batch);
+                            }
+                        }
                     }
                     Next::Ready(batches) => {
                         for batch in batches {
@@ -307,9 +309,10 @@ impl Viewer {
                         match read {
                             Ok(batches) if batches.is_empty() => viewer.cursor = until,
                             Ok(batches) => {
-                                for batch in &batches {
+                                for batch in batches {
+                                    let seq = batch.seq;
                                     let encoded = Encoded::of(viewer.cursor, batch);
-                                    viewer.cursor = batch.seq;
+                                    viewer.cursor = seq;
                                     viewer.push(&encoded);
                                 }
                             }
@@ -345,6 +348,19 @@ impl Viewer {
     }
 
     fn push(&mut self, batch: &Encoded) {
-        self.pending.push_back(batch.sse.clone());
+        self.pending.push_back(batch.sse());
+    }
+
+    /// A `skipped` event from where the viewer is, then `batch`'s last lines.
+    fn skip_to(&mut self, batch: &Encoded) {
+        let data = serde_json::to_string(&SkippedEvent {
+            after: self.cursor,
+            until: batch.seq,
+        })
+        .unwrap_or_default();
+        self.pending
+            .push_back(Bytes::from(format!("event: skipped\ndata: {data}\n\n")));
+        self.pending.push_back(batch.tail());
+        self.cursor = batch.seq;
     }
 }

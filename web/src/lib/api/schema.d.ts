@@ -337,9 +337,13 @@ export interface paths {
         /**
          * The deploy's output. With `Accept: text/event-stream` it is streamed live: an `output` event
          *     per stored batch (`id` = its `seq`), then one `end` event whose data is the finished deploy;
-         *     a reconnecting client resumes after its `Last-Event-ID`. Otherwise it is plain text (stdout,
+         *     a reconnecting client resumes after its `Last-Event-ID`. With `?behind=skip`, a viewer more
+         *     than 100 ms of output behind, or given a batch over 64 KiB, gets a `skipped` event and the
+         *     batch's last lines (at most 64 KiB) instead, so that a screen stays live however fast the
+         *     command prints; the history before it connected is always sent. Otherwise it is plain text (stdout,
          *     stderr and jeny's own lines interleaved as they came): what there is so far, or, with
-         *     `?follow=true`, streamed until the deploy ends.
+         *     `?follow=true`, streamed until the deploy ends. A stream or a followed output ends within
+         *     seconds of its token's revocation or expiry, or its session's end.
          */
         get: operations["deploy_output"];
         put?: never;
@@ -380,7 +384,8 @@ export interface paths {
         /**
          * Lists events oldest first. With `Accept: text/event-stream`, streams them live instead: each
          *     SSE message has the event id as `id`, its type as `event` and the event as JSON `data`; a
-         *     reconnecting client resumes after its `Last-Event-ID`.
+         *     reconnecting client resumes after its `Last-Event-ID`. A live stream ends within seconds of
+         *     its token's revocation or expiry, or its session's end.
          */
         get: operations["list_events"];
         put?: never;
@@ -865,9 +870,11 @@ export interface paths {
         put?: never;
         /**
          * Polls for the token (RFC 8628 section 3.4): a form with `grant_type`
-         *     (`urn:ietf:params:oauth:grant-type:device_code`), `device_code` and `client_id`. Answers
-         *     `authorization_pending`, `slow_down`, `access_denied`, `expired_token` or `invalid_grant`
-         *     until the person approves; then the personal API token, once.
+         *     (`urn:ietf:params:oauth:grant-type:device_code`), `device_code` and `client_id`, the same
+         *     `client_id` that asked for the code (another one gets `invalid_grant`, and the token stays
+         *     for the right client). Answers `authorization_pending`, `slow_down`, `access_denied`,
+         *     `expired_token` or `invalid_grant` until the person approves; then the personal API token,
+         *     once.
          */
         post: operations["device_token"];
         delete?: never;
@@ -1010,6 +1017,11 @@ export interface components {
              */
             tag_filters?: components["schemas"]["TagFiltersSchema"];
         };
+        /**
+         * @description What a live viewer that falls behind gets (`?behind=`).
+         * @enum {string}
+         */
+        Behind: "read" | "skip";
         /** @description Every project's channels. */
         ChannelList: {
             /** @description Project name → its channels. */
@@ -1766,6 +1778,17 @@ export interface components {
             method: string;
             revoked_at?: null | components["schemas"]["Timestamp"];
             user_agent?: string | null;
+        };
+        /**
+         * @description The `data` of an SSE `skipped` event: the batches after `after` up to `until` were not sent
+         *     whole; the `output` event that follows is the last lines of batch `until`.
+         *     `GET .../output?after=` reads them all.
+         */
+        SkippedEvent: {
+            /** Format: int64 */
+            after: number;
+            /** Format: int64 */
+            until: number;
         };
         /**
          * @description How Slack reaches jeny.
@@ -3112,6 +3135,8 @@ export interface operations {
                 after?: number;
                 /** @description Plain text: keep streaming until the deploy ends */
                 follow?: boolean;
+                /** @description Event stream: what a viewer that falls behind gets (read: every batch; skip: a skipped event, then the newest) */
+                behind?: components["schemas"]["Behind"];
             };
             header?: never;
             path: {
@@ -7312,7 +7337,7 @@ export interface operations {
                     "application/json": components["schemas"]["Problem"];
                 };
             };
-            /** @description An unknown role in ?role= */
+            /** @description An unknown role in ?role=, an unknown parameter, or one given twice */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -528,7 +528,9 @@ mod tests {
             let mut state = waited.lock();
             state.batches.pop_front();
             let mut old = encoded(10, 11, 12 * 50_000, 1);
-            old.received = Instant::now().checked_sub(Duration::from_millis(150)).unwrap();
+            old.received = Instant::now()
+                .checked_sub(Duration::from_millis(150))
+                .unwrap();
             state.batches.push_front(Arc::new(old));
         }
         assert_eq!(ready(waited.next(10, false)), vec![11, 12]);
@@ -542,7 +544,11 @@ mod tests {
         let small = encoded(0, 1, 5, 10);
         assert!(!small.large);
         assert_eq!(small.tail(), small.sse());
-        assert!(small.sse().starts_with(b"id: 1\nevent: output\ndata: {\"seq\":1,"));
+        assert!(
+            small
+                .sse()
+                .starts_with(b"id: 1\nevent: output\ndata: {\"seq\":1,")
+        );
         let large = encoded(1, 2, 5, TAIL_BYTES + 1);
         assert!(large.large);
         assert!(large.tail().len() < large.sse().len());
@@ -571,7 +577,11 @@ mod tests {
         assert_eq!(tail.chunks.len(), 2, "both streams' last pieces");
         assert_eq!(tail.chunks[1].bytes, "é warning\n".as_bytes());
         let kept = String::from_utf8(tail.chunks[0].bytes.clone()).unwrap();
-        assert!(kept.starts_with("line "), "starts at a line: {}", &kept[..20]);
+        assert!(
+            kept.starts_with("line "),
+            "starts at a line: {}",
+            &kept[..20]
+        );
         assert!(lines.ends_with(&kept));
         assert!(kept.len() > TAIL_BYTES - 32, "keeps as much as fits");
         // a line that runs across chunks is not cut: the tail starts at the next line

@@ -22,11 +22,6 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// The send buffer each connection asks for (Linux doubles it: 512 KiB). On a LAN that is far
-/// more than the window a connection needs; across 50 ms of round trip it still allows about
-/// 10 MB/s per connection.
-const SEND_BUFFER_BYTES: usize = 256 * 1024;
-
 /// A server bound to its listener and running until its shutdown token is cancelled.
 pub struct Running {
     pub address: SocketAddr,
@@ -157,15 +152,10 @@ pub async fn launch_with_listener(
         // Each connection keeps its header and idle clocks (limits.rs).
         let listener = limits::LimitedListener::new(listener, read_limits, connections);
         // No Nagle delay: a live stream's small event would otherwise wait for the client's
-        // delayed ACK (about 40 ms on Linux) before it leaves. A bounded send buffer: output
-        // a live viewer cannot take yet waits in jeny, where a viewer that skips can skip it,
-        // not in megabytes of kernel buffer that reach the screen seconds late.
+        // delayed ACK (about 40 ms on Linux) before it leaves.
         let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
             if let Err(error) = stream.set_nodelay() {
                 tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot set TCP_NODELAY on a connection");
-            }
-            if let Err(error) = stream.set_send_buffer(SEND_BUFFER_BYTES) {
-                tracing::debug!(error = %jeny_core::ErrorChain(&error), "cannot set SO_SNDBUF on a connection");
             }
         });
         axum::serve(

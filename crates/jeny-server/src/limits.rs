@@ -211,11 +211,6 @@ impl LimitedStream {
     pub(crate) fn set_nodelay(&self) -> io::Result<()> {
         self.tcp.set_nodelay(true)
     }
-
-    /// Caps the kernel's send buffer (Linux doubles the figure and stops autotuning it).
-    pub(crate) fn set_send_buffer(&self, bytes: usize) -> io::Result<()> {
-        socket2::SockRef::from(&self.tcp).set_send_buffer_size(bytes)
-    }
 }
 
 impl Drop for LimitedStream {

@@ -648,9 +648,9 @@ async fn throughput(api: &Api, options: &Options, viewer_count: usize) -> Result
         let skips: Vec<f64> = seen.iter().map(|viewer| viewer.skipped as f64).collect();
         println!(
             "{label}: {complete}/{viewer_count} viewers got the end, each skip where they were; \
-             stdout received live (%): {}; skips per viewer: {}",
-            spread(&received),
-            spread(&skips)
+             stdout received live: {}; skips per viewer: {}",
+            spread_in(&received, " %"),
+            spread_in(&skips, "")
         );
     } else {
         println!(
@@ -1213,8 +1213,13 @@ fn percentile(values: &[f64], percent: f64) -> f64 {
 }
 
 fn spread(values: &[f64]) -> String {
+    spread_in(values, " ms")
+}
+
+/// p50, p90, p99 and max of `values`, each followed by `unit`.
+fn spread_in(values: &[f64], unit: &str) -> String {
     format!(
-        "p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "p50 {:.1}{unit}, p90 {:.1}{unit}, p99 {:.1}{unit}, max {:.1}{unit}",
         percentile(values, 50.0),
         percentile(values, 90.0),
         percentile(values, 99.0),

@@ -146,6 +146,34 @@ test('a deploy started from the UI streams its output live, then succeeds', asyn
   await screenshots(page, 'projects');
 });
 
+test('output faster than a screen is skipped live, then shown whole once the deploy ends', async ({ page }) => {
+  const project = uniqueName('burst');
+  // 300,000 lines in one burst: batches far over 64 KiB, which a live page gets only the ends of.
+  await seedProject(project, "sleep 2; seq -f 'row %06.0f' 1 300000");
+  const deploy = await startDeploy(project, 'staging');
+  await waitForDeploy(deploy.id, (status) => status === 'running');
+  const live = page.waitForRequest((request) => request.url().includes('/output?behind=skip'));
+  // After a skip, the whole output is fetched as plain text once the deploy ends.
+  const whole = page.waitForRequest((request) => request.url().endsWith(`/deploys/${deploy.id}/output`), {
+    timeout: 30_000,
+  });
+  await page.goto(`/p/${project}/deploys/${deploy.id}`);
+  await live;
+  await whole;
+  await expect(page.getByTestId('deploy-page')).toHaveAttribute('data-status', 'succeeded', { timeout: 30_000 });
+  const log = page.locator('.jeny-log');
+  await expect(log).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  // The whole output replaced the live view: a line from the middle is there, no skip marker is.
+  const find = page.getByLabel('Search the output');
+  await find.fill('row 150000');
+  await find.press('Enter');
+  await expect(log).toContainText('1 of 1');
+  await find.fill('output skipped here');
+  await find.press('Enter');
+  await expect(log).toContainText('No matches');
+  expect(Number(await log.getAttribute('data-lines'))).toBeGreaterThanOrEqual(300_000);
+});
+
 test('cancelling a running deploy asks first, then shows it cancelled', async ({ page }) => {
   const project = uniqueName('cancel');
   await seedProject(project, 'echo started; sleep 300');

@@ -284,6 +284,7 @@ export function LogView(props: LogViewProps): JSX.Element {
           return;
         }
         // Load all of it; the skipping view stays until it is in.
+        setStatus('loading');
         const whole = new LineStore();
         loadText(whole, abort.signal)
           .then(() => {

@@ -65,7 +65,7 @@ pub enum Behind {
     /// Every batch, read from the store when the feed no longer holds it (the default).
     Read,
     /// A `skipped` event, then the newest batch's last lines, when more than 100 ms of output
-    /// behind it, and the last lines only of a batch over 64 KiB: a screen stays live however
+    /// behind it, and the last lines only of a batch over 16 KiB: a screen stays live however
     /// fast a command prints.
     Skip,
 }
@@ -82,8 +82,8 @@ pub struct SkippedEvent {
 /// The deploy's output. With `Accept: text/event-stream` it is streamed live: an `output` event
 /// per stored batch (`id` = its `seq`), then one `end` event whose data is the finished deploy;
 /// a reconnecting client resumes after its `Last-Event-ID`. With `?behind=skip`, a viewer more
-/// than 100 ms of output behind, or given a batch over 64 KiB, gets a `skipped` event and the
-/// batch's last lines (at most 64 KiB) instead, so that a screen stays live however fast the
+/// than 100 ms of output behind, or given a batch over 16 KiB, gets a `skipped` event and the
+/// batch's last lines (at most 16 KiB) instead, so that a screen stays live however fast the
 /// command prints; the history before it connected is always sent. Otherwise it is plain text (stdout,
 /// stderr and jeny's own lines interleaved as they came): what there is so far, or, with
 /// `?follow=true`, streamed until the deploy ends. A stream or a followed output ends within
@@ -280,8 +280,8 @@ impl Viewer {
                 viewer.rx.borrow_and_update();
                 match viewer.feed.next(viewer.cursor, viewer.skip) {
                     Next::Skip(newest) => viewer.skip_to(&newest),
-                    // A batch over the tail's size is more than a screen can show (it came
-                    // faster than 10 MB/s): a viewer that skips gets its end only.
+                    // A batch over the tail's size is more output at once than a screen shows:
+                    // a viewer that skips gets its end only.
                     Next::Ready(batches) if viewer.skip => {
                         for batch in batches {
                             if batch.large {

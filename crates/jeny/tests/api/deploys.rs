@@ -1014,7 +1014,7 @@ async fn a_viewer_far_behind_skips_to_the_newest_output_only_when_it_asks_to(bac
     for (_, event) in &outputs {
         for chunk in event["chunks"].as_array().unwrap() {
             let text = chunk["text"].as_str().unwrap();
-            assert!(text.len() <= 64 * 1024 + 1, "a tail is at most 64 KiB");
+            assert!(text.len() <= 16 * 1024 + 1, "a tail is at most 16 KiB");
         }
     }
     // A bad value is refused.

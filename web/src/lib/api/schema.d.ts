@@ -338,8 +338,8 @@ export interface paths {
          * The deploy's output. With `Accept: text/event-stream` it is streamed live: an `output` event
          *     per stored batch (`id` = its `seq`), then one `end` event whose data is the finished deploy;
          *     a reconnecting client resumes after its `Last-Event-ID`. With `?behind=skip`, a viewer more
-         *     than 100 ms of output behind, or given a batch over 64 KiB, gets a `skipped` event and the
-         *     batch's last lines (at most 64 KiB) instead, so that a screen stays live however fast the
+         *     than 100 ms of output behind, or given a batch over 16 KiB, gets a `skipped` event and the
+         *     batch's last lines (at most 16 KiB) instead, so that a screen stays live however fast the
          *     command prints; the history before it connected is always sent. Otherwise it is plain text (stdout,
          *     stderr and jeny's own lines interleaved as they came): what there is so far, or, with
          *     `?follow=true`, streamed until the deploy ends. A stream or a followed output ends within

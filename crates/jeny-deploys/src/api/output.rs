@@ -280,22 +280,16 @@ impl Viewer {
                 viewer.rx.borrow_and_update();
                 match viewer.feed.next(viewer.cursor, viewer.skip) {
                     Next::Skip(newest) => viewer.skip_to(&newest),
-                    // A batch over the tail's size is more output at once than a screen shows:
-                    // a viewer that skips gets its end only.
-                    Next::Ready(batches) if viewer.skip => {
+                    Next::Ready(batches) => {
                         for batch in batches {
-                            if batch.large {
+                            // A batch over the tail's size is more output at once than a
+                            // screen shows: a viewer that skips gets its end only.
+                            if viewer.skip && batch.large {
                                 viewer.skip_to(&batch);
                             } else {
                                 viewer.cursor = batch.seq;
                                 viewer.push(&batch);
                             }
-                        }
-                    }
-                    Next::Ready(batches) => {
-                        for batch in batches {
-                            viewer.cursor = batch.seq;
-                            viewer.push(&batch);
                         }
                     }
                     Next::Behind { until } => {

@@ -4,7 +4,14 @@
 //! string or boolean) and a time in nanoseconds. jeny writes deploy metrics (durations, results),
 //! host metrics from the agent, check results and metrics imported from CloudWatch, and accepts
 //! points from anything that speaks InfluxDB's `/write`. Points go to a sink: the embedded store or
-//! an InfluxDB. Only the parser exists yet: `line_protocol` reads and writes points exactly as
-//! InfluxDB does, and says where it deliberately differs.
+//! an InfluxDB. `line_protocol` reads and writes points exactly as InfluxDB does (and says where it
+//! deliberately differs), `store` is the embedded store, `service` the sink behind one interface,
+//! and `api` the routes, InfluxDB's own among them.
 
+pub mod api;
 pub mod line_protocol;
+pub mod query;
+pub mod service;
+pub mod store;
+
+pub use service::{Metrics, Sink};

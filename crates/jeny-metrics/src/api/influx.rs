@@ -1,0 +1,489 @@
+//! InfluxDB's own HTTP API, spoken by jeny so that Telegraf and existing clients write to it
+//! unchanged: `POST /write` (1.x), `POST /api/v2/write` (2.x) and `GET|HEAD /ping`. Answers keep
+//! each protocol's shape, which clients parse: 1.x `{"error":"..."}`, 2.x
+//! `{"code":"...","message":"..."}`, never problem+json.
+//!
+//! The database (`db`, or `bucket`) names a project. The credential is a jeny token, sent the
+//! ways InfluxDB clients send one: `Authorization: Bearer <t>` or `Token <t>` (also
+//! `Token <user>:<t>`), Basic with the token as the password (any user name), or `?p=<t>`. A
+//! person's token must be a deployer's on the project; an agent token may write to any.
+
+use std::io::Read as _;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use jeny_core::{DomainError as _, ErrorCode, Principal, Role};
+use jeny_http::{Authenticators, DeliberateBody};
+
+use crate::line_protocol::{self, Precision};
+use crate::service::Metrics;
+use crate::store::{StoreError, Written};
+
+/// What `X-Influxdb-Version` says: the 1.x API as 1.8 speaks it (the `u` suffix included).
+pub const INFLUXDB_VERSION: &str = "1.8.10";
+/// The most a gzipped body may expand to.
+const MAX_DECODED_BYTES: u64 = 256 << 20;
+
+pub fn routes(metrics: Metrics) -> Router {
+    Router::new()
+        .route("/write", post(write_v1))
+        .route("/api/v2/write", post(write_v2))
+        .route("/ping", get(ping).head(ping))
+        .with_state(metrics)
+}
+
+/// Which protocol's words an answer is in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Dialect {
+    V1,
+    V2,
+}
+
+/// An answer in InfluxDB's shape.
+#[derive(Debug)]
+pub struct InfluxError {
+    pub status: StatusCode,
+    pub message: String,
+    pub dialect: Dialect,
+}
+
+impl InfluxError {
+    pub fn new(dialect: Dialect, status: StatusCode, message: impl Into<String>) -> InfluxError {
+        InfluxError {
+            status,
+            message: message.into(),
+            dialect,
+        }
+    }
+}
+
+fn version_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        "x-influxdb-version",
+        HeaderValue::from_static(INFLUXDB_VERSION),
+    );
+    headers.insert("x-influxdb-build", HeaderValue::from_static("OSS"));
+}
+
+impl IntoResponse for InfluxError {
+    fn into_response(self) -> Response {
+        let body = match self.dialect {
+            Dialect::V1 => serde_json::json!({ "error": self.message }),
+            Dialect::V2 => {
+                let code = match self.status {
+                    StatusCode::UNAUTHORIZED => "unauthorized",
+                    StatusCode::FORBIDDEN => "forbidden",
+                    StatusCode::NOT_FOUND => "not found",
+                    StatusCode::PAYLOAD_TOO_LARGE => "request too large",
+                    StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+                    StatusCode::INTERNAL_SERVER_ERROR => "internal error",
+                    _ => "invalid",
+                };
+                serde_json::json!({ "code": code, "message": self.message })
+            }
+        };
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+        version_headers(response.headers_mut());
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"InfluxDB\""),
+            );
+        }
+        // the middleware must not turn it into problem+json: clients parse this shape
+        response.extensions_mut().insert(DeliberateBody);
+        response
+    }
+}
+
+fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    version_headers(response.headers_mut());
+    response
+}
+
+/// `GET|HEAD /ping`: 204 and the version, without credentials, as InfluxDB answers it (clients
+/// and load balancers call it to see that the server is up). `?verbose=true` answers 200 with the
+/// version in a body.
+async fn ping(RawQuery(query): RawQuery) -> Response {
+    let verbose = pairs(query.as_deref())
+        .iter()
+        .any(|(k, v)| k == "verbose" && v != "false" && v != "0");
+    if verbose {
+        let mut response = (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({ "version": INFLUXDB_VERSION }).to_string(),
+        )
+            .into_response();
+        version_headers(response.headers_mut());
+        return response;
+    }
+    no_content()
+}
+
+fn pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    (text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .then(|| text[prefix.len()..].trim())
+}
+
+/// The token in a request, however an InfluxDB client sent it.
+pub fn credential(headers: &HeaderMap, pairs: &[(String, String)]) -> Option<String> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let value = value.trim();
+        if let Some(t) = strip_prefix_ci(value, "Bearer ") {
+            return Some(t.to_owned());
+        }
+        if let Some(t) = strip_prefix_ci(value, "Token ") {
+            return Some(t.split_once(':').map_or(t, |(_, token)| token).to_owned());
+        }
+        if let Some(b) = strip_prefix_ci(value, "Basic ") {
+            let decoded = base64::engine::general_purpose::STANDARD.decode(b).ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            return text
+                .split_once(':')
+                .map(|(_, password)| password.to_owned());
+        }
+        return None;
+    }
+    param(pairs, "p").map(str::to_owned)
+}
+
+/// Authenticates the request's token and checks that it may write to `project`.
+pub async fn authorize_write(
+    dialect: Dialect,
+    request: &mut http::request::Parts,
+    pairs: &[(String, String)],
+    project: &str,
+) -> Result<Principal, InfluxError> {
+    let unauthorized = |m: &str| InfluxError::new(dialect, StatusCode::UNAUTHORIZED, m);
+    let Some(token) = credential(&request.headers, pairs) else {
+        return Err(unauthorized(match dialect {
+            Dialect::V1 => "unable to parse authentication credentials",
+            Dialect::V2 => "unauthorized access",
+        }));
+    };
+    let authenticators = request
+        .extensions
+        .get::<Authenticators>()
+        .cloned()
+        .ok_or_else(|| {
+            InfluxError::new(
+                dialect,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "no authenticator is configured",
+            )
+        })?;
+    // the token is all that counts here: never a browser's cookie
+    request.headers.remove(header::COOKIE);
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| unauthorized("authorization failed"))?;
+    request.headers.insert(header::AUTHORIZATION, bearer);
+    let principal = authenticators
+        .0
+        .authenticate(request)
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::Unauthenticated | ErrorCode::Forbidden => unauthorized(match dialect {
+                Dialect::V1 => "authorization failed",
+                Dialect::V2 => "unauthorized access",
+            }),
+            _ => InfluxError::new(dialect, StatusCode::SERVICE_UNAVAILABLE, e.detail),
+        })?;
+    if !principal.is_agent()
+        && let Err(forbidden) = principal.require_in(project, None, Role::Deployer)
+    {
+        return Err(InfluxError::new(
+            dialect,
+            StatusCode::FORBIDDEN,
+            match dialect {
+                Dialect::V1 => format!(
+                    "\"{}\" user is not authorized to write to database \"{project}\": {forbidden}",
+                    principal.email
+                ),
+                Dialect::V2 => forbidden.to_string(),
+            },
+        ));
+    }
+    Ok(principal)
+}
+
+/// Checks that `project` exists.
+async fn find_project(
+    metrics: &Metrics,
+    dialect: Dialect,
+    project: &str,
+) -> Result<(), InfluxError> {
+    match jeny_projects::get_project(&metrics.store, project).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == ErrorCode::NotFound => Err(InfluxError::new(
+            dialect,
+            StatusCode::NOT_FOUND,
+            match dialect {
+                Dialect::V1 => format!("database not found: \"{project}\""),
+                Dialect::V2 => format!("bucket \"{project}\" not found"),
+            },
+        )),
+        Err(e) => Err(InfluxError::new(
+            dialect,
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )),
+    }
+}
+
+/// The body, gunzipped when it says it is gzip.
+fn decoded_body(dialect: Dialect, headers: &HeaderMap, body: Bytes) -> Result<Bytes, InfluxError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim();
+    if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
+        return Ok(body);
+    }
+    if !encoding.eq_ignore_ascii_case("gzip") {
+        return Err(InfluxError::new(
+            dialect,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Encoding {encoding:?} is not supported: send gzip or nothing"),
+        ));
+    }
+    let mut out = Vec::with_capacity(body.len() * 8);
+    flate2::read::MultiGzDecoder::new(body.as_ref())
+        .take(MAX_DECODED_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            InfluxError::new(
+                dialect,
+                StatusCode::BAD_REQUEST,
+                format!("the gzip body does not decode: {e}"),
+            )
+        })?;
+    if out.len() as u64 > MAX_DECODED_BYTES {
+        return Err(InfluxError::new(
+            dialect,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body expands to more than {MAX_DECODED_BYTES} bytes"),
+        ));
+    }
+    Ok(out.into())
+}
+
+fn store_error(dialect: Dialect, e: StoreError) -> InfluxError {
+    tracing::error!(error = %e, "metrics write failed");
+    InfluxError::new(dialect, StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+}
+
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// `POST /write?db=&rp=&precision=`: InfluxDB 1.x's write. Good lines are kept when others are
+/// bad, and the answer says what was dropped, exactly as InfluxDB 1.x words it.
+async fn write_v1(
+    State(metrics): State<Metrics>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Result<Response, InfluxError> {
+    let d = Dialect::V1;
+    let pairs = pairs(query.as_deref());
+    let (mut parts, body) = request.into_parts();
+    let project = param(&pairs, "db").unwrap_or("").to_owned();
+    let precision = Precision::parse(param(&pairs, "precision").unwrap_or(""))
+        .map_err(|e| InfluxError::new(d, StatusCode::BAD_REQUEST, e.to_string()))?;
+    if project.is_empty() {
+        // InfluxDB authenticates before it looks at the database
+        authorize_any(d, &mut parts, &pairs).await?;
+        return Err(InfluxError::new(
+            d,
+            StatusCode::BAD_REQUEST,
+            "database is required",
+        ));
+    }
+    authorize_write(d, &mut parts, &pairs, &project).await?;
+    find_project(&metrics, d, &project).await?;
+    let body = read_body(d, body).await?;
+    let body = decoded_body(d, &parts.headers, body)?;
+    let parsed = line_protocol::parse(&body, precision, now_ns());
+    let parse_errors: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
+    if parsed.points.is_empty() {
+        return if parse_errors.is_empty() {
+            Ok(no_content())
+        } else {
+            Err(InfluxError::new(
+                d,
+                StatusCode::BAD_REQUEST,
+                parse_errors.join("\n"),
+            ))
+        };
+    }
+    let written = metrics
+        .write(&project, parsed.points)
+        .await
+        .map_err(|e| store_error(d, e))?;
+    match written {
+        Written {
+            reason: Some(reason),
+            ..
+        } => Err(InfluxError::new(d, StatusCode::BAD_REQUEST, reason)),
+        _ if parse_errors.is_empty() => Ok(no_content()),
+        _ => Err(InfluxError::new(
+            d,
+            StatusCode::BAD_REQUEST,
+            format!("partial write: {} dropped=0", parse_errors.join("\n")),
+        )),
+    }
+}
+
+/// Any valid token (for answers that name no database).
+async fn authorize_any(
+    dialect: Dialect,
+    parts: &mut http::request::Parts,
+    pairs: &[(String, String)],
+) -> Result<(), InfluxError> {
+    // a project name nobody has: only the authentication is checked, so map a 403 to success
+    match authorize_write(dialect, parts, pairs, "").await {
+        Ok(_) => Ok(()),
+        Err(e) if e.status == StatusCode::FORBIDDEN => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn read_body(dialect: Dialect, body: axum::body::Body) -> Result<Bytes, InfluxError> {
+    // the server's body limit (max_body_bytes) applies: a declared larger body was refused
+    // before this handler; one that streams past it is refused here
+    axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
+        InfluxError::new(
+            dialect,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body could not be read: {e}"),
+        )
+    })
+}
+
+/// `POST /api/v2/write?org=&bucket=&precision=`: InfluxDB 2.x's write. A body with a bad line is
+/// refused whole, as 2.x does.
+async fn write_v2(
+    State(metrics): State<Metrics>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Result<Response, InfluxError> {
+    let d = Dialect::V2;
+    let pairs = pairs(query.as_deref());
+    let (mut parts, body) = request.into_parts();
+    let precision = Precision::parse(param(&pairs, "precision").unwrap_or("ns"))
+        .map_err(|e| InfluxError::new(d, StatusCode::BAD_REQUEST, e.to_string()))?;
+    // `bucket` may be `database/retention-policy`, as 1.8's 2.x-compatible API takes it
+    let project = param(&pairs, "bucket")
+        .map(|b| b.split_once('/').map_or(b, |(db, _)| db))
+        .unwrap_or("")
+        .to_owned();
+    if project.is_empty() {
+        authorize_any(d, &mut parts, &pairs).await?;
+        return Err(InfluxError::new(
+            d,
+            StatusCode::BAD_REQUEST,
+            "bucket is required",
+        ));
+    }
+    authorize_write(d, &mut parts, &pairs, &project).await?;
+    find_project(&metrics, d, &project).await?;
+    let body = read_body(d, body).await?;
+    let body = decoded_body(d, &parts.headers, body)?;
+    let parsed = line_protocol::parse(&body, precision, now_ns());
+    if !parsed.errors.is_empty() {
+        let errors: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
+        return Err(InfluxError::new(
+            d,
+            StatusCode::BAD_REQUEST,
+            errors.join("\n"),
+        ));
+    }
+    if parsed.points.is_empty() {
+        return Ok(no_content());
+    }
+    let written = metrics
+        .write(&project, parsed.points)
+        .await
+        .map_err(|e| store_error(d, e))?;
+    match written.reason {
+        Some(reason) => Err(InfluxError::new(
+            d,
+            StatusCode::BAD_REQUEST,
+            format!("failure writing points to database: {reason}"),
+        )),
+        None => Ok(no_content()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, authorization.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn tokens_are_found_where_influxdb_clients_put_them() {
+        let none: Vec<(String, String)> = Vec::new();
+        assert_eq!(
+            credential(&headers("Bearer jeny_a"), &none).as_deref(),
+            Some("jeny_a")
+        );
+        assert_eq!(
+            credential(&headers("Token jeny_b"), &none).as_deref(),
+            Some("jeny_b")
+        );
+        assert_eq!(
+            credential(&headers("token user:jeny_c"), &none).as_deref(),
+            Some("jeny_c")
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode("anyone:jeny_d");
+        assert_eq!(
+            credential(&headers(&format!("Basic {basic}")), &none).as_deref(),
+            Some("jeny_d")
+        );
+        let query = vec![
+            ("u".to_owned(), "me".to_owned()),
+            ("p".to_owned(), "jeny_e".to_owned()),
+        ];
+        assert_eq!(
+            credential(&HeaderMap::new(), &query).as_deref(),
+            Some("jeny_e")
+        );
+        assert_eq!(credential(&headers("Digest x"), &query), None);
+        assert_eq!(credential(&HeaderMap::new(), &none), None);
+    }
+}

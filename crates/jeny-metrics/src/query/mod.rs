@@ -1,0 +1,3 @@
+//! Reading metrics: aggregations over time buckets (`aggregate.rs`), the same for every sink.
+
+pub mod aggregate;

@@ -1,0 +1,516 @@
+//! The embedded metrics store: what a write keeps and refuses (in InfluxDB's words), that the
+//! same series and time keep the last value through flushes, compactions and restarts, rollups
+//! that agree with the points, a property test against a model, and a kill -9 during a write
+//! burst that loses no acknowledged point.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use jeny_metrics::line_protocol::{FieldValue, Point, Precision, parse};
+use jeny_metrics::store::{Bucket, DAY_NS, FieldType, Options, ROLLUP_NS, Store, Values};
+use proptest::prelude::*;
+
+const S: i64 = 1_000_000_000;
+/// 2026-12-07T00:00:00Z
+const DAY0: i64 = 1_796_601_600 * S;
+
+fn manual() -> Options {
+    Options {
+        background: false,
+        ..Options::default()
+    }
+}
+
+fn points(body: &str) -> Vec<Point> {
+    let parsed = parse(body.as_bytes(), Precision::Nanoseconds, DAY0);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    parsed.points
+}
+
+fn floats(store: &Store, db: &str, m: &str, field: &str) -> Vec<(i64, f64)> {
+    let series = store.series(db, m, Some(field), &|_| true);
+    assert_eq!(series.len(), 1, "{m}.{field}");
+    let p = store.read(series[0].id, i64::MIN, i64::MAX).unwrap();
+    let Values::Bits(bits) = p.values else {
+        panic!("numbers")
+    };
+    p.times
+        .into_iter()
+        .zip(bits)
+        .map(|(t, b)| (t, f64::from_bits(b)))
+        .collect()
+}
+
+#[test]
+fn the_last_write_of_a_time_wins_through_flush_compaction_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = DAY0 + 10 * S;
+    {
+        let store = Store::open(dir.path(), manual()).unwrap();
+        let w = store
+            .write(
+                "shop",
+                &points(&format!("cpu,host=a v=1 {t}\ncpu,host=a v=2 {t}")),
+            )
+            .unwrap();
+        assert_eq!((w.points, w.dropped, w.reason), (2, 0, None));
+        assert_eq!(floats(&store, "shop", "cpu", "v"), [(t, 2.0)]);
+        store.flush().unwrap();
+        store
+            .write("shop", &points(&format!("cpu,host=a v=3 {t}")))
+            .unwrap();
+        assert_eq!(floats(&store, "shop", "cpu", "v"), [(t, 3.0)]);
+        store.flush().unwrap();
+        store
+            .write("shop", &points(&format!("cpu,host=a v=4 {}", t + S)))
+            .unwrap();
+        store.compact(DAY0 + 2 * DAY_NS).unwrap();
+        assert_eq!(floats(&store, "shop", "cpu", "v"), [(t, 3.0), (t + S, 4.0)]);
+    }
+    // the last point is only in the log: the restart replays it
+    let store = Store::open(dir.path(), manual()).unwrap();
+    assert_eq!(floats(&store, "shop", "cpu", "v"), [(t, 3.0), (t + S, 4.0)]);
+    store
+        .write("shop", &points(&format!("cpu,host=a v=5 {t}")))
+        .unwrap();
+    store.flush().unwrap();
+    store.compact(DAY0 + 2 * DAY_NS).unwrap();
+    drop(store);
+    let store = Store::open(dir.path(), manual()).unwrap();
+    assert_eq!(floats(&store, "shop", "cpu", "v"), [(t, 5.0), (t + S, 4.0)]);
+    // another database is another world
+    assert!(store.series("other", "cpu", None, &|_| true).is_empty());
+}
+
+#[test]
+fn every_type_is_kept_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), manual()).unwrap();
+    let t = DAY0;
+    store
+        .write(
+            "db",
+            &points(&format!(
+                "m,k=v f=1.5,i=-3i,u=7u,s=\"a \\\"b\\\"\",b=true {t}\nm,k=v f=2,i=4i,u=8u,s=\"\",b=F {}",
+                t + 1
+            )),
+        )
+        .unwrap();
+    store.flush().unwrap();
+    let fields = store.field_keys("db", "m");
+    assert_eq!(
+        fields,
+        [
+            ("b".to_owned(), FieldType::Boolean),
+            ("f".to_owned(), FieldType::Float),
+            ("i".to_owned(), FieldType::Integer),
+            ("s".to_owned(), FieldType::String),
+            ("u".to_owned(), FieldType::Unsigned),
+        ]
+    );
+    let read = |f: &str| {
+        let s = &store.series("db", "m", Some(f), &|_| true)[0];
+        let p = store.read(s.id, i64::MIN, i64::MAX).unwrap();
+        let values: Vec<FieldValue> = match &p.values {
+            Values::Bits(b) => b
+                .iter()
+                .map(|&b| jeny_metrics::store::Value::Bits(b).typed(p.ty))
+                .collect(),
+            Values::Text(t) => t
+                .iter()
+                .map(|s| FieldValue::String(s.to_string()))
+                .collect(),
+        };
+        (p.times, values)
+    };
+    assert_eq!(
+        read("i"),
+        (
+            vec![t, t + 1],
+            vec![FieldValue::Integer(-3), FieldValue::Integer(4)]
+        )
+    );
+    assert_eq!(
+        read("u").1,
+        [FieldValue::Unsigned(7), FieldValue::Unsigned(8)]
+    );
+    assert_eq!(
+        read("b").1,
+        [FieldValue::Boolean(true), FieldValue::Boolean(false)]
+    );
+    assert_eq!(
+        read("s").1,
+        [
+            FieldValue::String("a \"b\"".into()),
+            FieldValue::String(String::new())
+        ]
+    );
+    store.compact(DAY0 + 2 * DAY_NS).unwrap();
+    assert_eq!(
+        read("f").1,
+        [FieldValue::Float(1.5), FieldValue::Float(2.0)]
+    );
+    assert_eq!(read("s").1[0], FieldValue::String("a \"b\"".into()));
+}
+
+#[test]
+fn writes_are_checked_as_influxdb_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), manual()).unwrap();
+    store.write("db", &points("m v=1 1\nm v=2 2")).unwrap();
+    // a later type for a known field drops its point (all its fields), the rest are kept
+    let w = store
+        .write("db", &points("m v=1i,w=1 3\nm v=3 4\nm v=\"x\" 5"))
+        .unwrap();
+    assert_eq!(w.points, 1);
+    assert_eq!(w.dropped, 2);
+    assert_eq!(
+        w.reason.as_deref(),
+        Some(
+            "partial write: field type conflict: input field \"v\" on measurement \"m\" is type integer, already exists as type float dropped=2"
+        )
+    );
+    assert!(store.series("db", "m", Some("w"), &|_| true).is_empty());
+    // a new field met with two types in one write refuses the write
+    let w = store.write("db", &points("m n=1 6\nm n=1i 7")).unwrap();
+    assert!(w.refused_whole);
+    assert_eq!(w.reason.as_deref(), Some("field type conflict"));
+    assert_eq!(
+        floats(&store, "db", "m", "v"),
+        [(1, 1.0), (2, 2.0), (4, 3.0)]
+    );
+    // the `time` key: a tag drops the point, a field is left out (and a point of only it drops)
+    let w = store
+        .write(
+            "db",
+            &points("m,time=1 v=9 8\nm time=1,v=10 9\nm time=1 10"),
+        )
+        .unwrap();
+    assert_eq!((w.points, w.dropped), (1, 2));
+    assert_eq!(
+        w.reason.as_deref(),
+        Some(
+            "partial write: invalid tag key: input tag \"time\" on measurement \"m\" is invalid dropped=2"
+        )
+    );
+    assert_eq!(floats(&store, "db", "m", "v").last(), Some(&(9, 10.0)));
+    assert!(store.series("db", "m", Some("time"), &|_| true).is_empty());
+}
+
+#[test]
+fn a_database_past_its_series_limit_refuses_new_series_and_names_the_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        Options {
+            max_series_per_database: 3,
+            ..manual()
+        },
+    )
+    .unwrap();
+    let body: String = (0..5)
+        .map(|i| format!("req,path=/p{i},method=GET n=1 {i}\n"))
+        .collect();
+    let w = store.write("db", &points(&body)).unwrap();
+    assert_eq!((w.points, w.dropped), (3, 2));
+    assert_eq!(
+        w.reason.as_deref(),
+        Some(
+            "partial write: max-series-per-database limit exceeded: (3) on database \"db\": the tag with the most values is \"path\" dropped=2"
+        )
+    );
+    // known series still take points; other databases have their own limit
+    let w = store
+        .write("db", &points("req,path=/p0,method=GET n=2 9"))
+        .unwrap();
+    assert_eq!((w.points, w.dropped), (1, 0));
+    assert_eq!(store.write("other", &points(&body)).unwrap().points, 3);
+    assert_eq!(store.series_count("db"), 3);
+}
+
+#[test]
+fn the_catalog_answers_what_autocomplete_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), manual()).unwrap();
+    store
+        .write(
+            "db",
+            &points("cpu,host=b,env=prod usage=1\ncpu,host=a usage=2,idle=3\nmem,host=a used=1i"),
+        )
+        .unwrap();
+    let check = |store: &Store| {
+        assert_eq!(store.measurements("db"), ["cpu", "mem"]);
+        assert_eq!(store.tag_keys("db", "cpu"), ["env", "host"]);
+        assert_eq!(store.tag_values("db", "cpu", "host"), ["a", "b"]);
+        assert_eq!(
+            store.field_keys("db", "cpu"),
+            [
+                ("idle".to_owned(), FieldType::Float),
+                ("usage".to_owned(), FieldType::Float)
+            ]
+        );
+        let a: Vec<_> = store
+            .series("db", "cpu", Some("usage"), &|tags| {
+                tags.iter().any(|(k, v)| k == "host" && v == "a")
+            })
+            .into_iter()
+            .map(|s| s.tags)
+            .collect();
+        assert_eq!(a, [vec![("host".to_owned(), "a".to_owned())]]);
+    };
+    check(&store);
+    drop(store);
+    check(&Store::open(dir.path(), manual()).unwrap());
+}
+
+/// What `buckets` must give, from the points themselves.
+fn expected_buckets(points: &[(i64, f64)], start: i64, end: i64) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = Vec::new();
+    for &(t, v) in points.iter().filter(|(t, _)| *t >= start && *t < end) {
+        let b = t.div_euclid(ROLLUP_NS) * ROLLUP_NS;
+        match out.last_mut() {
+            Some(k) if k.time == b => {
+                k.count += 1;
+                k.sum += v;
+                k.min = k.min.min(v);
+                k.max = k.max.max(v);
+                k.last = v;
+            }
+            _ => out.push(Bucket {
+                time: b,
+                count: 1,
+                sum: v,
+                min: v,
+                max: v,
+                first: v,
+                last: v,
+            }),
+        }
+    }
+    out
+}
+
+#[test]
+fn buckets_from_rollups_and_from_points_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), manual()).unwrap();
+    // three days at 10 s, integers so that sums are exact in any order
+    let body: String = (0..3 * 8640)
+        .map(|i| format!("m,h=a v={} {}\n", (i * 7) % 13, DAY0 + i * 10 * S))
+        .collect();
+    store.write("db", &points(&body)).unwrap();
+    let all = floats(&store, "db", "m", "v");
+    let sid = store.series("db", "m", Some("v"), &|_| true)[0].id;
+    let ranges = [
+        (DAY0, DAY0 + 3 * DAY_NS),
+        (DAY0 + 7 * S, DAY0 + 2 * DAY_NS + 301 * S),
+        (DAY0 + DAY_NS, DAY0 + 2 * DAY_NS),
+    ];
+    let check = |store: &Store| {
+        for (start, end) in ranges {
+            assert_eq!(
+                store.buckets(sid, start, end).unwrap(),
+                expected_buckets(&all, start, end),
+                "{start}..{end}"
+            );
+        }
+    };
+    check(&store); // from the heads
+    store.flush().unwrap();
+    check(&store); // from blocks
+    store.compact(DAY0 + 2 * DAY_NS).unwrap();
+    check(&store); // the first day from its rollup
+    store.compact(DAY0 + 4 * DAY_NS).unwrap();
+    check(&store);
+    // a late point for a compacted day: that day reads points again until compacted anew
+    store
+        .write(
+            "db",
+            &points(&format!("m,h=a v=100 {}", DAY0 + DAY_NS + 5 * S)),
+        )
+        .unwrap();
+    let mut all = all;
+    all.push((DAY0 + DAY_NS + 5 * S, 100.0));
+    all.sort_by_key(|p| p.0);
+    let b = store
+        .buckets(sid, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS)
+        .unwrap();
+    assert_eq!(b, expected_buckets(&all, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS));
+    store.flush().unwrap();
+    store.compact(DAY0 + 4 * DAY_NS).unwrap();
+    assert_eq!(
+        store
+            .buckets(sid, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS)
+            .unwrap(),
+        expected_buckets(&all, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS)
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Write(Vec<(u8, i64, i64)>),
+    Flush,
+    Compact,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => prop::collection::vec((0u8..4, 0i64..3 * 288, -50i64..50), 1..40).prop_map(Op::Write),
+        1 => Just(Op::Flush),
+        1 => Just(Op::Compact),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any sequence of writes, flushes, compactions and restarts reads back as a map from
+    /// (series, time) to the last value written.
+    #[test]
+    fn the_store_reads_back_what_a_map_would(ops in prop::collection::vec(op(), 1..25)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), manual()).unwrap();
+        let mut model: BTreeMap<(u8, i64), i64> = BTreeMap::new();
+        // times on a 5-minute grid over three days, plus a few seconds so buckets hold several
+        let time = |slot: i64, v: i64| DAY0 + slot * 300 * S + (v.rem_euclid(3)) * S;
+        for op in ops {
+            match op {
+                Op::Write(ps) => {
+                    let body: String = ps
+                        .iter()
+                        .map(|&(s, slot, v)| format!("m,s=s{s} v={v}i {}\n", time(slot, v)))
+                        .collect();
+                    for &(s, slot, v) in &ps {
+                        model.insert((s, time(slot, v)), v);
+                    }
+                    let w = store.write("db", &points(&body)).unwrap();
+                    prop_assert_eq!(w.points, ps.len());
+                }
+                Op::Flush => store.flush().unwrap(),
+                Op::Compact => store.compact(DAY0 + 2 * DAY_NS).unwrap(),
+                Op::Reopen => {
+                    drop(store);
+                    store = Store::open(dir.path(), manual()).unwrap();
+                }
+            }
+        }
+        for s in 0u8..4 {
+            let want: Vec<(i64, f64)> = model
+                .range((s, i64::MIN)..=(s, i64::MAX))
+                .map(|(&(_, t), &v)| (t, v as f64))
+                .collect();
+            let found = store.series("db", "m", Some("v"), &|tags| tags[0].1 == format!("s{s}"));
+            if want.is_empty() {
+                prop_assert!(found.is_empty());
+                continue;
+            }
+            let p = store.read(found[0].id, i64::MIN, i64::MAX).unwrap();
+            let Values::Bits(bits) = p.values else { panic!("integers") };
+            let got: Vec<(i64, f64)> =
+                p.times.iter().zip(&bits).map(|(&t, &b)| (t, b as i64 as f64)).collect();
+            prop_assert_eq!(&got, &want);
+            for (start, end) in [(DAY0, DAY0 + 3 * DAY_NS), (DAY0 + 600 * S, DAY0 + DAY_NS + 7 * S)] {
+                prop_assert_eq!(
+                    store.buckets(found[0].id, start, end).unwrap(),
+                    expected_buckets(&want, start, end)
+                );
+            }
+        }
+    }
+}
+
+/// The writer the crash test kills: writes numbered batches and prints each number once its
+/// write returned (acknowledged). Run only by that test, as its child.
+#[test]
+#[ignore = "the crash test's child"]
+fn crash_child() {
+    let dir = std::env::var("JENY_METRICS_CRASH_DIR").expect("run by the crash test");
+    let store = Store::open(
+        Path::new(&dir),
+        Options {
+            // flush often, so that the kill also lands in flushes
+            flush_wal_bytes: 256 << 10,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    for batch in 0.. {
+        let body: String = (0..500)
+            .map(|i| {
+                format!(
+                    "m,h=h{} v={batch}i {}\n",
+                    i % 50,
+                    DAY0 + (batch * 10 + i / 50) * S
+                )
+            })
+            .collect();
+        let w = store.write("db", &points(&body)).unwrap();
+        assert_eq!(w.points, 500);
+        println!("acked {batch}");
+    }
+}
+
+#[test]
+fn kill_9_during_a_write_burst_loses_no_acknowledged_point() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("JENY_METRICS_CRASH_DIR", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut acked = None;
+        // kill at a different point each round
+        let stop_after = 40 + round * 37;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(n) = line.strip_prefix("acked ") {
+                acked = Some(n.parse::<i64>().unwrap());
+                if acked >= Some(stop_after) {
+                    break;
+                }
+            }
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        child.wait().unwrap();
+        let acked = acked.expect("the child acknowledged batches");
+        let store = Store::open(dir.path(), manual()).unwrap();
+        let series = store.series("db", "m", Some("v"), &|_| true);
+        assert_eq!(series.len(), 50);
+        for s in series {
+            let p = store.read(s.id, i64::MIN, i64::MAX).unwrap();
+            // every acknowledged batch wrote 10 times per series, each holding its batch number
+            // (a restart writes them again with the same values: no doubles, last value wins)
+            let Values::Bits(bits) = p.values else {
+                panic!("integers")
+            };
+            for batch in 0..=acked {
+                for k in 0..10 {
+                    let t = DAY0 + (batch * 10 + k) * S;
+                    let i = p.times.binary_search(&t).unwrap_or_else(|_| {
+                        panic!("round {round}: batch {batch} (acknowledged) lost at {t}")
+                    });
+                    assert_eq!(bits[i] as i64, batch);
+                }
+            }
+            assert!(p.times.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+}

@@ -9,6 +9,7 @@
 //! and `api` the routes, InfluxDB's own among them.
 
 pub mod api;
+pub mod influxql;
 pub mod line_protocol;
 pub mod query;
 pub mod service;

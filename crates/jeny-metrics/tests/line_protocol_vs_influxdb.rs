@@ -3,7 +3,10 @@
 //! are written with `POST /write` and parsed by `line_protocol::parse`, and then InfluxDB's
 //! answers and what it stored (`SHOW FIELD KEYS`, `SELECT * ... GROUP BY *` in nanoseconds) are
 //! compared with what a model of InfluxDB's write path predicts from jeny's points and errors.
-//! Cases where jeny deliberately differs assert what each side does instead.
+//! Cases where jeny deliberately differs assert what each side does instead. Every body also goes
+//! to jeny's own `POST /write` (a server on SQLite, one project per case): its answers must be
+//! InfluxDB's, status and body, and its embedded store must hold what InfluxDB holds (less the
+//! `project` tag jeny adds to every point).
 //!
 //! What InfluxDB 1.6.7 answers, which jeny's `/write` will answer too:
 //! - good and bad lines: 400 `{"error":"partial write: unable to parse '<line>': <why>\nunable to
@@ -25,7 +28,9 @@
 //!   UTF-8`).
 
 use jeny_metrics::line_protocol::{FieldValue, InvalidPrecision, Parsed, Point, Precision, parse};
+use jeny_metrics::store::{Value as StoredValue, Values};
 use jeny_testkit::influxdb::Influx;
+use jeny_testkit::{Backend, TestApp};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -595,10 +600,30 @@ fn stored_values<'a>(outcome: &'a Outcome, measurement: &str) -> Vec<(i64, &'a s
 async fn jeny_parses_line_protocol_as_influxdb_1_6_stores_it() {
     let influx = Influx::start().await;
     let http = reqwest::Client::new();
+    // jeny's own /write gets every body too, and must answer and store as InfluxDB did
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = app.with_admin().await;
+    let token = app
+        .token_for("deployer@example.com", jeny_core::Role::Deployer)
+        .await;
     let mut failures = Vec::new();
     for (index, case) in corpus().into_iter().enumerate() {
         let database = format!("case_{index}");
         query(&http, &influx, "", &format!("CREATE DATABASE {database}")).await;
+        let project = format!("case-{index}");
+        admin
+            .create_project(&jeny_projects::ProjectInput {
+                name: Some(project.clone()),
+                title: None,
+                description: String::new(),
+                repository: None,
+                deploy_command: "true".into(),
+                output_retention_days: None,
+                output_retention_bytes: None,
+            })
+            .await
+            .expect("a project per case");
+        let mut jeny_answers = Vec::new();
         let started_ns = now_ns();
         let mut model = Model::default();
         let mut outcome = Outcome {
@@ -609,7 +634,8 @@ async fn jeny_parses_line_protocol_as_influxdb_1_6_stores_it() {
         let mut predicted = Vec::new();
         for write in &case.writes {
             let before_ns = now_ns();
-            let answer = write_body(&http, &influx, &database, write).await;
+            let answer = write_body(&http, &influx.url, &database, None, write).await;
+            jeny_answers.push(write_body(&http, &app.url, &project, Some(&token), write).await);
             let parsed = Precision::parse(write.precision).map(|precision| {
                 let parsed = parse(&write.body, precision, before_ns);
                 // Parsed again at another time, to tell which points took the server's time.
@@ -622,13 +648,17 @@ async fn jeny_parses_line_protocol_as_influxdb_1_6_stores_it() {
             outcome.parsed.push(parsed);
             outcome.answers.push(answer);
         }
-        outcome.stored = stored(&http, &influx, &database, started_ns, now_ns()).await;
+        let ended_ns = now_ns();
+        outcome.stored = stored(&http, &influx, &database, started_ns, ended_ns).await;
+        let jeny_stored = stored_by_jeny(&app, &project, started_ns, ended_ns);
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &case.difference {
                 Some(difference) => (difference.check)(&outcome),
                 None => {
                     assert_eq!(outcome.answers, predicted, "InfluxDB's answers");
                     assert_eq!(outcome.stored, model.stored, "what InfluxDB stored");
+                    assert_eq!(jeny_answers, outcome.answers, "jeny's /write answers");
+                    assert_eq!(jeny_stored, outcome.stored, "what jeny stored");
                 }
             }));
         if let Err(panic) = result {
@@ -661,23 +691,26 @@ fn now_ns() -> i64 {
     i64::try_from(since_epoch.as_nanos()).expect("the clock is before 2262")
 }
 
+/// Sends a body to `/write` at `url` (InfluxDB's, or jeny's with a token).
 async fn write_body(
     http: &reqwest::Client,
-    influx: &Influx,
+    url: &str,
     database: &str,
+    token: Option<&str>,
     write: &Write,
 ) -> Answer {
     let mut parameters = vec![("db", database)];
     if !write.precision.is_empty() {
         parameters.push(("precision", write.precision));
     }
-    let response = http
-        .post(format!("{}/write", influx.url))
+    let mut request = http
+        .post(format!("{url}/write"))
         .query(&parameters)
-        .body(write.body.clone())
-        .send()
-        .await
-        .expect("InfluxDB answers /write");
+        .body(write.body.clone());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Token {token}"));
+    }
+    let response = request.send().await.expect("an answer to /write");
     let status = response.status().as_u16();
     let text = response.text().await.expect("the answer's body");
     let error = (!text.trim().is_empty()).then(|| {
@@ -690,6 +723,46 @@ async fn write_body(
             .error
     });
     Answer { status, error }
+}
+
+/// What jeny's embedded store holds for `project`, in the shape `stored` reads from InfluxDB
+/// (without the `project` tag, which jeny adds to every point).
+fn stored_by_jeny(app: &TestApp, project: &str, started_ns: i64, ended_ns: i64) -> Stored {
+    let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
+    let now_window = (started_ns - 3_600_000_000_000)..=ended_ns;
+    let mut stored = Stored::default();
+    for measurement in store.measurements(project) {
+        let types = stored.field_types.entry(measurement.clone()).or_default();
+        for (field, ty) in store.field_keys(project, &measurement) {
+            types.insert(field, ty.name().to_owned());
+        }
+        for series in store.series(project, &measurement, None, &|_| true) {
+            let tags: BTreeMap<String, String> = series
+                .tags
+                .iter()
+                .filter(|(k, _)| k != "project")
+                .cloned()
+                .collect();
+            let points = store.read(series.id, i64::MIN, i64::MAX).expect("a read");
+            for (i, &time) in points.times.iter().enumerate() {
+                let value = match &points.values {
+                    Values::Bits(bits) => Value::from(&StoredValue::Bits(bits[i]).typed(points.ty)),
+                    Values::Text(text) => Value::String(text[i].to_string()),
+                };
+                let time = if now_window.contains(&time) {
+                    Time::Now
+                } else {
+                    Time::Exact(time)
+                };
+                stored
+                    .rows
+                    .entry((measurement.clone(), tags.clone(), time))
+                    .or_default()
+                    .insert(series.field.clone(), value);
+            }
+        }
+    }
+    stored
 }
 
 #[derive(Deserialize)]

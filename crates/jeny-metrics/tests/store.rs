@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use jeny_metrics::line_protocol::{FieldValue, Point, Precision, parse};
-use jeny_metrics::store::{Bucket, DAY_NS, FieldType, Options, ROLLUP_NS, Store, Values};
+use jeny_metrics::store::{Bucket, DAY_NS, FieldType, Options, ROLLUP_NS, Store, Values, floor_to};
 use proptest::prelude::*;
 
 const S: i64 = 1_000_000_000;
@@ -269,7 +269,7 @@ fn the_catalog_answers_what_autocomplete_asks() {
 fn expected_buckets(points: &[(i64, f64)], start: i64, end: i64) -> Vec<Bucket> {
     let mut out: Vec<Bucket> = Vec::new();
     for &(t, v) in points.iter().filter(|(t, _)| *t >= start && *t < end) {
-        let b = t.div_euclid(ROLLUP_NS) * ROLLUP_NS;
+        let b = floor_to(t, ROLLUP_NS);
         match out.last_mut() {
             Some(k) if k.time == b => {
                 k.count += 1;
@@ -512,5 +512,31 @@ fn kill_9_during_a_write_burst_loses_no_acknowledged_point() {
             }
             assert!(p.times.windows(2).all(|w| w[0] < w[1]));
         }
+    }
+}
+
+#[test]
+fn the_first_and_last_times_influxdb_allows_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), manual()).unwrap();
+    let (lo, hi) = (i64::MIN + 2, i64::MAX - 1);
+    store
+        .write("db", &points(&format!("m v=1 {lo}\nm v=2 {hi}\nm v=3 0")))
+        .unwrap();
+    let all = [(lo, 1.0), (0, 3.0), (hi, 2.0)];
+    assert_eq!(floats(&store, "db", "m", "v"), all);
+    let sid = store.series("db", "m", Some("v"), &|_| true)[0].id;
+    for round in 0..3 {
+        match round {
+            1 => store.flush().unwrap(),
+            2 => store.compact(i64::MAX).unwrap(),
+            _ => {}
+        }
+        assert_eq!(floats(&store, "db", "m", "v"), all, "round {round}");
+        assert_eq!(
+            store.buckets(sid, i64::MIN, i64::MAX).unwrap(),
+            expected_buckets(&all, i64::MIN, i64::MAX),
+            "round {round}"
+        );
     }
 }

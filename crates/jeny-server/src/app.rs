@@ -23,6 +23,7 @@ pub(crate) struct Parts {
     pub links: jeny_deploys::Links,
     pub auth: Arc<jeny_auth::AuthService>,
     pub chat: jeny_chat::Chat,
+    pub metrics: jeny_metrics::Metrics,
     pub read_limits: crate::limits::ReadLimits,
 }
 
@@ -35,6 +36,7 @@ pub(crate) fn build(parts: Parts) -> Router {
         links,
         auth,
         chat,
+        metrics: metrics_part,
         read_limits,
     } = parts;
     let metrics = Metrics::new(store.clone());
@@ -59,6 +61,7 @@ pub(crate) fn build(parts: Parts) -> Router {
             node: config.node_name.clone(),
         }))
         .merge(jeny_chat::api::routes(chat))
+        .merge(jeny_metrics::api::routes(metrics_part))
         .merge(jeny_events::api::routes(jeny_events::api::EventsState {
             store: store.clone(),
             shutdown,

@@ -82,6 +82,10 @@ pub struct ServerArgs {
     /// marked interrupted [default: 15].
     #[arg(long, env = "JENY_DEPLOY_LEASE_SECS", value_name = "SECONDS")]
     pub deploy_lease_secs: Option<u64>,
+    /// Series a project may have in the embedded metrics store; a point that would add one more
+    /// is refused, naming the tag with the most values [default: 100000].
+    #[arg(long, env = "JENY_METRICS_MAX_SERIES_PER_PROJECT", value_name = "SERIES")]
+    pub metrics_max_series_per_project: Option<u64>,
     /// The user deploys run as when jeny runs as root; `root` runs them as root [default: jeny's
     /// own user, which must not be root].
     #[arg(long, env = "JENY_DEPLOY_USER", value_name = "USER")]
@@ -257,6 +261,7 @@ struct FileConfig {
     deploy_shell: Option<String>,
     deploy_output_cap_bytes: Option<u64>,
     deploy_lease_secs: Option<u64>,
+    metrics_max_series_per_project: Option<u64>,
     deploy_user: Option<String>,
     deploy_writable_paths: Option<Vec<PathBuf>>,
     node_name: Option<String>,
@@ -303,6 +308,8 @@ pub struct Config {
     pub deploy_shell: String,
     pub deploy_output_cap_bytes: u64,
     pub deploy_lease_secs: u64,
+    /// Series a project may have in the embedded metrics store.
+    pub metrics_max_series_per_project: u64,
     /// Whom deploys run as (`None`: jeny's own user; see `jeny_deploys::sandbox::deploy_user`).
     pub deploy_user: Option<String>,
     pub deploy_writable_paths: Vec<PathBuf>,
@@ -432,6 +439,7 @@ impl Default for Config {
             deploy_shell: "sh".to_owned(),
             deploy_output_cap_bytes: 50 * 1024 * 1024,
             deploy_lease_secs: 15,
+            metrics_max_series_per_project: 100_000,
             deploy_user: None,
             deploy_writable_paths: Vec::new(),
             config_file: None,
@@ -547,6 +555,10 @@ impl Config {
                 .or(file.deploy_lease_secs)
                 .unwrap_or(defaults.deploy_lease_secs)
                 .max(1),
+            metrics_max_series_per_project: args
+                .metrics_max_series_per_project
+                .or(file.metrics_max_series_per_project)
+                .unwrap_or(defaults.metrics_max_series_per_project),
             deploy_user: args.deploy_user.clone().or(file.deploy_user),
             deploy_writable_paths: args
                 .deploy_writable_paths
@@ -854,6 +866,8 @@ impl Config {
              # Folders deploys may write besides their own, their home and a private /tmp.\n\
              deploy_writable_paths = {deploy_writable_paths}\n\n\
              # This node's name on the deploys it runs (each node of a cluster needs its own).\nnode_name = {node_name:?}\n\n\
+             # Series a project may have in the embedded metrics store (past it, new series are refused).\n\
+             metrics_max_series_per_project = {metrics_max_series_per_project}\n\n\
              {sign_in}",
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
@@ -875,6 +889,7 @@ impl Config {
                     .map(|path| path.display().to_string())
             ),
             node_name = self.node_name,
+            metrics_max_series_per_project = self.metrics_max_series_per_project,
             sign_in = self.sign_in_sample(&line),
         )
     }

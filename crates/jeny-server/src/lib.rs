@@ -28,6 +28,8 @@ pub struct Running {
     pub store: Store,
     /// The auth part, for what a test or the console does outside HTTP (sign-in links).
     pub auth: Arc<jeny_auth::AuthService>,
+    /// The metrics part, for tests that look beneath the API.
+    pub metrics: jeny_metrics::Metrics,
     /// Why this node cannot run deploys, if it cannot (said at start).
     pub deploys_refused: Option<String>,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -132,6 +134,22 @@ pub async fn launch_with_listener(
         &config.node_name,
     );
     let chat_task = tokio::spawn(chat.clone().run(shutdown.clone()));
+    // Metrics: the embedded store in its own files in the data dir (never the main store).
+    let metrics_dir = config.data_dir.join("metrics");
+    let metrics_options = jeny_metrics::store::Options {
+        max_series_per_database: config.metrics_max_series_per_project,
+        ..jeny_metrics::store::Options::default()
+    };
+    let embedded = tokio::task::spawn_blocking({
+        let dir = metrics_dir.clone();
+        move || jeny_metrics::store::Store::open(&dir, metrics_options)
+    })
+    .await?
+    .with_context(|| format!("cannot open the metrics store in {}", metrics_dir.display()))?;
+    let metrics = jeny_metrics::Metrics {
+        store: store.clone(),
+        sink: Arc::new(jeny_metrics::Sink::Embedded(embedded)),
+    };
     let read_limits = limits::Limits::of(config);
     let connections = limits::Connections::default();
     let app = app::build(app::Parts {
@@ -142,6 +160,7 @@ pub async fn launch_with_listener(
         links,
         auth: auth.clone(),
         chat,
+        metrics: metrics.clone(),
         read_limits: limits::ReadLimits {
             limits: read_limits,
             connections: connections.clone(),
@@ -176,6 +195,7 @@ pub async fn launch_with_listener(
         address,
         store,
         auth,
+        metrics,
         deploys_refused,
         task,
     })

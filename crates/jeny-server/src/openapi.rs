@@ -27,6 +27,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document.merge(jeny_aws::api::AwsApi::openapi());
     document.merge(jeny_chat::api::ChatApi::openapi());
     document.merge(jeny_events::api::EventsApi::openapi());
+    document.merge(jeny_metrics::api::MetricsApi::openapi());
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     document.info.license = None;
     document.info.contact = None;
@@ -56,6 +57,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                 .scheme(HttpAuthScheme::Bearer)
                 .description(Some(
                     "An agent token (`POST /api/v1/agent-tokens`), for `/api/v1/agent/...` only",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "influxdb",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "InfluxDB's API (/write, /api/v2/write, /query): a jeny token sent as InfluxDB clients send \
+                     credentials: `Authorization: Bearer <t>` or `Token <t>`, Basic with the token as the password, \
+                     or `?p=<t>`. Errors keep InfluxDB's shapes, not problem+json; a browser session is not taken",
                 ))
                 .build(),
         ),

@@ -145,6 +145,8 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// The auth part, for what the console does (sign-in links).
     pub auth: std::sync::Arc<jeny_auth::AuthService>,
+    /// The metrics part, for assertions on stored points.
+    pub metrics: jeny_metrics::Metrics,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -181,6 +183,7 @@ impl TestApp {
             config,
             store: running.store,
             auth: running.auth,
+            metrics: running.metrics,
             database,
             shutdown,
             task: running.task,

@@ -27,6 +27,14 @@ const MIN_ACCEPTANCE: f64 = 0.5;
 /// and their figures printed; an operation refused mostly for any other reason fails the test.
 const REFUSED_BY_STATE: &[(&str, &str)] = &[
     (
+        "POST /write",
+        "the body must be line protocol and `db` an existing project",
+    ),
+    (
+        "POST /api/v2/write",
+        "the body must be line protocol and `bucket` an existing project",
+    ),
+    (
         "POST /api/v1/projects/{project}/environments/{environment}/deploys",
         "a host_filter must match a host, and other operations clear the deploy command",
     ),

@@ -37,6 +37,21 @@ pub fn routes(metrics: Metrics) -> Router {
         .with_state(metrics)
 }
 
+/// InfluxDB 1.x's error body.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct InfluxV1Error {
+    /// What went wrong, in InfluxDB's words (`partial write: ... dropped=N`).
+    pub error: String,
+}
+
+/// InfluxDB 2.x's error body.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct InfluxV2Error {
+    /// `invalid`, `unauthorized`, `forbidden`, `not found`, `request too large`, `unavailable`
+    pub code: String,
+    pub message: String,
+}
+
 /// Which protocol's words an answer is in.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Dialect {
@@ -112,10 +127,19 @@ fn no_content() -> Response {
     response
 }
 
-/// `GET|HEAD /ping`: 204 and the version, without credentials, as InfluxDB answers it (clients
-/// and load balancers call it to see that the server is up). `?verbose=true` answers 200 with the
-/// version in a body.
-async fn ping(RawQuery(query): RawQuery) -> Response {
+/// InfluxDB's ping (also HEAD): 204 and `X-Influxdb-Version`, without credentials, as clients and
+/// load balancers expect (`?verbose=true`: 200 and the version in a body).
+#[utoipa::path(
+    get,
+    path = "/ping",
+    tag = "influxdb",
+    params(("verbose" = Option<bool>, Query, description = "Answer 200 with the version in a body")),
+    responses(
+        (status = 204, description = "Up"),
+        (status = 200, description = "Up (verbose)"),
+    )
+)]
+pub async fn ping(RawQuery(query): RawQuery) -> Response {
     let verbose = pairs(query.as_deref())
         .iter()
         .any(|(k, v)| k == "verbose" && v != "false" && v != "0");
@@ -307,9 +331,35 @@ pub fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// `POST /write?db=&rp=&precision=`: InfluxDB 1.x's write. Good lines are kept when others are
-/// bad, and the answer says what was dropped, exactly as InfluxDB 1.x words it.
-async fn write_v1(
+/// InfluxDB 1.x's write: line protocol (gzip or plain) into project `db`. The token is a
+/// deployer's of the project or an agent's, sent as `Authorization: Bearer <t>`, `Token <t>`,
+/// Basic (the token as password) or `?p=<t>`. Good lines are kept when others are bad, and the
+/// answer says what was dropped in InfluxDB's words (`partial write: ... dropped=N`).
+#[utoipa::path(
+    post,
+    path = "/write",
+    tag = "influxdb",
+    params(
+        ("db" = String, Query, description = "The project"),
+        ("rp" = Option<String>, Query, description = "Retention policy (ignored: retention is the project's)"),
+        ("precision" = Option<String>, Query, description = "n, u, ms, s, m or h (default n)"),
+        ("u" = Option<String>, Query, description = "User name (ignored)"),
+        ("p" = Option<String>, Query, description = "The token, as InfluxDB clients send a password"),
+    ),
+    request_body(content = String, content_type = "text/plain", description = "Line protocol"),
+    security(("influxdb" = [])),
+    responses(
+        (status = 204, description = "Every point written, durably"),
+        (status = 400, description = "Bad lines or refused points (the good ones are written)", body = InfluxV1Error),
+        (status = 401, description = "No token, or not a valid one", body = InfluxV1Error),
+        (status = 403, description = "Not a deployer of the project", body = InfluxV1Error),
+        (status = 404, description = "No such project", body = InfluxV1Error),
+        (status = 413, description = "Body too large", body = InfluxV1Error),
+        (status = 415, description = "A Content-Encoding other than gzip", body = InfluxV1Error),
+        (status = 503, description = "The metrics store cannot write (a full disk, say)", body = InfluxV1Error),
+    )
+)]
+pub async fn write_v1(
     State(metrics): State<Metrics>,
     RawQuery(query): RawQuery,
     request: Request,
@@ -390,9 +440,32 @@ async fn read_body(dialect: Dialect, body: axum::body::Body) -> Result<Bytes, In
     })
 }
 
-/// `POST /api/v2/write?org=&bucket=&precision=`: InfluxDB 2.x's write. A body with a bad line is
-/// refused whole, as 2.x does.
-async fn write_v2(
+/// InfluxDB 2.x's write: line protocol into project `bucket` (or `bucket=project/rp`). A body
+/// with a bad line is refused whole, as 2.x does. Credentials as for `/write`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/write",
+    tag = "influxdb",
+    params(
+        ("bucket" = String, Query, description = "The project"),
+        ("org" = Option<String>, Query, description = "Organisation (ignored)"),
+        ("orgID" = Option<String>, Query, description = "Organisation id (ignored)"),
+        ("precision" = Option<String>, Query, description = "ns, us, ms or s (default ns)"),
+    ),
+    request_body(content = String, content_type = "text/plain", description = "Line protocol"),
+    security(("influxdb" = [])),
+    responses(
+        (status = 204, description = "Every point written, durably"),
+        (status = 400, description = "A bad line (nothing written), or refused points", body = InfluxV2Error),
+        (status = 401, description = "No token, or not a valid one", body = InfluxV2Error),
+        (status = 403, description = "Not a deployer of the project", body = InfluxV2Error),
+        (status = 404, description = "No such project", body = InfluxV2Error),
+        (status = 413, description = "Body too large", body = InfluxV2Error),
+        (status = 415, description = "A Content-Encoding other than gzip", body = InfluxV2Error),
+        (status = 503, description = "The metrics store cannot write", body = InfluxV2Error),
+    )
+)]
+pub async fn write_v2(
     State(metrics): State<Metrics>,
     RawQuery(query): RawQuery,
     request: Request,

@@ -10,3 +10,11 @@ use crate::Metrics;
 pub fn routes(metrics: Metrics) -> Router {
     Router::new().merge(influx::routes(metrics))
 }
+
+/// The metrics routes' part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(influx::write_v1, influx::write_v2, influx::ping),
+    components(schemas(influx::InfluxV1Error, influx::InfluxV2Error))
+)]
+pub struct MetricsApi;

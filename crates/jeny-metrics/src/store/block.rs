@@ -16,6 +16,19 @@ const VERSION: u8 = 1;
 /// A rollup bucket's width.
 pub const ROLLUP_NS: i64 = 300 * 1_000_000_000;
 
+/// `t` rounded down to a multiple of `unit`; the lowest times, whose multiple is below `i64::MIN`,
+/// share the block or bucket that starts at `i64::MIN`.
+pub fn floor_to(t: i64, unit: i64) -> i64 {
+    let floor = i128::from(t).div_euclid(i128::from(unit)) * i128::from(unit);
+    floor.max(i128::from(i64::MIN)) as i64
+}
+
+/// The start of the day after the one that starts at `day` (`i64::MAX` past the last).
+pub fn next_day(day: i64, unit: i64) -> i64 {
+    let next = i128::from(day).div_euclid(i128::from(unit)) * i128::from(unit) + i128::from(unit);
+    next.min(i128::from(i64::MAX)) as i64
+}
+
 /// A column of values, typed by the series: numbers as their 64 bits (a float's bits, an
 /// integer's two's complement, a boolean 0 or 1), strings as text.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,7 +208,7 @@ pub fn rollup(ty: FieldType, ts: &[i64], bits: &[u64]) -> Vec<Bucket> {
     let mut out: Vec<Bucket> = Vec::new();
     for (&t, &b) in ts.iter().zip(bits) {
         let v = to_f64(ty, b);
-        let start = t.div_euclid(ROLLUP_NS) * ROLLUP_NS;
+        let start = floor_to(t, ROLLUP_NS);
         match out.last_mut() {
             Some(k) if k.time == start => {
                 k.count += 1;

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
 use crate::line_protocol::{FieldValue, Point};
-pub use block::{Bucket, Corrupt, ROLLUP_NS, Values, rollup};
+pub use block::{Bucket, Corrupt, ROLLUP_NS, Values, floor_to, next_day, rollup};
 use catalog::Catalog;
 use wal::Wal;
 
@@ -277,7 +277,7 @@ impl Heads {
         if chunks.is_empty() {
             self.dirty.push(sid);
         }
-        let day = t.div_euclid(DAY_NS) * DAY_NS;
+        let day = floor_to(t, DAY_NS);
         let chunk = match chunks.iter().position(|c| c.day == day) {
             Some(p) => &mut chunks[p],
             None => {
@@ -594,7 +594,15 @@ impl Store {
             let entries = std::mem::take(&mut q.entries);
             let slots = std::mem::take(&mut q.slots);
             drop(q);
-            let result = self.sync_and_apply(&records, entries);
+            // a panic while the leader syncs must not leave every later writer waiting for it
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.sync_and_apply(&records, entries)
+            }))
+            .unwrap_or_else(|_| {
+                let why = "the metrics store's writer failed (a bug: see the log)".to_owned();
+                let _ = inner.failed.set(why.clone());
+                Err(why)
+            });
             for s in &slots {
                 let _ = s.set(result.clone());
             }
@@ -790,7 +798,7 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(StoreError::blocks)?
                     .into_iter()
-                    .filter(|(day, _)| day + DAY_NS <= before)
+                    .filter(|&(day, _)| next_day(day, DAY_NS) <= before)
                     .collect();
                 for &(day, sid) in &due {
                     let mut pieces = Vec::new();
@@ -828,7 +836,7 @@ impl Store {
                     .map_err(StoreError::blocks)?
                     .map(|(k, _)| k.value().0);
                 *lock(&inner.pending_day) = next;
-                !due.is_empty() && next.is_some_and(|d| d + DAY_NS <= before)
+                !due.is_empty() && next.is_some_and(|d| next_day(d, DAY_NS) <= before)
             };
             w.commit().map_err(StoreError::blocks)?;
             if !more {
@@ -958,10 +966,13 @@ impl Store {
         };
         let rollups = r.open_table(ROLLUPS).map_err(StoreError::blocks)?;
         let pending = r.open_table(PENDING).map_err(StoreError::blocks)?;
-        let first_whole =
-            start.div_euclid(DAY_NS) * DAY_NS + if start % DAY_NS == 0 { 0 } else { DAY_NS };
+        let first_whole = if floor_to(start, DAY_NS) == start {
+            start
+        } else {
+            next_day(start, DAY_NS)
+        };
         let mut day = first_whole;
-        while day + DAY_NS <= end {
+        while day < end && next_day(day, DAY_NS) <= end {
             let clean = memory_days.binary_search(&day).is_err()
                 && pending
                     .get((day, sid))
@@ -970,14 +981,17 @@ impl Store {
             if clean && let Some(v) = rollups.get((day, sid)).map_err(StoreError::blocks)? {
                 rolled.insert(day, block::decode_rollup(v.value())?);
             }
-            day += DAY_NS;
+            if next_day(day, DAY_NS) <= day {
+                break;
+            }
+            day = next_day(day, DAY_NS);
         }
         drop((rollups, pending));
         let mut out = Vec::new();
         let mut t = start;
         while t < end {
-            let day = t.div_euclid(DAY_NS) * DAY_NS;
-            let until = (day + DAY_NS).min(end);
+            let until = next_day(floor_to(t, DAY_NS), DAY_NS).min(end);
+            let day = floor_to(t, DAY_NS);
             if let Some(b) = rolled.remove(&day) {
                 out.extend(b);
             } else {
@@ -1001,7 +1015,7 @@ impl Store {
         let memory: Vec<Chunk> = {
             let heads = lock(&self.inner.heads);
             chunks_of(&heads, sid)
-                .filter(|c| c.day < end && c.day + DAY_NS > start)
+                .filter(|c| c.day < end && next_day(c.day, DAY_NS) > start)
                 .cloned()
                 .collect()
         };
@@ -1011,7 +1025,7 @@ impl Store {
         let Some((lo, hi)) = *lock(&self.inner.block_days) else {
             return Ok(memory_points(memory, self.series_type(sid)));
         };
-        let mut day = start.max(lo).div_euclid(DAY_NS) * DAY_NS;
+        let mut day = floor_to(start.max(lo), DAY_NS);
         while day < end && day <= hi {
             for e in table
                 .range((day, sid, 0)..=(day, sid, u64::MAX))
@@ -1021,7 +1035,10 @@ impl Store {
                 let (ty, times, values) = block::decode(v.value())?;
                 pieces.push(Points { ty, times, values });
             }
-            day += DAY_NS;
+            if next_day(day, DAY_NS) <= day {
+                break;
+            }
+            day = next_day(day, DAY_NS);
         }
         // memory is newer than any block
         pieces.extend(memory_points(memory, self.series_type(sid)));
@@ -1035,7 +1052,7 @@ impl Store {
             span = Some(span.map_or((c.day, c.day), |(a, b)| (a.min(c.day), b.max(c.day))));
         }
         let (lo, hi) = span?;
-        let (start, end) = (start.max(lo), end.min(hi.saturating_add(DAY_NS)));
+        let (start, end) = (start.max(lo), end.min(next_day(hi, DAY_NS)));
         (start < end).then_some((start, end))
     }
 }
@@ -1193,7 +1210,7 @@ impl Store {
             self.flush()?;
         }
         let before = now_ns() - o.compact_grace.as_nanos() as i64;
-        if lock(&self.inner.pending_day).is_some_and(|d| d + DAY_NS <= before) {
+        if lock(&self.inner.pending_day).is_some_and(|d| next_day(d, DAY_NS) <= before) {
             self.compact(before)?;
         }
         Ok(())
@@ -1206,7 +1223,7 @@ impl Store {
             .oldest
             .map(|t| o.flush_after.saturating_sub(t.elapsed()));
         let compact = lock(&self.inner.pending_day).map(|d| {
-            let due = d + DAY_NS + o.compact_grace.as_nanos() as i64;
+            let due = next_day(d, DAY_NS).saturating_add(o.compact_grace.as_nanos() as i64);
             Duration::from_nanos((due - now_ns()).max(0) as u64)
         });
         match (flush, compact) {

@@ -1,7 +1,9 @@
 //! Every route of the OpenAPI document, walked with each kind of credential: no credential, a
 //! bad, revoked or expired token and an ended session get 401; a viewer reads but every change
 //! gets 403; people, the allowlist and agent tokens are an admin's; an agent token reaches only
-//! the agent routes; a browser session changes nothing from another site.
+//! the agent routes (and InfluxDB's writes); a browser session changes nothing from another site.
+//! InfluxDB's own routes (`/write`, `/api/v2/write`) answer in InfluxDB's shapes, take only a
+//! token (never a session) and are walked with the project in their query.
 
 use crate::seeded;
 use jeny_testkit::{Backend, Client, both_backends};
@@ -36,6 +38,12 @@ async fn every_route(admin: &Client) -> Vec<(Method, String)> {
             .replace("{entry}", "@example.org")
             .replace("{account}", "main")
             .replace("{id}", &deploy.id);
+        // InfluxDB's writes name the project in the query, as their clients send it
+        let concrete = match concrete.as_str() {
+            "/write" => "/write?db=web".to_owned(),
+            "/api/v2/write" => "/api/v2/write?bucket=web".to_owned(),
+            _ => concrete,
+        };
         for method in operations.as_object().unwrap().keys() {
             routes.push((method.to_uppercase().parse().unwrap(), concrete.clone()));
         }
@@ -65,10 +73,17 @@ async fn send(client: &Client, method: &Method, path: &str) -> (u16, String, Str
     (status, content_type, response.text().await.unwrap())
 }
 
-/// The device flow's two endpoints: anyone may call them (the person's approval is what
-/// counts), so they are left out of the walks.
+/// The device flow's two endpoints (the person's approval is what counts) and InfluxDB's ping:
+/// anyone may call them, so they are left out of the walks.
 fn is_public(path: &str) -> bool {
-    path.starts_with("/auth/device/")
+    path.starts_with("/auth/device/") || path == "/ping"
+}
+
+/// InfluxDB's writes: a token only (sent as InfluxDB clients send it), errors in InfluxDB's
+/// shapes (`{"error":...}`, `{"code":...,"message":...}`), a deployer's of the project or an
+/// agent's.
+fn is_influxdb(path: &str) -> bool {
+    path.starts_with("/write?") || path.starts_with("/api/v2/write?")
 }
 
 /// What only an admin may do, whatever the method.
@@ -181,13 +196,22 @@ async fn no_route_answers_without_a_valid_token(backend: Backend) {
     for (method, path) in &routes {
         if is_public(path) {
             let (status, _, body) = send(&anonymous, method, path).await;
-            assert_eq!(status, 400, "{method} {path} answered {status}: {body}");
+            let expected = if path == "/ping" { 204 } else { 400 };
+            assert_eq!(
+                status, expected,
+                "{method} {path} answered {status}: {body}"
+            );
             continue;
         }
+        let error_type = if is_influxdb(path) {
+            "application/json"
+        } else {
+            "application/problem+json"
+        };
         for client in [&anonymous, &forged, &garbage, &revoked, &expired] {
             let (status, content_type, body) = send(client, method, path).await;
             assert_eq!(status, 401, "{method} {path} answered {status}: {body}");
-            assert_eq!(content_type, "application/problem+json", "{method} {path}");
+            assert_eq!(content_type, error_type, "{method} {path}");
             checked += 1;
         }
         for cookie in [&signed_out, &idle] {
@@ -197,7 +221,7 @@ async fn no_route_answers_without_a_valid_token(backend: Backend) {
                 status, 401,
                 "{method} {path} answered {status} to an ended session: {body}"
             );
-            assert_eq!(content_type, "application/problem+json", "{method} {path}");
+            assert_eq!(content_type, error_type, "{method} {path}");
             checked += 1;
         }
     }
@@ -259,7 +283,14 @@ async fn walk_as_viewer(admin: &Client, viewer: &Client, routes: &[(Method, Stri
                 status, 403,
                 "{method} {path} answered {status} to a viewer: {body}"
             );
-            assert!(body.contains("\"code\":\"forbidden\""), "{body}");
+            if is_influxdb(path) {
+                assert!(
+                    body.contains("not authorized") || body.contains("\"code\":\"forbidden\""),
+                    "{body}"
+                );
+            } else {
+                assert!(body.contains("\"code\":\"forbidden\""), "{body}");
+            }
         }
     }
     let events_after = event_count(admin).await;
@@ -377,6 +408,12 @@ async fn an_agent_token_reaches_only_the_agent_routes(backend: Backend) {
                 status, 200,
                 "{method} {path} answered {status} to an agent: {body}"
             );
+        } else if is_influxdb(path) {
+            // an agent may write metrics: let through to the body, which `{}` is not
+            assert_eq!(
+                status, 400,
+                "{method} {path} answered {status} to an agent: {body}"
+            );
         } else {
             assert_eq!(
                 status, 403,
@@ -404,6 +441,12 @@ async fn a_session_changes_nothing_from_another_site(backend: Backend) {
         }
         for origin in [Some("https://evil.example"), None] {
             let (status, _, body) = send_with_cookie(&app, method, path, &cookie, origin).await;
+            if is_influxdb(path) {
+                // no session is taken there, from any site
+                assert_eq!(status, 401, "{method} {path} from {origin:?}: {body}");
+                checked += 1;
+                continue;
+            }
             assert_eq!(
                 status, 403,
                 "{method} {path} from {origin:?} answered {status}: {body}"
@@ -419,7 +462,7 @@ async fn a_session_changes_nothing_from_another_site(backend: Backend) {
     );
     // From jeny's own pages, the session is an admin's: nothing is refused.
     for (method, path) in &routes {
-        if is_public(path) || is_agent_only(path) {
+        if is_public(path) || is_agent_only(path) || is_influxdb(path) {
             continue;
         }
         let (status, _, body) = send_with_cookie(&app, method, path, &cookie, Some(&app.url)).await;

@@ -11,6 +11,7 @@ mod hosts;
 mod isolation;
 mod limits;
 mod malformed;
+mod metrics;
 mod projects;
 mod server;
 mod signin;

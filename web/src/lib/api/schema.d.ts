@@ -838,6 +838,26 @@ export interface paths {
         patch: operations["patch_project_variable"];
         trace?: never;
     };
+    "/api/v2/write": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * InfluxDB 2.x's write: line protocol into project `bucket` (or `bucket=project/rp`). A body
+         *     with a bad line is refused whole, as 2.x does. Credentials as for `/write`.
+         */
+        post: operations["write_v2"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/device/code": {
         parameters: {
             query?: never;
@@ -902,6 +922,48 @@ export interface paths {
         get: operations["verify"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * InfluxDB's ping (also HEAD): 204 and `X-Influxdb-Version`, without credentials, as clients and
+         *     load balancers expect (`?verbose=true`: 200 and the version in a body).
+         */
+        get: operations["ping"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/write": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * InfluxDB 1.x's write: line protocol (gzip or plain) into project `db`. The token is a
+         *     deployer's of the project or an agent's, sent as `Authorization: Bearer <t>`, `Token <t>`,
+         *     Basic (the token as password) or `?p=<t>`. Good lines are kept when others are bad, and the
+         *     answer says what was dropped in InfluxDB's words (`partial write: ... dropped=N`).
+         */
+        post: operations["write_v1"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1314,6 +1376,17 @@ export interface components {
          * @enum {string}
          */
         HostSource: "manual" | "agent" | "aws";
+        /** @description InfluxDB 1.x's error body. */
+        InfluxV1Error: {
+            /** @description What went wrong, in InfluxDB's words (`partial write: ... dropped=N`). */
+            error: string;
+        };
+        /** @description InfluxDB 2.x's error body. */
+        InfluxV2Error: {
+            /** @description `invalid`, `unauthorized`, `forbidden`, `not found`, `request too large`, `unavailable` */
+            code: string;
+            message: string;
+        };
         /** @description The form `POST /api/v1/auth/introspect` takes (documented here, parsed by the handler). */
         IntrospectForm: {
             /** @description The token to look at. */
@@ -7220,6 +7293,101 @@ export interface operations {
             };
         };
     };
+    write_v2: {
+        parameters: {
+            query: {
+                /** @description The project */
+                bucket: string;
+                /** @description Organisation (ignored) */
+                org?: string;
+                /** @description Organisation id (ignored) */
+                orgID?: string;
+                /** @description ns, us, ms or s (default ns) */
+                precision?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Line protocol */
+        requestBody: {
+            content: {
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description Every point written, durably */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A bad line (nothing written), or refused points */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV2Error"];
+                };
+            };
+            /** @description No token, or not a valid one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV2Error"];
+                };
+            };
+            /** @description Not a deployer of the project */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV2Error"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV2Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV2Error"];
+                };
+            };
+            /** @description A Content-Encoding other than gzip */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV2Error"];
+                };
+            };
+            /** @description The metrics store cannot write */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV2Error"];
+                };
+            };
+        };
+    };
     device_code: {
         parameters: {
             query?: never;
@@ -7344,6 +7512,131 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ping: {
+        parameters: {
+            query?: {
+                /** @description Answer 200 with the version in a body */
+                verbose?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Up (verbose) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Up */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    write_v1: {
+        parameters: {
+            query: {
+                /** @description The project */
+                db: string;
+                /** @description Retention policy (ignored: retention is the project's) */
+                rp?: string;
+                /** @description n, u, ms, s, m or h (default n) */
+                precision?: string;
+                /** @description User name (ignored) */
+                u?: string;
+                /** @description The token, as InfluxDB clients send a password */
+                p?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Line protocol */
+        requestBody: {
+            content: {
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description Every point written, durably */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad lines or refused points (the good ones are written) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description No token, or not a valid one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description Not a deployer of the project */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description A Content-Encoding other than gzip */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description The metrics store cannot write (a full disk, say) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
                 };
             };
         };

@@ -1,0 +1,372 @@
+//! InfluxDB's API as jeny speaks it: `/write` and `/api/v2/write` with a token sent every way
+//! InfluxDB clients send one, gzip bodies, each protocol's error shapes (401, 403, 404, 400),
+//! `/ping`, the `project` tag, and points that survive a restart. What the line protocol keeps
+//! and refuses, body by body, is compared with the real InfluxDB in
+//! `crates/jeny-metrics/tests/line_protocol_vs_influxdb.rs`.
+
+use std::io::Write as _;
+
+use base64::Engine as _;
+use jeny_core::Role;
+use jeny_metrics::store::Values;
+use jeny_testkit::{Backend, TestApp, both_backends};
+use serde_json::Value;
+
+use crate::project;
+
+/// (status, body as JSON or null, the version header)
+async fn post(
+    app: &TestApp,
+    path_and_query: &str,
+    authorization: Option<&str>,
+    body: Vec<u8>,
+    gzip: bool,
+) -> (u16, Value, Option<String>) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path_and_query}", app.url))
+        .body(body);
+    if let Some(a) = authorization {
+        request = request.header("authorization", a);
+    }
+    if gzip {
+        request = request.header("content-encoding", "gzip");
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let version = response
+        .headers()
+        .get("x-influxdb-version")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    };
+    (status, body, version)
+}
+
+/// The float values of `measurement.field` in `project`, by (tags, time).
+fn stored(
+    app: &TestApp,
+    project: &str,
+    measurement: &str,
+    field: &str,
+) -> Vec<(Vec<(String, String)>, i64, f64)> {
+    let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
+    let mut out = Vec::new();
+    for s in store.series(project, measurement, Some(field), &|_| true) {
+        let p = store.read(s.id, i64::MIN, i64::MAX).unwrap();
+        let Values::Bits(bits) = p.values else {
+            panic!("numbers")
+        };
+        for (t, b) in p.times.into_iter().zip(bits) {
+            out.push((s.tags.clone(), t, f64::from_bits(b)));
+        }
+    }
+    out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    out
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+async fn a_token_is_taken_however_influxdb_clients_send_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    admin.create_project(&project("shop")).await.unwrap();
+    let token = app.token_for("deployer@example.com", Role::Deployer).await;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("telegraf:{token}"));
+    let forms: [(String, Option<String>); 5] = [
+        (String::new(), Some(format!("Bearer {token}"))),
+        (String::new(), Some(format!("Token {token}"))),
+        (String::new(), Some(format!("Token someone:{token}"))),
+        (String::new(), Some(format!("Basic {basic}"))),
+        (format!("&u=telegraf&p={token}"), None),
+    ];
+    for (i, (query, header)) in forms.iter().enumerate() {
+        let (status, body, version) = post(
+            &app,
+            &format!("/write?db=shop&precision=s{query}"),
+            header.as_deref(),
+            format!("cpu,host=web-1 usage={i} {}", 1_800_000_000 + i).into_bytes(),
+            false,
+        )
+        .await;
+        assert_eq!((status, &body), (204, &Value::Null), "form {i}");
+        assert_eq!(version.as_deref(), Some("1.8.10"));
+    }
+    // every point carries the project it was written to
+    let points = stored(&app, "shop", "cpu", "usage");
+    assert_eq!(points.len(), 5);
+    assert!(
+        points
+            .iter()
+            .all(|p| p.0 == tags(&[("host", "web-1"), ("project", "shop")]))
+    );
+    assert_eq!(
+        points[4],
+        (points[4].0.clone(), 1_800_000_004_000_000_000, 4.0)
+    );
+}
+
+async fn refusals_keep_each_protocols_shape(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    admin.create_project(&project("shop")).await.unwrap();
+    let deployer = format!(
+        "Token {}",
+        app.token_for("deployer@example.com", Role::Deployer).await
+    );
+    let viewer = format!(
+        "Token {}",
+        app.token_for("viewer@example.com", Role::Viewer).await
+    );
+    let line = || b"m v=1 1".to_vec();
+    let cases: Vec<(&str, Option<&str>, u16, Value)> = vec![
+        (
+            "/write?db=shop",
+            None,
+            401,
+            serde_json::json!({"error": "unable to parse authentication credentials"}),
+        ),
+        (
+            "/write?db=shop",
+            Some("Token jeny_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            401,
+            serde_json::json!({"error": "authorization failed"}),
+        ),
+        (
+            "/write",
+            Some(&deployer),
+            400,
+            serde_json::json!({"error": "database is required"}),
+        ),
+        (
+            "/write?db=nope",
+            Some(&deployer),
+            404,
+            serde_json::json!({"error": "database not found: \"nope\""}),
+        ),
+        (
+            "/write?db=shop&precision=x",
+            Some(&deployer),
+            400,
+            serde_json::json!({"error": "invalid precision \"x\": use n, u, ms, s, m or h"}),
+        ),
+        (
+            "/api/v2/write?bucket=shop",
+            None,
+            401,
+            serde_json::json!({"code": "unauthorized", "message": "unauthorized access"}),
+        ),
+        (
+            "/api/v2/write?bucket=nope",
+            Some(&deployer),
+            404,
+            serde_json::json!({"code": "not found", "message": "bucket \"nope\" not found"}),
+        ),
+        (
+            "/api/v2/write?org=x",
+            Some(&deployer),
+            400,
+            serde_json::json!({"code": "invalid", "message": "bucket is required"}),
+        ),
+    ];
+    for (path, authorization, status, body) in cases {
+        let got = post(&app, path, authorization, line(), false).await;
+        assert_eq!((got.0, got.1), (status, body), "{path}");
+    }
+    // a viewer may not write, in either protocol
+    let (status, body, _) = post(&app, "/write?db=shop", Some(&viewer), line(), false).await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"].as_str().unwrap().starts_with(
+            "\"viewer@example.com\" user is not authorized to write to database \"shop\""
+        ),
+        "{body}"
+    );
+    let (status, body, _) = post(
+        &app,
+        "/api/v2/write?bucket=shop",
+        Some(&viewer),
+        line(),
+        false,
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    // 1.x keeps the good lines of a partly bad body; 2.x refuses it whole
+    let body = b"m v=1 10\nm v= 11\nm v=3 12".to_vec();
+    let (status, answer, _) =
+        post(&app, "/write?db=shop", Some(&deployer), body.clone(), false).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["error"],
+        "partial write: unable to parse 'm v= 11': missing field value dropped=0"
+    );
+    let (status, answer, _) = post(
+        &app,
+        "/api/v2/write?bucket=shop",
+        Some(&deployer),
+        body,
+        false,
+    )
+    .await;
+    assert_eq!((status, answer["code"].as_str()), (400, Some("invalid")));
+    assert_eq!(
+        answer["message"],
+        "unable to parse 'm v= 11': missing field value"
+    );
+    let times: Vec<i64> = stored(&app, "shop", "m", "v").iter().map(|p| p.1).collect();
+    assert_eq!(times, [10, 12], "only 1.x's good lines are stored");
+    // a type conflict keeps the other points in both
+    let (status, answer, _) = post(
+        &app,
+        "/api/v2/write?bucket=shop",
+        Some(&deployer),
+        b"m v=1i 13\nm v=2 14".to_vec(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["message"],
+        "failure writing points to database: partial write: field type conflict: input field \"v\" on measurement \"m\" is type integer, already exists as type float dropped=1"
+    );
+    assert_eq!(stored(&app, "shop", "m", "v").last().map(|p| p.1), Some(14));
+}
+
+async fn gzip_bodies_2x_precision_and_agents(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    admin.create_project(&project("shop")).await.unwrap();
+    let token = app.token_for("deployer@example.com", Role::Deployer).await;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for i in 0..1000 {
+        writeln!(
+            z,
+            "net,host=h{} bytes={i} {}",
+            i % 10,
+            1_800_000_000_000i64 + i
+        )
+        .unwrap();
+    }
+    let body = z.finish().unwrap();
+    let (status, answer, _) = post(
+        &app,
+        "/api/v2/write?org=any&bucket=shop/autogen&precision=ms",
+        Some(&format!("Token {token}")),
+        body,
+        true,
+    )
+    .await;
+    assert_eq!((status, answer), (204, Value::Null));
+    let points = stored(&app, "shop", "net", "bytes");
+    assert_eq!(points.len(), 1000);
+    assert_eq!(points[0].1, 1_800_000_000_000_000_000);
+    // a body that says gzip and is not
+    let (status, answer, _) = post(
+        &app,
+        "/write?db=shop",
+        Some(&format!("Bearer {token}")),
+        b"m v=1".to_vec(),
+        true,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the gzip body does not decode"),
+        "{answer}"
+    );
+    // an agent token writes to any project
+    let (status, created) = {
+        let response = admin
+            .request(reqwest::Method::POST, "/api/v1/agent-tokens")
+            .json(&serde_json::json!({"name": "web-1"}))
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.unwrap(),
+        )
+    };
+    assert_eq!(status, 201);
+    let agent = created["token"].as_str().unwrap();
+    let (status, _, _) = post(
+        &app,
+        "/write?db=shop",
+        Some(&format!("Token {agent}")),
+        b"mem,host=web-1 used_percent=42.5 5".to_vec(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(stored(&app, "shop", "mem", "used_percent")[0].2, 42.5);
+}
+
+async fn ping_answers_anyone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let http = reqwest::Client::new();
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        let response = http
+            .request(method.clone(), format!("{}/ping", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 204, "{method}");
+        assert_eq!(response.headers()["x-influxdb-version"], "1.8.10");
+        assert_eq!(response.headers()["x-influxdb-build"], "OSS");
+    }
+    let verbose: Value = http
+        .get(format!("{}/ping?verbose=true", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verbose, serde_json::json!({"version": "1.8.10"}));
+}
+
+async fn acknowledged_points_survive_a_restart(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    admin.create_project(&project("shop")).await.unwrap();
+    let token = format!(
+        "Token {}",
+        app.token_for("deployer@example.com", Role::Deployer).await
+    );
+    let body: String = (0..500)
+        .map(|i| format!("disk,host=h{} used={i} {i}\n", i % 5))
+        .collect();
+    let (status, _, _) = post(
+        &app,
+        "/write?db=shop",
+        Some(&token),
+        body.into_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let before = stored(&app, "shop", "disk", "used");
+    assert_eq!(before.len(), 500);
+    let database = app.stop().await;
+    let app = TestApp::spawn_on(database, |_| {}).await;
+    assert_eq!(stored(&app, "shop", "disk", "used"), before);
+}
+
+both_backends!(
+    a_token_is_taken_however_influxdb_clients_send_it,
+    refusals_keep_each_protocols_shape,
+    gzip_bodies_2x_precision_and_agents,
+    ping_answers_anyone,
+    acknowledged_points_survive_a_restart
+);

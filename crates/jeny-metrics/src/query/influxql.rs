@@ -39,10 +39,11 @@
 //! - unsupported, with a clear error: `tz()`, `top`/`bottom`/`distinct`/`difference`/
 //!   `moving_average` and the other transformations, math functions (`abs()`...), subqueries
 //!   (refused by the parser);
-//! - `SHOW` statements ignore time conditions in `WHERE` (InfluxDB 1.6 reads them only with TSI);
+//! - `SHOW` statements ignore time conditions in their `WHERE`, and read its other names as tags;
 //! - sums, means and standard deviations add in time order over all series of a group, where
 //!   InfluxDB adds per series and shard first: floats may differ in their last bits;
-//! - integers are summed exactly, but from rollups (and `mean` always) through 64-bit floats.
+//! - integers are summed in 64 bits as InfluxDB sums them, except from rollups, which hold 64-bit
+//!   floats (exact up to 2^53).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

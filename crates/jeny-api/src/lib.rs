@@ -13,6 +13,7 @@ pub mod auth;
 pub mod deploys;
 pub mod events;
 pub mod hosts;
+pub mod metrics;
 pub mod openapi;
 pub mod projects;
 

@@ -9,8 +9,10 @@
 //! and `api` the routes, InfluxDB's own among them.
 
 pub mod api;
+pub mod compile;
 pub mod influxql;
 pub mod line_protocol;
+pub mod model;
 pub mod query;
 pub mod service;
 pub mod store;

@@ -35,6 +35,18 @@ const REFUSED_BY_STATE: &[(&str, &str)] = &[
         "the body must be line protocol and `bucket` an existing project",
     ),
     (
+        "GET /query",
+        "q must be InfluxQL; its statements name an existing project",
+    ),
+    (
+        "POST /api/v1/metrics/query",
+        "the project must exist; aggregations, intervals and fills are grammars the schema does not state",
+    ),
+    ("GET /api/v1/metrics/measurements", "the project must exist"),
+    ("GET /api/v1/metrics/field-keys", "the project must exist"),
+    ("GET /api/v1/metrics/tag-keys", "the project must exist"),
+    ("GET /api/v1/metrics/tag-values", "the project must exist"),
+    (
         "POST /api/v1/projects/{project}/environments/{environment}/deploys",
         "a host_filter must match a host, and other operations clear the deploy command",
     ),

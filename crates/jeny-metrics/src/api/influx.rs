@@ -34,6 +34,7 @@ pub fn routes(metrics: Metrics) -> Router {
         .route("/write", post(write_v1))
         .route("/api/v2/write", post(write_v2))
         .route("/ping", get(ping).head(ping))
+        .route("/query", get(query_v1).post(query_v1))
         .with_state(metrics)
 }
 
@@ -206,6 +207,17 @@ pub async fn authorize_write(
     pairs: &[(String, String)],
     project: &str,
 ) -> Result<Principal, InfluxError> {
+    authorize(dialect, request, pairs, Some(project)).await
+}
+
+/// Authenticates the request's token; with a project, checks that it may write there (a
+/// deployer's, or an agent's); without one, that it is a person's (who may read everything).
+async fn authorize(
+    dialect: Dialect,
+    request: &mut http::request::Parts,
+    pairs: &[(String, String)],
+    write_to: Option<&str>,
+) -> Result<Principal, InfluxError> {
     let unauthorized = |m: &str| InfluxError::new(dialect, StatusCode::UNAUTHORIZED, m);
     let Some(token) = credential(&request.headers, pairs) else {
         return Err(unauthorized(match dialect {
@@ -240,6 +252,16 @@ pub async fn authorize_write(
             }),
             _ => InfluxError::new(dialect, StatusCode::SERVICE_UNAVAILABLE, e.detail),
         })?;
+    let Some(project) = write_to else {
+        if principal.is_agent() {
+            return Err(InfluxError::new(
+                dialect,
+                StatusCode::FORBIDDEN,
+                "an agent token may write metrics, not read them",
+            ));
+        }
+        return Ok(principal);
+    };
     if !principal.is_agent()
         && let Err(forbidden) = principal.require_in(project, None, Role::Deployer)
     {
@@ -421,10 +443,149 @@ async fn authorize_any(
     pairs: &[(String, String)],
 ) -> Result<(), InfluxError> {
     // a project name nobody has: only the authentication is checked, so map a 403 to success
-    match authorize_write(dialect, parts, pairs, "").await {
+    match authorize(dialect, parts, pairs, Some("")).await {
         Ok(_) => Ok(()),
         Err(e) if e.status == StatusCode::FORBIDDEN => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// InfluxDB 1.x's query: InfluxQL (`q`, in the query string or a form body) over project `db`.
+/// Any person's token reads. Answers as InfluxDB does: 200 with each statement's result or
+/// error, 400 for a query that does not parse. `CREATE DATABASE` is a no-op (Telegraf sends it
+/// at start), `SHOW DATABASES` lists the projects.
+#[utoipa::path(
+    get,
+    path = "/query",
+    tag = "influxdb",
+    params(
+        ("q" = String, Query, description = "InfluxQL statements, separated by ;"),
+        ("db" = Option<String>, Query, description = "The project"),
+        ("epoch" = Option<String>, Query, description = "Times as integers in ns, u, ms, s, m or h (default RFC 3339)"),
+        ("u" = Option<String>, Query, description = "User name (ignored)"),
+        ("p" = Option<String>, Query, description = "The token, as InfluxDB clients send a password"),
+    ),
+    security(("influxdb" = [])),
+    responses(
+        (status = 200, description = "Each statement's series or error", body = Object),
+        (status = 400, description = "The query does not parse, or no q", body = InfluxV1Error),
+        (status = 401, description = "No token, or not a valid one", body = InfluxV1Error),
+        (status = 403, description = "An agent token", body = InfluxV1Error),
+    )
+)]
+pub async fn query_v1(
+    State(metrics): State<Metrics>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Result<Response, InfluxError> {
+    use crate::influxql::Statement;
+    use crate::query::influxql::{Cell, Epoch, Series, database_of, execute, to_json};
+    let d = Dialect::V1;
+    let mut pairs = pairs(query.as_deref());
+    let (mut parts, body) = request.into_parts();
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if parts.method == http::Method::POST && is_form {
+        let body = read_body(d, body).await?;
+        pairs.extend(form_urlencoded::parse(&body).into_owned());
+    }
+    authorize(d, &mut parts, &pairs, None).await?;
+    let Some(q) = param(&pairs, "q").filter(|q| !q.trim().is_empty()) else {
+        return Err(InfluxError::new(
+            d,
+            StatusCode::BAD_REQUEST,
+            "missing required parameter \"q\"",
+        ));
+    };
+    let statements = crate::influxql::parse(q)
+        .map_err(|e| InfluxError::new(d, StatusCode::BAD_REQUEST, e.to_string()))?;
+    let db = param(&pairs, "db").filter(|d| !d.is_empty());
+    let epoch = Epoch::parse(param(&pairs, "epoch").unwrap_or(""));
+    let now = now_ns();
+    let crate::Sink::Embedded(store) = metrics.sink.as_ref();
+    let mut results: Vec<(usize, Result<Vec<Series>, String>)> = Vec::new();
+    for (i, statement) in statements.iter().enumerate() {
+        let outcome = match statement {
+            Statement::CreateDatabase(_) => Ok(Vec::new()),
+            Statement::ShowDatabases => project_names(&metrics).await.map(|names| {
+                vec![Series {
+                    name: "databases".into(),
+                    tags: None,
+                    columns: vec!["name".into()],
+                    values: names.into_iter().map(|n| vec![Cell::String(n)]).collect(),
+                }]
+            }),
+            Statement::ShowRetentionPolicies(_) => Ok(vec![Series {
+                name: String::new(),
+                tags: None,
+                columns: [
+                    "name",
+                    "duration",
+                    "shardGroupDuration",
+                    "replicaN",
+                    "default",
+                ]
+                .map(String::from)
+                .to_vec(),
+                values: vec![vec![
+                    Cell::String(crate::query::influxql::RETENTION_POLICY.into()),
+                    Cell::String("0s".into()),
+                    Cell::String("168h0m0s".into()),
+                    Cell::Integer(1),
+                    Cell::Boolean(true),
+                ]],
+            }]),
+            _ => match database_of(statement).or(db) {
+                None => Err("database name required".to_owned()),
+                Some(project) => match jeny_projects::get_project(&metrics.store, project).await {
+                    Err(e) if e.code() == ErrorCode::NotFound => {
+                        Err(format!("database not found: {project}"))
+                    }
+                    Err(e) => Err(e.to_string()),
+                    Ok(_) => {
+                        let (store, project, statement) =
+                            (store.clone(), project.to_owned(), statement.clone());
+                        tokio::task::spawn_blocking(move || {
+                            execute(&store, &project, &statement, now)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(format!("the query failed: {e}")))
+                    }
+                },
+            },
+        };
+        results.push((i, outcome));
+    }
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        to_json(&results, epoch).to_string(),
+    )
+        .into_response();
+    version_headers(response.headers_mut());
+    Ok(response)
+}
+
+/// Every project's name (`SHOW DATABASES`).
+async fn project_names(metrics: &Metrics) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let mut page = jeny_core::PageRequest {
+        limit: jeny_core::PageRequest::MAX_LIMIT,
+        after: None,
+    };
+    loop {
+        let projects = jeny_projects::list_projects(&metrics.store, &page)
+            .await
+            .map_err(|e| e.to_string())?;
+        let last = projects.items.last().map(|p| p.name.clone());
+        names.extend(projects.items.into_iter().map(|p| p.name));
+        match (projects.next_cursor, last) {
+            (Some(_), Some(last)) => page.after = Some(last),
+            _ => return Ok(names),
+        }
     }
 }
 

@@ -42,6 +42,7 @@ async fn every_route(admin: &Client) -> Vec<(Method, String)> {
         let concrete = match concrete.as_str() {
             "/write" => "/write?db=web".to_owned(),
             "/api/v2/write" => "/api/v2/write?bucket=web".to_owned(),
+            "/query" => "/query?db=web&q=SHOW%20MEASUREMENTS".to_owned(),
             _ => concrete,
         };
         for method in operations.as_object().unwrap().keys() {
@@ -83,7 +84,30 @@ fn is_public(path: &str) -> bool {
 /// shapes (`{"error":...}`, `{"code":...,"message":...}`), a deployer's of the project or an
 /// agent's.
 fn is_influxdb(path: &str) -> bool {
+    is_influxdb_write(path) || path.starts_with("/query?")
+}
+
+fn is_influxdb_write(path: &str) -> bool {
     path.starts_with("/write?") || path.starts_with("/api/v2/write?")
+}
+
+/// The POST operations the document declares reads (`x-jeny-read`): a viewer may call them.
+async fn declared_reads(admin: &Client) -> Vec<String> {
+    let document: Value = admin
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut reads = Vec::new();
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        if operations["post"]["x-jeny-read"] == Value::Bool(true) {
+            reads.push(path.clone());
+        }
+    }
+    reads
 }
 
 /// What only an admin may do, whatever the method.
@@ -254,6 +278,11 @@ async fn a_viewer_reads_everything_and_changes_nothing(backend: Backend) {
 }
 
 async fn walk_as_viewer(admin: &Client, viewer: &Client, routes: &[(Method, String)]) {
+    let reads = declared_reads(admin).await;
+    assert!(
+        reads.contains(&"/api/v1/metrics/query".to_owned()),
+        "the query model is declared a read: {reads:?}"
+    );
     let events_before = event_count(admin).await;
     for (method, path) in routes {
         if is_public(path) {
@@ -270,6 +299,12 @@ async fn walk_as_viewer(admin: &Client, viewer: &Client, routes: &[(Method, Stri
             // are not valid ones, so nothing is made or revoked).
             assert!(
                 [200, 404, 415, 422].contains(&status),
+                "{method} {path} answered {status} to a viewer: {body}"
+            );
+        } else if *method == Method::POST && reads.contains(path) {
+            // a read by POST: let through to the body, which `{}` is not
+            assert_eq!(
+                status, 422,
                 "{method} {path} answered {status} to a viewer: {body}"
             );
         } else if *method == Method::GET {
@@ -408,7 +443,7 @@ async fn an_agent_token_reaches_only_the_agent_routes(backend: Backend) {
                 status, 200,
                 "{method} {path} answered {status} to an agent: {body}"
             );
-        } else if is_influxdb(path) {
+        } else if is_influxdb_write(path) {
             // an agent may write metrics: let through to the body, which `{}` is not
             assert_eq!(
                 status, 400,

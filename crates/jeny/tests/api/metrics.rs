@@ -363,7 +363,206 @@ async fn acknowledged_points_survive_a_restart(backend: Backend) {
     assert_eq!(stored(&app, "shop", "disk", "used"), before);
 }
 
+async fn get_json(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", app.url))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn influxql_and_the_query_model_read_what_was_written(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.with_admin().await;
+    admin.create_project(&project("shop")).await.unwrap();
+    let deployer = app.token_for("deployer@example.com", Role::Deployer).await;
+    let viewer = app.token_for("viewer@example.com", Role::Viewer).await;
+    // 60 s of two hosts at 1 s: host a counts up from 0, host b is 100
+    let body: String = (0..60)
+        .flat_map(|i| {
+            [
+                format!("cpu,host=a,environment=production usage={i} {i}"),
+                format!("cpu,host=b,environment=staging usage=100 {i}"),
+            ]
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (status, _, _) = post(
+        &app,
+        "/write?db=shop&precision=s",
+        Some(&format!("Token {deployer}")),
+        body.into_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 204);
+    // InfluxQL, as Grafana sends it, read by a viewer
+    let q = "SELECT mean(\"usage\") FROM \"cpu\" WHERE (\"host\" = 'a') AND time >= 0s and time < 60s GROUP BY time(30s) fill(null)";
+    let path = format!("/query?db=shop&epoch=s&q={}", urlencode(q));
+    let (status, answer) = get_json(&app, &path, &viewer).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        serde_json::json!({"results": [{"statement_id": 0, "series": [
+            {"name": "cpu", "columns": ["time", "mean"], "values": [[0, 14.5], [30, 44.5]]}
+        ]}]})
+    );
+    // Telegraf's CREATE DATABASE is a no-op; SHOW DATABASES lists the projects
+    let (status, answer) = get_json(
+        &app,
+        &format!(
+            "/query?q={}",
+            urlencode("CREATE DATABASE \"telegraf\"; SHOW DATABASES")
+        ),
+        &viewer,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["results"][0], serde_json::json!({"statement_id": 0}));
+    assert_eq!(
+        answer["results"][1]["series"][0]["values"],
+        serde_json::json!([["shop"]])
+    );
+    // errors in InfluxDB's places: a parse error is the request's, a missing project a statement's
+    let (status, answer) = get_json(
+        &app,
+        &format!("/query?db=shop&q={}", urlencode("SELECT FROM")),
+        &viewer,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("error parsing query: "),
+        "{answer}"
+    );
+    let (status, answer) = get_json(
+        &app,
+        &format!("/query?db=nope&q={}", urlencode("SHOW MEASUREMENTS")),
+        &viewer,
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["results"][0]["error"]),
+        (200, &serde_json::json!("database not found: nope"))
+    );
+    // the query model: the same mean, grouped by environment, with the InfluxQL it ran
+    let request = serde_json::json!({
+        "project": "shop",
+        "queries": [{"ref": "A", "measurement": "cpu", "field": "usage", "aggregation": "mean",
+                     "where": [{"tag": "environment", "op": "=~", "value": "$env"}],
+                     "group_by": ["environment"], "interval": "30s"}],
+        "from": 0, "to": 59_999, "max_points": 100,
+        "variables": {"env": "^prod"}
+    });
+    let answer: Value = {
+        let response = app
+            .client_for("viewer@example.com", Role::Viewer)
+            .await
+            .request(reqwest::Method::POST, "/api/v1/metrics/query")
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.unwrap()
+    };
+    let result = &answer["results"][0];
+    assert_eq!(result["ref"], "A");
+    assert_eq!(result["interval_ms"], 30_000);
+    assert!(
+        result["influxql"]
+            .as_str()
+            .unwrap()
+            .contains("\"environment\" =~ /^prod/"),
+        "{result}"
+    );
+    assert_eq!(
+        result["series"],
+        serde_json::json!([{"name": "cpu", "tags": {"environment": "production"}, "columns": ["time", "mean"],
+                            "values": [[0, 14.5], [30_000, 44.5]]}])
+    );
+    // a bad query names its field; an unknown project is 404
+    let mut bad = request.clone();
+    bad["queries"][0]["aggregation"] = "avg".into();
+    let response = admin
+        .request(reqwest::Method::POST, "/api/v1/metrics/query")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["field"], "queries[0].aggregation", "{problem}");
+    let mut missing = request.clone();
+    missing["project"] = "nope".into();
+    let response = admin
+        .request(reqwest::Method::POST, "/api/v1/metrics/query")
+        .json(&missing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    // autocomplete
+    let (status, names) =
+        get_json(&app, "/api/v1/metrics/measurements?project=shop", &viewer).await;
+    assert_eq!(
+        (status, names),
+        (200, serde_json::json!({"items": [{"name": "cpu"}]}))
+    );
+    let (_, names) = get_json(
+        &app,
+        "/api/v1/metrics/field-keys?project=shop&measurement=cpu",
+        &viewer,
+    )
+    .await;
+    assert_eq!(
+        names,
+        serde_json::json!({"items": [{"name": "usage", "type": "float"}]})
+    );
+    let (_, names) = get_json(
+        &app,
+        "/api/v1/metrics/tag-keys?project=shop&measurement=cpu",
+        &viewer,
+    )
+    .await;
+    assert_eq!(
+        names,
+        serde_json::json!({"items": [{"name": "environment"}, {"name": "host"}, {"name": "project"}]})
+    );
+    let (_, names) = get_json(
+        &app,
+        "/api/v1/metrics/tag-values?project=shop&measurement=cpu&key=host",
+        &viewer,
+    )
+    .await;
+    assert_eq!(
+        names,
+        serde_json::json!({"items": [{"name": "a"}, {"name": "b"}]})
+    );
+    let (status, problem) = get_json(
+        &app,
+        "/api/v1/metrics/tag-values?project=shop&measurement=cpu",
+        &viewer,
+    )
+    .await;
+    assert_eq!(
+        (status, &problem["field"]),
+        (422, &serde_json::json!("key"))
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 both_backends!(
+    influxql_and_the_query_model_read_what_was_written,
     a_token_is_taken_however_influxdb_clients_send_it,
     refusals_keep_each_protocols_shape,
     gzip_bodies_2x_precision_and_agents,

@@ -537,6 +537,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics/field-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A measurement's fields and their types, sorted. */
+        get: operations["field_keys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/measurements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project's measurements, sorted. */
+        get: operations["measurements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs queries of the query model: each compiles to InfluxQL (echoed as `influxql`) and runs
+         *     on the project's metrics. The interval is never finer than `(to - from) / max_points`.
+         */
+        post: operations["query"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/tag-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A measurement's tag keys, sorted. */
+        get: operations["tag_keys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/tag-values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tag's values in a measurement, sorted. */
+        get: operations["tag_values"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/people": {
         parameters: {
             query?: never;
@@ -940,6 +1028,28 @@ export interface paths {
          *     load balancers expect (`?verbose=true`: 200 and the version in a body).
          */
         get: operations["ping"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * InfluxDB 1.x's query: InfluxQL (`q`, in the query string or a form body) over project `db`.
+         *     Any person's token reads. Answers as InfluxDB does: 200 with each statement's result or
+         *     error, 400 for a query that does not parse. `CREATE DATABASE` is a no-op (Telegraf sends it
+         *     at start), `SHOW DATABASES` lists the projects.
+         */
+        get: operations["query_v1"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1430,6 +1540,112 @@ export interface components {
             /** @description The session's id, when a browser session was used. */
             session_id?: string | null;
             token?: null | components["schemas"]["ApiToken"];
+        };
+        /** @description A name, with a field's type where it is a field. */
+        MetricName: {
+            name: string;
+            type?: string | null;
+        };
+        /** @description Names for autocomplete (`GET /api/v1/metrics/measurements` and the like). */
+        MetricNames: {
+            items: components["schemas"]["MetricName"][];
+        };
+        /** @description One query: an aggregation of one field over time buckets, per group. */
+        MetricQuery: {
+            /**
+             * @description `count`, `sum`, `mean` (default), `median`, `min`, `max`, `first`, `last`, `spread`,
+             *     `stddev`, `percentile(N)` (0 < N <= 100), or `non_negative_derivative(unit)` /
+             *     `derivative(unit)` of the mean (unit a duration: `1s`).
+             */
+            aggregation?: string | null;
+            field: string;
+            /** @description An empty bucket: `null` (default), `none` (left out), `previous`, `linear`, or a number. */
+            fill?: string | null;
+            /** @description Tags whose values split the answer into series. */
+            group_by?: string[];
+            /**
+             * @description The bucket width (`10s`, `5m`, `1h`); raised to the finest that `max_points` allows.
+             *     Default: that finest, rounded up to a round width.
+             */
+            interval?: string | null;
+            measurement: string;
+            /** @description The query's name in the answer (`A`, `B`, ...). */
+            ref: string;
+            /** @description Conditions on tags, all of which must hold. */
+            where?: components["schemas"]["TagCondition"][];
+        };
+        /** @description One query's series, with the InfluxQL it compiled to and the interval it used. */
+        MetricResult: {
+            /** @description The statement, as it runs on InfluxDB and on the embedded store. */
+            influxql: string;
+            /**
+             * Format: int64
+             * @description The bucket width used, in milliseconds.
+             */
+            interval_ms: number;
+            ref: string;
+            series: components["schemas"]["MetricSeries"][];
+        };
+        /** @description A series: its group's tags, the columns (`time` first, epoch milliseconds) and the rows. */
+        MetricSeries: {
+            columns: string[];
+            name: string;
+            tags: {
+                [key: string]: string;
+            };
+            values: Record<string, never>[][];
+        };
+        /** @description The answer: one result per query, in the request's order. */
+        MetricsAnswer: {
+            results: components["schemas"]["MetricResult"][];
+        };
+        /**
+         * @description What `POST /api/v1/metrics/query` takes: queries over one project's metrics in one time
+         *     range.
+         * @example {
+         *       "from": "now-7d",
+         *       "max_points": 1000,
+         *       "project": "shop",
+         *       "queries": [
+         *         {
+         *           "aggregation": "mean",
+         *           "field": "duration_ms",
+         *           "fill": "null",
+         *           "group_by": [
+         *             "environment"
+         *           ],
+         *           "interval": "1h",
+         *           "measurement": "deploy",
+         *           "ref": "A",
+         *           "where": [
+         *             {
+         *               "op": "=",
+         *               "tag": "environment",
+         *               "value": "production"
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "to": "now"
+         *     }
+         */
+        MetricsQuery: {
+            from?: null | components["schemas"]["TimeSpec"];
+            /**
+             * Format: int32
+             * @description The most points a series may have: the interval is never finer than
+             *     `(to - from) / max_points`. Default 1000, at most 100000.
+             */
+            max_points?: number | null;
+            /** @description The project whose metrics are read. */
+            project: string;
+            /** @description 1 to 26 queries, each answered on its own. */
+            queries: components["schemas"]["MetricQuery"][];
+            to?: null | components["schemas"]["TimeSpec"];
+            /** @description Values for `$name` in conditions (a dashboard's variables), without the `$`. */
+            variables?: {
+                [key: string]: string;
+            };
         };
         /** @description A URL-safe name: a lowercase letter or digit, then lowercase letters, digits and `-`; 1 to 63 characters. */
         Name: string;
@@ -1944,6 +2160,8 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @description A time: text (`now-7d`, RFC 3339) or epoch milliseconds. */
+        TimeSpec: number | string;
         /** Format: date-time */
         Timestamp: string;
         /**
@@ -4024,6 +4242,310 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    field_keys: {
+        parameters: {
+            query: {
+                /** @description The project */
+                project: string;
+                /** @description The measurement */
+                measurement: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fields */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricNames"];
+                };
+            };
+            /** @description No valid API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with that name. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad query parameter. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    measurements: {
+        parameters: {
+            query: {
+                /** @description The project */
+                project: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The names */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricNames"];
+                };
+            };
+            /** @description No valid API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with that name. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad query parameter. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    query: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetricsQuery"];
+            };
+        };
+        responses: {
+            /** @description One result per query, in order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsAnswer"];
+                };
+            };
+            /** @description No valid API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with that name. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad query parameter. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tag_keys: {
+        parameters: {
+            query: {
+                /** @description The project */
+                project: string;
+                /** @description The measurement */
+                measurement: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tag keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricNames"];
+                };
+            };
+            /** @description No valid API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with that name. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad query parameter. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tag_values: {
+        parameters: {
+            query: {
+                /** @description The project */
+                project: string;
+                /** @description The measurement */
+                measurement: string;
+                /** @description The tag key */
+                key: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The values */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricNames"];
+                };
+            };
+            /** @description No valid API token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Nothing with that name. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bad query parameter. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unreachable; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7541,6 +8063,64 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    query_v1: {
+        parameters: {
+            query: {
+                /** @description InfluxQL statements, separated by ; */
+                q: string;
+                /** @description The project */
+                db?: string;
+                /** @description Times as integers in ns, u, ms, s, m or h (default RFC 3339) */
+                epoch?: string;
+                /** @description User name (ignored) */
+                u?: string;
+                /** @description The token, as InfluxDB clients send a password */
+                p?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Each statement's series or error */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description The query does not parse, or no q */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description No token, or not a valid one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description An agent token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
             };
         };
     };

@@ -2688,537 +2688,32 @@ fn execute_show(store: &Store, db: &str, show: &Show, now_ns: i64) -> Result<Vec
 // -------------------------------------------------------------------------------------------------
 // Regexes
 
-/// Regular expressions in the syntax InfluxQL takes (Go's RE2): literals and escapes, `.`,
-/// classes (`[a-z]`, `[^...]`, `\d \w \s` and their negations), anchors `^ $ \A \z \b \B`,
-/// groups `(...)` `(?:...)`, the `i` flag (`(?i)`, `(?i:...)`), alternation and the
-/// quantifiers `* + ? {n} {n,} {n,m}` (lazy or not: a match is a match). Matching is unanchored
-/// and runs in time linear in the text (a Pike VM), so a query cannot make it backtrack.
+/// Regular expressions in the syntax InfluxQL takes (Go's RE2), compiled by `regex-lite`, whose
+/// syntax is RE2's nearly everywhere Grafana and InfluxDB's clients go: literals and escapes,
+/// `.`, classes (`[a-z]`, `[^...]`, `\d \w \s`, `[[:alpha:]]`), anchors `^ $ \A \z \b \B`,
+/// groups (`(?:...)`, `(?P<name>...)`), the flags `i m s U`, alternation and the quantifiers
+/// `* + ? {n} {n,} {n,m}`. Matching is unanchored and runs in time linear in the text (a Pike
+/// VM), so a query cannot make it backtrack; `regex-lite`'s size limit bounds a compiled pattern.
 ///
-/// This stands in for a regex crate (`regex-lite` would do): swap `Regex::new`/`is_match`.
+/// Where it differs from Go: `(?i)` folds ASCII letters only; `\pL` and `\Q...\E` are refused;
+/// a `{` that starts no repetition must be escaped (Go reads it as a literal); `\<` and `\>` are
+/// word boundaries (in Go, the characters); the `x` flag is accepted.
 mod regex {
-    /// The largest program a pattern may compile to.
-    const MAX_INSTRUCTIONS: usize = 10_000;
-
     #[derive(Debug, Clone)]
-    pub struct Regex {
-        program: Vec<Inst>,
-    }
-
-    #[derive(Debug, Clone)]
-    enum Inst {
-        Char(char, bool),
-        Any,
-        Class(Class),
-        Split(usize, usize),
-        Jump(usize),
-        TextStart,
-        TextEnd,
-        WordBoundary(bool),
-        Match,
-    }
-
-    #[derive(Debug, Clone)]
-    struct Class {
-        ranges: Vec<(char, char)>,
-        negated: bool,
-        fold: bool,
-    }
-
-    impl Class {
-        fn matches(&self, ch: char) -> bool {
-            let within = |c: char| self.ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
-            let mut found = within(ch);
-            if !found && self.fold {
-                found = ch.to_lowercase().any(within) || ch.to_uppercase().any(within);
-            }
-            found != self.negated
-        }
-    }
-
-    #[derive(Debug, Clone)]
-    enum Node {
-        Empty,
-        Char(char, bool),
-        Any,
-        Class(Class),
-        TextStart,
-        TextEnd,
-        WordBoundary(bool),
-        Concat(Vec<Node>),
-        Alternate(Vec<Node>),
-        Repeat(Box<Node>, u32, Option<u32>),
-    }
-
-    fn error(pattern: &str, why: &str) -> String {
-        format!("error parsing regexp: {why}: `{pattern}`")
-    }
+    pub struct Regex(regex_lite::Regex);
 
     impl Regex {
-        /// Compiles `pattern`, or says why it cannot (as Go's `regexp` words it).
+        /// Compiles `pattern`, or says why it cannot (framed as Go's `regexp` frames it).
         pub fn new(pattern: &str) -> Result<Regex, String> {
-            let chars: Vec<char> = pattern.chars().collect();
-            let mut parser = Parser {
-                chars: &chars,
-                at: 0,
-                pattern,
-            };
-            let node = parser.alternation(false)?;
-            if parser.at < chars.len() {
-                return Err(error(pattern, "unexpected )"));
-            }
-            let mut program = Vec::new();
-            compile(&node, &mut program, pattern)?;
-            program.push(Inst::Match);
-            Ok(Regex { program })
+            regex_lite::Regex::new(pattern)
+                .map(Regex)
+                .map_err(|why| format!("error parsing regexp: {why}: `{pattern}`"))
         }
 
         /// Whether the pattern matches anywhere in `text`.
         pub fn is_match(&self, text: &str) -> bool {
-            let chars: Vec<char> = text.chars().collect();
-            let size = self.program.len();
-            let mut current = Threads::new(size);
-            let mut next = Threads::new(size);
-            let mut stack = Vec::new();
-            for at in 0..=chars.len() {
-                // an unanchored search starts a thread at every position
-                self.add(&mut current, 0, at, &chars, &mut stack);
-                if current.has_match {
-                    return true;
-                }
-                let Some(&ch) = chars.get(at) else { break };
-                for index in 0..current.dense.len() {
-                    let pc = current.dense[index];
-                    let advances = match &self.program[pc] {
-                        Inst::Char(wanted, fold) => {
-                            *wanted == ch || (*fold && same_folded(*wanted, ch))
-                        }
-                        Inst::Any => ch != '\n',
-                        Inst::Class(class) => class.matches(ch),
-                        _ => false,
-                    };
-                    if advances {
-                        self.add(&mut next, pc + 1, at + 1, &chars, &mut stack);
-                    }
-                }
-                if next.has_match {
-                    return true;
-                }
-                std::mem::swap(&mut current, &mut next);
-                next.clear();
-            }
-            false
+            self.0.is_match(text)
         }
-
-        fn add(
-            &self,
-            threads: &mut Threads,
-            pc: usize,
-            at: usize,
-            chars: &[char],
-            stack: &mut Vec<usize>,
-        ) {
-            stack.push(pc);
-            while let Some(pc) = stack.pop() {
-                if !threads.insert(pc) {
-                    continue;
-                }
-                match &self.program[pc] {
-                    Inst::Jump(to) => stack.push(*to),
-                    Inst::Split(first, second) => {
-                        stack.push(*second);
-                        stack.push(*first);
-                    }
-                    Inst::TextStart if at == 0 => stack.push(pc + 1),
-                    Inst::TextEnd if at == chars.len() => stack.push(pc + 1),
-                    Inst::WordBoundary(wanted) => {
-                        let before = at > 0 && is_word(chars[at - 1]);
-                        let after = at < chars.len() && is_word(chars[at]);
-                        if (before != after) == *wanted {
-                            stack.push(pc + 1);
-                        }
-                    }
-                    Inst::Match => threads.has_match = true,
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    fn is_word(ch: char) -> bool {
-        ch.is_ascii_alphanumeric() || ch == '_'
-    }
-
-    fn same_folded(a: char, b: char) -> bool {
-        a.to_lowercase().eq(b.to_lowercase())
-    }
-
-    /// A sparse set of program counters.
-    struct Threads {
-        dense: Vec<usize>,
-        sparse: Vec<usize>,
-        has_match: bool,
-    }
-
-    impl Threads {
-        fn new(size: usize) -> Threads {
-            Threads {
-                dense: Vec::with_capacity(size),
-                sparse: vec![0; size],
-                has_match: false,
-            }
-        }
-
-        fn insert(&mut self, pc: usize) -> bool {
-            let index = self.sparse[pc];
-            if index < self.dense.len() && self.dense[index] == pc {
-                return false;
-            }
-            self.sparse[pc] = self.dense.len();
-            self.dense.push(pc);
-            true
-        }
-
-        fn clear(&mut self) {
-            self.dense.clear();
-            self.has_match = false;
-        }
-    }
-
-    struct Parser<'a> {
-        chars: &'a [char],
-        at: usize,
-        pattern: &'a str,
-    }
-
-    impl Parser<'_> {
-        fn peek(&self) -> Option<char> {
-            self.chars.get(self.at).copied()
-        }
-
-        fn alternation(&mut self, fold: bool) -> Result<Node, String> {
-            let mut fold = fold;
-            let mut branches = vec![self.concatenation(&mut fold)?];
-            while self.peek() == Some('|') {
-                self.at += 1;
-                branches.push(self.concatenation(&mut fold)?);
-            }
-            Ok(if branches.len() == 1 {
-                branches.pop().unwrap_or(Node::Empty)
-            } else {
-                Node::Alternate(branches)
-            })
-        }
-
-        fn concatenation(&mut self, fold: &mut bool) -> Result<Node, String> {
-            let mut items = Vec::new();
-            while let Some(ch) = self.peek() {
-                if ch == '|' || ch == ')' {
-                    break;
-                }
-                let Some(atom) = self.atom(fold)? else {
-                    continue;
-                };
-                let atom = self.quantified(atom)?;
-                items.push(atom);
-            }
-            Ok(Node::Concat(items))
-        }
-
-        fn quantified(&mut self, mut atom: Node) -> Result<Node, String> {
-            loop {
-                let single = match self.peek() {
-                    Some('*') => Some((0, None)),
-                    Some('+') => Some((1, None)),
-                    Some('?') => Some((0, Some(1))),
-                    _ => None,
-                };
-                let (min, max) = match single {
-                    Some(bounds) => {
-                        self.at += 1;
-                        bounds
-                    }
-                    None if self.peek() == Some('{') => match self.counted()? {
-                        Some(bounds) => bounds,
-                        None => return Ok(atom),
-                    },
-                    None => return Ok(atom),
-                };
-                if matches!(atom, Node::Repeat(..)) {
-                    return Err(error(self.pattern, "invalid nested repetition operator"));
-                }
-                if matches!(atom, Node::Empty) {
-                    return Err(error(
-                        self.pattern,
-                        "missing argument to repetition operator",
-                    ));
-                }
-                // a lazy quantifier matches what the greedy one matches
-                if self.peek() == Some('?') {
-                    self.at += 1;
-                }
-                atom = Node::Repeat(Box::new(atom), min, max);
-            }
-        }
-
-        /// `{n}`, `{n,}`, `{n,m}` (consumed), or `None` when `{` is a literal.
-        fn counted(&mut self) -> Result<Option<(u32, Option<u32>)>, String> {
-            let rest: String = self.chars[self.at..].iter().collect();
-            let Some(close) = rest.find('}') else {
-                return Ok(None);
-            };
-            let inside = &rest[1..close];
-            let number = |text: &str| text.parse::<u32>().ok().filter(|n| *n <= 1000);
-            let bounds = match inside.split_once(',') {
-                None => number(inside).map(|n| (n, Some(n))),
-                Some((min, "")) => number(min).map(|n| (n, None)),
-                Some((min, max)) => match (number(min), number(max)) {
-                    (Some(min), Some(max)) if min <= max => Some((min, Some(max))),
-                    (Some(_), Some(_)) => {
-                        return Err(error(self.pattern, "invalid repeat count"));
-                    }
-                    _ => None,
-                },
-            };
-            if let Some(bounds) = bounds {
-                self.at += inside.chars().count() + 2;
-                return Ok(Some(bounds));
-            }
-            Ok(None)
-        }
-
-        fn atom(&mut self, fold: &mut bool) -> Result<Option<Node>, String> {
-            let Some(ch) = self.peek() else {
-                return Ok(Some(Node::Empty));
-            };
-            self.at += 1;
-            Ok(Some(match ch {
-                '.' => Node::Any,
-                '^' => Node::TextStart,
-                '$' => Node::TextEnd,
-                '(' => {
-                    let mut group_fold = *fold;
-                    if self.peek() == Some('?') {
-                        self.at += 1;
-                        let mut flags = String::new();
-                        while let Some(flag) = self.peek() {
-                            if flag == ')' || flag == ':' {
-                                break;
-                            }
-                            flags.push(flag);
-                            self.at += 1;
-                        }
-                        let setting = match flags.as_str() {
-                            "i" => true,
-                            "-i" => false,
-                            "" => group_fold,
-                            _ => {
-                                return Err(error(
-                                    self.pattern,
-                                    "invalid or unsupported Perl syntax",
-                                ));
-                            }
-                        };
-                        match self.peek() {
-                            Some(')') => {
-                                // `(?i)`: the flag holds for the rest of the group
-                                self.at += 1;
-                                *fold = setting;
-                                return Ok(None);
-                            }
-                            Some(':') => {
-                                self.at += 1;
-                                group_fold = setting;
-                            }
-                            _ => return Err(error(self.pattern, "missing closing )")),
-                        }
-                    }
-                    let inner = self.alternation(group_fold)?;
-                    if self.peek() != Some(')') {
-                        return Err(error(self.pattern, "missing closing )"));
-                    }
-                    self.at += 1;
-                    inner
-                }
-                '[' => Node::Class(self.class(*fold)?),
-                '\\' => self.escape(*fold, false)?,
-                '*' | '+' | '?' => {
-                    return Err(error(
-                        self.pattern,
-                        "missing argument to repetition operator",
-                    ));
-                }
-                ch => Node::Char(ch, *fold),
-            }))
-        }
-
-        fn escape(&mut self, fold: bool, in_class: bool) -> Result<Node, String> {
-            let Some(ch) = self.peek() else {
-                return Err(error(
-                    self.pattern,
-                    "trailing backslash at end of expression",
-                ));
-            };
-            self.at += 1;
-            let class = |ranges: &[(char, char)], negated: bool| {
-                Node::Class(Class {
-                    ranges: ranges.to_vec(),
-                    negated,
-                    fold: false,
-                })
-            };
-            const DIGITS: &[(char, char)] = &[('0', '9')];
-            const WORD: &[(char, char)] = &[('0', '9'), ('A', 'Z'), ('_', '_'), ('a', 'z')];
-            const SPACE: &[(char, char)] = &[('\t', '\n'), ('\x0C', '\r'), (' ', ' ')];
-            Ok(match ch {
-                'd' => class(DIGITS, false),
-                'D' => class(DIGITS, true),
-                'w' => class(WORD, false),
-                'W' => class(WORD, true),
-                's' => class(SPACE, false),
-                'S' => class(SPACE, true),
-                'A' if !in_class => Node::TextStart,
-                'z' if !in_class => Node::TextEnd,
-                'b' if !in_class => Node::WordBoundary(true),
-                'B' if !in_class => Node::WordBoundary(false),
-                'n' => Node::Char('\n', fold),
-                't' => Node::Char('\t', fold),
-                'r' => Node::Char('\r', fold),
-                'f' => Node::Char('\x0C', fold),
-                'v' => Node::Char('\x0B', fold),
-                ch if ch.is_ascii_punctuation() => Node::Char(ch, fold),
-                _ => return Err(error(self.pattern, "invalid escape sequence")),
-            })
-        }
-
-        fn class(&mut self, fold: bool) -> Result<Class, String> {
-            let mut class = Class {
-                ranges: Vec::new(),
-                negated: false,
-                fold,
-            };
-            if self.peek() == Some('^') {
-                self.at += 1;
-                class.negated = true;
-            }
-            let mut first = true;
-            loop {
-                let Some(ch) = self.peek() else {
-                    return Err(error(self.pattern, "missing closing ]"));
-                };
-                if ch == ']' && !first {
-                    self.at += 1;
-                    return Ok(class);
-                }
-                first = false;
-                self.at += 1;
-                let low = if ch == '\\' {
-                    match self.escape(false, true)? {
-                        Node::Char(ch, _) => ch,
-                        Node::Class(inner) if !inner.negated => {
-                            class.ranges.extend(inner.ranges);
-                            continue;
-                        }
-                        _ => return Err(error(self.pattern, "invalid character class range")),
-                    }
-                } else {
-                    ch
-                };
-                let is_range = self.peek() == Some('-')
-                    && self.chars.get(self.at + 1).is_some_and(|next| *next != ']');
-                if !is_range {
-                    class.ranges.push((low, low));
-                    continue;
-                }
-                self.at += 1;
-                let Some(high) = self.peek() else {
-                    return Err(error(self.pattern, "missing closing ]"));
-                };
-                self.at += 1;
-                let high = if high == '\\' {
-                    match self.escape(false, true)? {
-                        Node::Char(ch, _) => ch,
-                        _ => return Err(error(self.pattern, "invalid character class range")),
-                    }
-                } else {
-                    high
-                };
-                if high < low {
-                    return Err(error(self.pattern, "invalid character class range"));
-                }
-                class.ranges.push((low, high));
-            }
-        }
-    }
-
-    fn compile(node: &Node, program: &mut Vec<Inst>, pattern: &str) -> Result<(), String> {
-        if program.len() > MAX_INSTRUCTIONS {
-            return Err(error(pattern, "expression too large"));
-        }
-        match node {
-            Node::Empty => {}
-            Node::Char(ch, fold) => program.push(Inst::Char(*ch, *fold)),
-            Node::Any => program.push(Inst::Any),
-            Node::Class(class) => program.push(Inst::Class(class.clone())),
-            Node::TextStart => program.push(Inst::TextStart),
-            Node::TextEnd => program.push(Inst::TextEnd),
-            Node::WordBoundary(wanted) => program.push(Inst::WordBoundary(*wanted)),
-            Node::Concat(items) => {
-                for item in items {
-                    compile(item, program, pattern)?;
-                }
-            }
-            Node::Alternate(branches) => {
-                let mut jumps = Vec::new();
-                for (index, branch) in branches.iter().enumerate() {
-                    if index + 1 < branches.len() {
-                        let split = program.len();
-                        program.push(Inst::Split(split + 1, 0));
-                        compile(branch, program, pattern)?;
-                        jumps.push(program.len());
-                        program.push(Inst::Jump(0));
-                        let next = program.len();
-                        program[split] = Inst::Split(split + 1, next);
-                    } else {
-                        compile(branch, program, pattern)?;
-                    }
-                }
-                let end = program.len();
-                for jump in jumps {
-                    program[jump] = Inst::Jump(end);
-                }
-            }
-            Node::Repeat(inner, min, max) => {
-                for _ in 0..*min {
-                    compile(inner, program, pattern)?;
-                }
-                match max {
-                    None => {
-                        let split = program.len();
-                        program.push(Inst::Split(split + 1, 0));
-                        compile(inner, program, pattern)?;
-                        program.push(Inst::Jump(split));
-                        let end = program.len();
-                        program[split] = Inst::Split(split + 1, end);
-                    }
-                    Some(max) => {
-                        let mut splits = Vec::new();
-                        for _ in *min..*max {
-                            splits.push(program.len());
-                            program.push(Inst::Split(program.len() + 1, 0));
-                            compile(inner, program, pattern)?;
-                        }
-                        let end = program.len();
-                        for split in splits {
-                            program[split] = Inst::Split(split + 1, end);
-                        }
-                    }
-                }
-            }
-        }
-        if program.len() > MAX_INSTRUCTIONS {
-            return Err(error(pattern, "expression too large"));
-        }
-        Ok(())
     }
 
     #[cfg(test)]
@@ -3234,8 +2729,11 @@ mod regex {
             assert!(matches("^(a|b)$", "a"));
             assert!(matches("^(a|b)$", "b"));
             assert!(!matches("^(a|b)$", "ab"));
+            assert!(matches("^web-\\d+$", "web-12"));
+            assert!(!matches("^web-\\d+$", "web-12a"));
             assert!(matches("^web\\-01\\.example\\.com$", "web-01.example.com"));
             assert!(!matches("^web\\-01\\.example\\.com$", "web-01xexample.com"));
+            assert!(matches("^a\\/b$", "a/b"));
             assert!(matches("eu", "prod-eu-1"));
             assert!(matches("", "anything"));
             assert!(matches("^$", ""));
@@ -3258,13 +2756,23 @@ mod regex {
             assert!(matches("x{2}?y", "xxy"));
             assert!(matches("[.]", "a.b"));
             assert!(matches("[a-]$", "x-"));
+            assert!(matches("^(?P<host>web)-\\d$", "web-1"));
         }
 
         #[test]
-        fn bad_patterns_are_refused_and_large_ones_stay_linear() {
-            for pattern in ["(a", "a)", "[a", "*a", "a**", "\\", "(?P<x>a)", "x{3,2}"] {
-                assert!(Regex::new(pattern).is_err(), "{pattern}");
+        fn bad_patterns_are_refused_in_go_s_frame() {
+            for pattern in ["(a", "a)", "[a", "*a", "\\", "x{3,2}", "[z-a]", "\\pL"] {
+                let error = Regex::new(pattern).err().unwrap_or_default();
+                assert!(
+                    error.starts_with("error parsing regexp: ")
+                        && error.ends_with(&format!(": `{pattern}`")),
+                    "{pattern}: {error}"
+                );
             }
+        }
+
+        #[test]
+        fn large_patterns_are_refused_and_matching_stays_linear() {
             let text = "a".repeat(5000);
             assert!(!matches("^(a|a?)+b$", &text));
             assert!(Regex::new("(((a{1000}){1000}){1000})").is_err());

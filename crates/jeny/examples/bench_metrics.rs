@@ -10,8 +10,13 @@
 //! Each round writes new times for every server; rounds alternate between the servers so that
 //! both see the same machine.
 //!
+//! The query figure: a 7-day `mean` at a 10-minute interval over 100 series at 10 s (6,048,000
+//! points), sent as InfluxQL to `/query` of both servers (5 runs each, best and median): on jeny
+//! from blocks (flushed, not compacted: raw points), then from rollups (compacted), and on
+//! InfluxDB. Then the bytes per value of the embedded store's files.
+//!
 //! ```text
-//! bench_metrics [--hosts 100] [--points 2000000] [--concurrency 4] [--rounds 3]
+//! bench_metrics [--hosts 100] [--points 2000000] [--concurrency 4] [--rounds 3] [--only ingest|query]
 //! ```
 
 use anyhow::{Context, Result};
@@ -156,6 +161,47 @@ async fn send_all(
     Ok(started.elapsed().as_secs_f64())
 }
 
+fn only(part: &str) -> bool {
+    let arguments: Vec<String> = std::env::args().collect();
+    match arguments.iter().position(|a| a == "--only") {
+        Some(i) => arguments
+            .get(i + 1)
+            .is_some_and(|v| v.split(',').any(|p| p == part)),
+        None => true,
+    }
+}
+
+/// Runs `q` on `/query` at `url` `runs` times; (best, median) in milliseconds, and the answer.
+async fn time_query(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    q: &str,
+    runs: usize,
+) -> Result<(f64, f64, serde_json::Value)> {
+    let mut times = Vec::new();
+    let mut answer = serde_json::Value::Null;
+    for _ in 0..runs {
+        let mut request =
+            http.get(format!("{url}/query"))
+                .query(&[("db", "bench"), ("epoch", "ms"), ("q", q)]);
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Token {t}"));
+        }
+        let started = Instant::now();
+        let response = request.send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        answer = response.json().await?;
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok((best, median(times), answer))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -195,7 +241,38 @@ async fn main() -> Result<()> {
     let token = app
         .token_for("bench@example.com", jeny_core::Role::Deployer)
         .await;
+    if only("ingest") {
+        ingest(
+            &http,
+            &app,
+            &influx,
+            &token,
+            hosts,
+            points,
+            concurrency,
+            rounds,
+        )
+        .await?;
+    }
+    if only("query") {
+        query(&http, &app, &influx, &token, concurrency).await?;
+    }
+    Ok(())
+}
+
+#[expect(clippy::too_many_arguments, reason = "the bench's settings")]
+async fn ingest(
+    http: &reqwest::Client,
+    app: &TestApp,
+    influx: &jeny_testkit::influxdb::Influx,
+    token: &str,
+    hosts: usize,
+    points: usize,
+    concurrency: usize,
+    rounds: usize,
+) -> Result<()> {
     let jeny_url = format!("{}/write?db=bench", app.url);
+
     let influx_url = format!("{}/write?db=bench", influx.url);
     println!(
         "ingest: {hosts} hosts, {points} points a round in {BATCH}-point batches, {concurrency} connections, {rounds} rounds"
@@ -207,7 +284,7 @@ async fn main() -> Result<()> {
         let (bodies, values) = corpus(hosts, points, round_start);
         let lines = bodies.len() * BATCH;
         let secs = send_all(
-            &http,
+            http,
             &jeny_url,
             Some(&format!("Token {token}")),
             &bodies,
@@ -221,7 +298,7 @@ async fn main() -> Result<()> {
             lines as f64 / secs / 1e6,
             values as f64 / secs / 1e6
         );
-        let secs = send_all(&http, &influx_url, None, &bodies, concurrency).await?;
+        let secs = send_all(http, &influx_url, None, &bodies, concurrency).await?;
         influx_rates.push(lines as f64 / secs);
         println!(
             "  round {round} InfluxDB: {:>6.3} s  {:>5.2} M points/s  {:>5.2} M values/s",
@@ -255,6 +332,114 @@ async fn main() -> Result<()> {
         "checked: {} series in the store, one holds {} points",
         store.series_count("bench"),
         read.times.len()
+    );
+    Ok(())
+}
+
+/// The 7-day query, and bytes per value.
+async fn query(
+    http: &reqwest::Client,
+    app: &TestApp,
+    influx: &jeny_testkit::influxdb::Influx,
+    token: &str,
+    concurrency: usize,
+) -> Result<()> {
+    // 7 days of cpu usage_user of 100 hosts at 10 s, after the ingest rounds' times
+    let (hosts, steps) = (100usize, 7 * 8640i64);
+    let start: i64 = 1_798_761_600_000_000_000; // 2027-01-01T00:00:00Z, a day's start
+    let mut bodies = Vec::new();
+    let mut body = String::with_capacity(BATCH * 80);
+    let mut n = 0;
+    for step in 0..steps {
+        for h in 0..hosts {
+            let x = ((step as usize * 7919 + h * 104_729) % 100_000) as f64 / 1000.0;
+            let _ = writeln!(
+                body,
+                "cpu,host=q-{h} usage_user={x} {}",
+                start + step * STEP_NS
+            );
+            n += 1;
+            if n % BATCH == 0 {
+                bodies.push(bytes::Bytes::from(std::mem::take(&mut body)));
+            }
+        }
+    }
+    if !body.is_empty() {
+        bodies.push(bytes::Bytes::from(body));
+    }
+    println!("query: {n} points (100 series, 7 days at 10 s)");
+    let auth = format!("Token {token}");
+    let secs = send_all(
+        http,
+        &format!("{}/write?db=bench", app.url),
+        Some(&auth),
+        &bodies,
+        concurrency,
+    )
+    .await?;
+    println!("  written to jeny in {secs:.2} s");
+    let secs = send_all(
+        http,
+        &format!("{}/write?db=bench", influx.url),
+        None,
+        &bodies,
+        concurrency,
+    )
+    .await?;
+    println!("  written to InfluxDB in {secs:.2} s");
+    let end = start + steps * STEP_NS;
+    let q = format!(
+        "SELECT mean(\"usage_user\") FROM \"cpu\" WHERE \"host\" =~ /^q-/ AND time >= {}ms AND time < {}ms GROUP BY time(10m), \"host\" fill(null)",
+        start / 1_000_000,
+        end / 1_000_000
+    );
+    let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
+    store.flush()?;
+    let (best, med, jeny_raw) = time_query(http, &app.url, Some(token), &q, 5).await?;
+    println!("  jeny, raw points (flushed blocks): best {best:.1} ms, median {med:.1} ms");
+    store.compact(i64::MAX)?;
+    let (best, med, jeny_rolled) = time_query(http, &app.url, Some(token), &q, 5).await?;
+    println!("  jeny, 5-minute rollups:            best {best:.1} ms, median {med:.1} ms");
+    let (best, med, influx_answer) = time_query(http, &influx.url, None, &q, 5).await?;
+    println!("  InfluxDB 1.6.7:                    best {best:.1} ms, median {med:.1} ms");
+    let series = |a: &serde_json::Value| a["results"][0]["series"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(
+        series(&jeny_raw) == hosts
+            && series(&jeny_rolled) == hosts
+            && series(&influx_answer) == hosts,
+        "series: jeny {} / {}, InfluxDB {}",
+        series(&jeny_raw),
+        series(&jeny_rolled),
+        series(&influx_answer)
+    );
+    anyhow::ensure!(jeny_raw == jeny_rolled, "rollups and points disagree");
+    let rows = |a: &serde_json::Value| {
+        a["results"][0]["series"][0]["values"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    println!(
+        "  each answer: {hosts} series of {} rows, jeny's from points and from rollups equal",
+        rows(&jeny_raw)
+    );
+    // bytes per value: everything compacted, the store's files over the values it holds
+    let dir = app.config.data_dir.join("metrics");
+    let mut bytes = 0u64;
+    for entry in std::fs::read_dir(&dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            bytes += entry.metadata()?.len();
+        }
+    }
+    let mut values = 0u64;
+    for m in store.measurements("bench") {
+        for s in store.series("bench", &m, None, &|_| true) {
+            values += store.read(s.id, i64::MIN, i64::MAX)?.times.len() as u64;
+        }
+    }
+    println!(
+        "  on disk: {bytes} bytes (series.dat and blocks.redb; the log is empty after the flush) for {values} values: {:.2} bytes a value",
+        bytes as f64 / values as f64
     );
     Ok(())
 }

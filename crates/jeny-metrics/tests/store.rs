@@ -540,3 +540,92 @@ fn the_first_and_last_times_influxdb_allows_are_kept() {
         );
     }
 }
+
+/// The writer the full-disk test runs with a file size limit: writes until a write is refused,
+/// printing each acknowledged batch and then the refusal.
+#[test]
+#[ignore = "the full-disk test's child"]
+fn full_disk_child() {
+    let dir = std::env::var("JENY_METRICS_FULL_DIR").expect("run by the full-disk test");
+    let store = Store::open(Path::new(&dir), manual()).unwrap();
+    for batch in 0..10_000 {
+        let body: String = (0..200)
+            .map(|i| {
+                format!(
+                    "m,h=h{} v={batch}i {}\n",
+                    i % 20,
+                    DAY0 + (batch * 10 + i / 20) * S
+                )
+            })
+            .collect();
+        match store.write("db", &points(&body)) {
+            Ok(_) => println!("acked {batch}"),
+            Err(e) => {
+                println!("refused {e}");
+                return;
+            }
+        }
+    }
+    panic!("the file size limit never refused a write");
+}
+
+/// A disk that fills up (here: a file size limit, which fails writes as a full disk does)
+/// refuses the write with a clear error; nothing acknowledged is lost and the files still open.
+#[test]
+fn a_full_disk_refuses_writes_and_corrupts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // SIGXFSZ ignored, so that an oversized write fails instead of killing the writer
+    let output = Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; exec prlimit --fsize=262144 \"$0\" \"$@\"",
+        ])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "full_disk_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("JENY_METRICS_FULL_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let acked = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("acked "))
+        .filter_map(|n| n.parse::<i64>().ok())
+        .max()
+        .expect("some writes were acknowledged before the limit");
+    let refusal = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("refused "))
+        .unwrap_or_else(|| panic!("no write was refused: {stdout}"));
+    assert!(
+        refusal.starts_with("the metrics store cannot write to its files: "),
+        "{refusal}"
+    );
+    let store = Store::open(dir.path(), manual()).unwrap();
+    let series = store.series("db", "m", Some("v"), &|_| true);
+    assert_eq!(series.len(), 20);
+    for s in series {
+        let p = store.read(s.id, i64::MIN, i64::MAX).unwrap();
+        let Values::Bits(bits) = p.values else {
+            panic!("integers")
+        };
+        for batch in 0..=acked {
+            for k in 0..10 {
+                let t = DAY0 + (batch * 10 + k) * S;
+                let i = p
+                    .times
+                    .binary_search(&t)
+                    .unwrap_or_else(|_| panic!("batch {batch} (acknowledged) lost at {t}"));
+                assert_eq!(bits[i] as i64, batch);
+            }
+        }
+    }
+    // and it takes writes again once there is room
+    let w = store.write("db", &points("m,h=h0 v=1i 1")).unwrap();
+    assert_eq!(w.points, 1);
+}

@@ -294,7 +294,24 @@ impl Heads {
 }
 
 /// One waiting write in a group commit.
-type Slot = Arc<OnceLock<Result<(), String>>>;
+type Slot = Arc<OnceLock<Result<(), CommitFailure>>>;
+
+/// Why a group's commit failed: its append (cut back, the store goes on) or a sync (the store
+/// stops writing until a restart).
+#[derive(Debug, Clone)]
+enum CommitFailure {
+    Write(io::ErrorKind, String),
+    Failed(String),
+}
+
+impl From<CommitFailure> for StoreError {
+    fn from(f: CommitFailure) -> StoreError {
+        match f {
+            CommitFailure::Write(kind, why) => StoreError::Io(io::Error::new(kind, why)),
+            CommitFailure::Failed(why) => StoreError::Failed(why),
+        }
+    }
+}
 
 /// Writes waiting for the next sync, and who is syncing.
 #[derive(Default)]
@@ -583,7 +600,7 @@ impl Store {
         q.slots.push(slot.clone());
         loop {
             if let Some(result) = slot.get() {
-                return result.clone().map_err(StoreError::Failed);
+                return result.clone().map_err(StoreError::from);
             }
             if q.leader {
                 q = inner.committed.wait(q).unwrap_or_else(|e| e.into_inner());
@@ -601,7 +618,7 @@ impl Store {
             .unwrap_or_else(|_| {
                 let why = "the metrics store's writer failed (a bug: see the log)".to_owned();
                 let _ = inner.failed.set(why.clone());
-                Err(why)
+                Err(CommitFailure::Failed(why))
             });
             for s in &slots {
                 let _ = s.set(result.clone());
@@ -616,10 +633,10 @@ impl Store {
         &self,
         records: &[u8],
         entries: Vec<(u32, FieldType, i64, Value)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CommitFailure> {
         let inner = &self.inner;
         if let Some(why) = inner.failed.get() {
-            return Err(why.clone());
+            return Err(CommitFailure::Failed(why.clone()));
         }
         let mut wal = lock(&inner.wal);
         // the series these records name are durable before the records
@@ -630,13 +647,14 @@ impl Store {
             .sync();
         if let Err(e) = synced {
             let _ = inner.failed.set(e.to_string());
-            return Err(e.to_string());
+            return Err(CommitFailure::Failed(e.to_string()));
         }
         // a failed append is cut back and refused: nothing of it is kept or applied
-        wal.append(records).map_err(|e| e.to_string())?;
+        wal.append(records)
+            .map_err(|e| CommitFailure::Write(e.kind(), e.to_string()))?;
         if let Err(e) = wal.sync() {
             let _ = inner.failed.set(e.to_string());
-            return Err(e.to_string());
+            return Err(CommitFailure::Failed(e.to_string()));
         }
         let wal_len = wal.len;
         let mut heads = lock(&inner.heads);

@@ -67,7 +67,9 @@ pub struct Catalog {
     file: File,
     pub syms: Interner,
     pub series: Vec<Series>,
-    by_key: HashMap<Box<[u8]>, u32>,
+    /// series key → id; keys come from the catalog and from authorized writers, so a fast
+    /// hash without flooding resistance is enough (the series limit bounds the map)
+    by_key: rustc_hash::FxHashMap<Box<[u8]>, u32>,
     pub databases: HashMap<Box<str>, Database>,
     /// records written since the last sync
     unsynced: bool,
@@ -121,7 +123,7 @@ impl Catalog {
             file,
             syms: Interner::default(),
             series: Vec::new(),
-            by_key: HashMap::new(),
+            by_key: rustc_hash::FxHashMap::default(),
             databases: HashMap::new(),
             unsynced: false,
             len: 0,

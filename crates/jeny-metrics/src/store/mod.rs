@@ -22,7 +22,7 @@
 
 mod block;
 mod catalog;
-mod wal;
+pub(crate) mod wal;
 
 use std::collections::HashMap;
 use std::io;
@@ -502,58 +502,80 @@ impl Store {
                 });
                 continue;
             }
-            for (f, v) in p.fields.iter().filter(|(k, _)| k != "time") {
-                let ty = FieldType::of(v);
-                let met_here = new_fields.get(&(m, f.as_str())).copied();
-                match met_here.or_else(|| catalog.field_type(db, m, f)) {
-                    Some(existing) if existing != ty => {
-                        if met_here.is_some() {
-                            // met twice with two types in this write: InfluxDB refuses it all
-                            written.refused_whole = true;
-                            written.reason = Some("field type conflict".into());
-                            written.points = 0;
-                            return Ok(());
+            let ids: Vec<u32> = 'resolved: {
+                // the common case: every field's series exists, with the value's type
+                catalog::key(&mut key, db, m, &p.tags);
+                let prefix = key.len();
+                let mut known = Vec::with_capacity(p.fields.len());
+                for (f, v) in p.fields.iter().filter(|(k, _)| k != "time") {
+                    catalog::with_field(&mut key, prefix, f);
+                    match catalog.lookup(&key) {
+                        Some(id) if catalog.series[id as usize].ty == FieldType::of(v) => {
+                            known.push(id)
                         }
-                        written.dropped += 1;
-                        field_reason.get_or_insert_with(|| {
+                        _ => {
+                            known.clear();
+                            break;
+                        }
+                    }
+                }
+                if !known.is_empty() {
+                    break 'resolved known;
+                }
+                for (f, v) in p.fields.iter().filter(|(k, _)| k != "time") {
+                    let ty = FieldType::of(v);
+                    let met_here = new_fields.get(&(m, f.as_str())).copied();
+                    match met_here.or_else(|| catalog.field_type(db, m, f)) {
+                        Some(existing) if existing != ty => {
+                            if met_here.is_some() {
+                                // met twice with two types in this write: InfluxDB refuses it all
+                                written.refused_whole = true;
+                                written.reason = Some("field type conflict".into());
+                                written.points = 0;
+                                return Ok(());
+                            }
+                            written.dropped += 1;
+                            field_reason.get_or_insert_with(|| {
                             format!(
                                 "field type conflict: input field \"{f}\" on measurement \"{m}\" is type {}, already exists as type {}",
                                 ty.name(),
                                 existing.name()
                             )
                         });
-                        continue 'points;
-                    }
-                    Some(_) => {}
-                    None => {
-                        new_fields.insert((m, f.as_str()), ty);
+                            continue 'points;
+                        }
+                        Some(_) => {}
+                        None => {
+                            new_fields.insert((m, f.as_str()), ty);
+                        }
                     }
                 }
-            }
-            catalog::key(&mut key, db, m, &p.tags);
-            let prefix = key.len();
-            let mut ids = Vec::with_capacity(p.fields.len());
-            for (f, v) in p.fields.iter().filter(|(k, _)| k != "time") {
-                catalog::with_field(&mut key, prefix, f);
-                let id = match catalog.lookup(&key) {
-                    Some(id) => id,
-                    None if catalog.series_count(db) >= limit => {
-                        written.dropped += 1;
-                        let tag = catalog
-                            .widest_tag(db, m)
-                            .map(|t| format!(": the tag with the most values is \"{t}\""))
-                            .unwrap_or_default();
-                        field_reason.get_or_insert_with(|| {
+                catalog::key(&mut key, db, m, &p.tags);
+                let prefix = key.len();
+                let mut ids = Vec::with_capacity(p.fields.len());
+                for (f, v) in p.fields.iter().filter(|(k, _)| k != "time") {
+                    catalog::with_field(&mut key, prefix, f);
+                    let id = match catalog.lookup(&key) {
+                        Some(id) => id,
+                        None if catalog.series_count(db) >= limit => {
+                            written.dropped += 1;
+                            let tag = catalog
+                                .widest_tag(db, m)
+                                .map(|t| format!(": the tag with the most values is \"{t}\""))
+                                .unwrap_or_default();
+                            field_reason.get_or_insert_with(|| {
                             format!(
                                 "max-series-per-database limit exceeded: ({limit}) on database \"{db}\"{tag}"
                             )
                         });
-                        continue 'points;
-                    }
-                    None => catalog.create(&key, db, m, &p.tags, f, FieldType::of(v))?,
-                };
-                ids.push(id);
-            }
+                            continue 'points;
+                        }
+                        None => catalog.create(&key, db, m, &p.tags, f, FieldType::of(v))?,
+                    };
+                    ids.push(id);
+                }
+                ids
+            };
             for (id, (_, v)) in ids
                 .into_iter()
                 .zip(p.fields.iter().filter(|(k, _)| k != "time"))

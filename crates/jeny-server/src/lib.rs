@@ -150,6 +150,12 @@ pub async fn launch_with_listener(
         store: store.clone(),
         sink: Arc::new(jeny_metrics::Sink::Embedded(embedded)),
     };
+    // Deploy metrics: a point per finished deploy, from the event log (one node at a time).
+    let deploy_metrics = tokio::spawn(jeny_metrics::deploys::run_deploy_metrics(
+        metrics.clone(),
+        format!("{}/{}", config.node_name, jeny_core::new_id()),
+        shutdown.clone(),
+    ));
     let read_limits = limits::Limits::of(config);
     let connections = limits::Connections::default();
     let app = app::build(app::Parts {
@@ -188,6 +194,7 @@ pub async fn launch_with_listener(
         let _ = syncer.await;
         let _ = retention.await;
         let _ = chat_task.await;
+        let _ = deploy_metrics.await;
         serve_store.close().await;
         Ok(())
     });

@@ -35,7 +35,7 @@ pub struct Wal {
     pub len: u64,
 }
 
-fn segment_path(dir: &Path, n: u64) -> PathBuf {
+pub(crate) fn segment_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("{n:020}.wal"))
 }
 

@@ -10,11 +10,13 @@
 
 pub mod api;
 pub mod compile;
+pub mod deploys;
 pub mod influxql;
 pub mod line_protocol;
 pub mod model;
 pub mod query;
 pub mod service;
+pub mod sink_influx;
 pub mod store;
 
 pub use service::{Metrics, Sink};

@@ -395,13 +395,39 @@ async fn query(
     );
     let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
     store.flush()?;
+    let statement = jeny_metrics::influxql::parse(&q)?.remove(0);
+    // the executor alone (no HTTP, no JSON), in this thread
+    let engine = |label: &str| -> Result<()> {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let series = jeny_metrics::query::influxql::execute(store, "bench", &statement, end)
+                .map_err(anyhow::Error::msg)?;
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+            anyhow::ensure!(series.len() == hosts, "{} series", series.len());
+        }
+        let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "  jeny {label}, the executor alone: best {best:.1} ms, median {:.1} ms",
+            median(times)
+        );
+        Ok(())
+    };
+    engine("raw points")?;
     let (best, med, jeny_raw) = time_query(http, &app.url, Some(token), &q, 5).await?;
-    println!("  jeny, raw points (flushed blocks): best {best:.1} ms, median {med:.1} ms");
+    println!(
+        "  jeny, raw points (flushed blocks), over HTTP: best {best:.1} ms, median {med:.1} ms"
+    );
     store.compact(i64::MAX)?;
+    engine("5-minute rollups")?;
     let (best, med, jeny_rolled) = time_query(http, &app.url, Some(token), &q, 5).await?;
-    println!("  jeny, 5-minute rollups:            best {best:.1} ms, median {med:.1} ms");
+    println!(
+        "  jeny, 5-minute rollups, over HTTP:            best {best:.1} ms, median {med:.1} ms"
+    );
     let (best, med, influx_answer) = time_query(http, &influx.url, None, &q, 5).await?;
-    println!("  InfluxDB 1.6.7:                    best {best:.1} ms, median {med:.1} ms");
+    println!(
+        "  InfluxDB 1.6.7, over HTTP:                    best {best:.1} ms, median {med:.1} ms"
+    );
     let series = |a: &serde_json::Value| a["results"][0]["series"].as_array().map_or(0, Vec::len);
     anyhow::ensure!(
         series(&jeny_raw) == hosts

@@ -46,13 +46,11 @@ async fn post(
     (status, body, version)
 }
 
+/// A stored float: its series' tags, its time and its value.
+type StoredFloat = (Vec<(String, String)>, i64, f64);
+
 /// The float values of `measurement.field` in `project`, by (tags, time).
-fn stored(
-    app: &TestApp,
-    project: &str,
-    measurement: &str,
-    field: &str,
-) -> Vec<(Vec<(String, String)>, i64, f64)> {
+fn stored(app: &TestApp, project: &str, measurement: &str, field: &str) -> Vec<StoredFloat> {
     let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
     let mut out = Vec::new();
     for s in store.series(project, measurement, Some(field), &|_| true) {

@@ -84,7 +84,11 @@ pub struct ServerArgs {
     pub deploy_lease_secs: Option<u64>,
     /// Series a project may have in the embedded metrics store; a point that would add one more
     /// is refused, naming the tag with the most values [default: 100000].
-    #[arg(long, env = "JENY_METRICS_MAX_SERIES_PER_PROJECT", value_name = "SERIES")]
+    #[arg(
+        long,
+        env = "JENY_METRICS_MAX_SERIES_PER_PROJECT",
+        value_name = "SERIES"
+    )]
     pub metrics_max_series_per_project: Option<u64>,
     /// The user deploys run as when jeny runs as root; `root` runs them as root [default: jeny's
     /// own user, which must not be root].

@@ -1,9 +1,13 @@
 //! The metrics service: where points go (the sink) and the rules every write follows whatever
-//! the sink: the reserved `project` tag is the database written to.
+//! the sink: the reserved `project` tag is the database written to. Reads go where the points
+//! are: the embedded store's executor, or InfluxDB's own `/query`.
 
 use std::sync::Arc;
 
+use crate::influxql::Statement;
 use crate::line_protocol::Point;
+use crate::query::influxql::{Cell, Series, execute};
+use crate::sink_influx::{InfluxAuth, InfluxSink, InfluxSinkConfig, SinkError};
 use crate::store::{Store, StoreError, Written};
 
 /// Where points are kept.
@@ -11,6 +15,70 @@ use crate::store::{Store, StoreError, Written};
 pub enum Sink {
     /// The embedded store in the data dir.
     Embedded(Store),
+    /// An InfluxDB (or a server speaking its write and query APIs), through the spool.
+    Influx(Arc<InfluxTarget>),
+}
+
+/// An InfluxDB: the sink that writes to it, and what reads from it.
+pub struct InfluxTarget {
+    pub sink: InfluxSink,
+    pub config: InfluxSinkConfig,
+    http: reqwest::Client,
+}
+
+impl InfluxTarget {
+    pub fn new(sink: InfluxSink, config: InfluxSinkConfig) -> InfluxTarget {
+        InfluxTarget {
+            sink,
+            config,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Runs InfluxQL on `project`'s database with InfluxDB's 1.x `/query` (which InfluxDB 2.x
+    /// also answers, through its database and retention policy mappings): its JSON answer, or
+    /// why there is none.
+    pub async fn query(
+        &self,
+        project: &str,
+        q: &str,
+        epoch: Option<&str>,
+    ) -> Result<serde_json::Value, String> {
+        let mut params = vec![("db", self.config.database(project)), ("q", q.to_owned())];
+        if let Some(epoch) = epoch {
+            params.push(("epoch", epoch.to_owned()));
+        }
+        if let Some(rp) = &self.config.retention_policy {
+            params.push(("rp", rp.clone()));
+        }
+        let mut request = self
+            .http
+            .get(format!("{}/query", self.config.url.trim_end_matches('/')))
+            .query(&params)
+            .timeout(self.config.request_timeout);
+        request = match &self.config.auth {
+            InfluxAuth::None => request,
+            InfluxAuth::UserPassword { username, password } => {
+                request.basic_auth(username, Some(password.expose()))
+            }
+            InfluxAuth::Token(token) => {
+                request.header("authorization", format!("Token {}", token.expose()))
+            }
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("InfluxDB at {} did not answer: {e}", self.config.url))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("InfluxDB's answer could not be read: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("InfluxDB answered {status}: {text}"));
+        }
+        serde_json::from_str(&text).map_err(|e| format!("InfluxDB's answer is not JSON: {e}"))
+    }
 }
 
 /// The metrics part, shared by its routes and by what records metrics.
@@ -38,7 +106,110 @@ pub fn label_project(point: &mut Point, project: &str) {
     }
 }
 
+/// A JSON value of InfluxDB's answer as a cell; the `time` column as a time (asked in ns).
+fn cell_of(value: &serde_json::Value, is_time: bool) -> Cell {
+    match value {
+        serde_json::Value::Null => Cell::Null,
+        serde_json::Value::Bool(b) => Cell::Boolean(*b),
+        serde_json::Value::String(s) => Cell::String(s.clone()),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                if is_time {
+                    Cell::Time(i)
+                } else {
+                    Cell::Integer(i)
+                }
+            } else if let Some(u) = n.as_u64() {
+                Cell::Unsigned(u)
+            } else {
+                Cell::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        other => Cell::String(other.to_string()),
+    }
+}
+
+/// The first result of InfluxDB's `/query` answer as series.
+fn series_of(answer: &serde_json::Value) -> Result<Vec<Series>, String> {
+    let result = &answer["results"][0];
+    if let Some(error) = result["error"].as_str() {
+        return Err(error.to_owned());
+    }
+    let mut out = Vec::new();
+    for s in result["series"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let columns: Vec<String> = s["columns"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.as_str().unwrap_or_default().to_owned())
+            .collect();
+        let tags = s["tags"].as_object().map(|t| {
+            t.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        });
+        let values = s["values"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|row| {
+                row.as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| cell_of(v, columns.get(i).is_some_and(|c| c == "time")))
+                    .collect()
+            })
+            .collect();
+        out.push(Series {
+            name: s["name"].as_str().unwrap_or_default().to_owned(),
+            tags,
+            columns,
+            values,
+        });
+    }
+    Ok(out)
+}
+
 impl Metrics {
+    /// The embedded store, when it is the sink.
+    pub fn embedded(&self) -> Option<&Store> {
+        match self.sink.as_ref() {
+            Sink::Embedded(store) => Some(store),
+            Sink::Influx(_) => None,
+        }
+    }
+
+    /// Runs one InfluxQL statement over `project` where its points are: the embedded store's
+    /// executor, or the InfluxDB's `/query`. The error is the statement's, in InfluxDB's words.
+    pub async fn run(
+        &self,
+        project: &str,
+        statement: &Statement,
+        now_ns: i64,
+    ) -> Result<Vec<Series>, String> {
+        match self.sink.as_ref() {
+            Sink::Embedded(store) => {
+                let (store, project, statement) =
+                    (store.clone(), project.to_owned(), statement.clone());
+                tokio::task::spawn_blocking(move || execute(&store, &project, &statement, now_ns))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the query failed: {e}")))
+            }
+            Sink::Influx(target) => {
+                let q = crate::influxql::render(std::slice::from_ref(statement));
+                series_of(&target.query(project, &q, Some("ns")).await?)
+            }
+        }
+    }
+
     /// Writes points of `project`; they are durable when this returns.
     pub async fn write(
         &self,
@@ -49,6 +220,22 @@ impl Metrics {
             label_project(p, project);
         }
         match self.sink.as_ref() {
+            Sink::Influx(target) => {
+                let n = points.len();
+                target
+                    .sink
+                    .write(project, points)
+                    .await
+                    .map_err(|e| match e {
+                        // the spool is full or unwritable: the same answer as a full disk
+                        SinkError::Failed(why) => StoreError::Failed(why),
+                        other => StoreError::Io(std::io::Error::other(other.to_string())),
+                    })?;
+                Ok(Written {
+                    points: n,
+                    ..Written::default()
+                })
+            }
             Sink::Embedded(store) => {
                 let store = store.clone();
                 let project = project.to_owned();

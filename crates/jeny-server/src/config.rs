@@ -90,6 +90,32 @@ pub struct ServerArgs {
         value_name = "SERIES"
     )]
     pub metrics_max_series_per_project: Option<u64>,
+    /// InfluxDB (or a server speaking its write and query APIs) that metrics go to instead of the
+    /// embedded store, such as http://influxdb:8086 [default: none: the embedded store].
+    #[arg(long, env = "JENY_METRICS_INFLUXDB_URL", value_name = "URL")]
+    pub metrics_influxdb_url: Option<String>,
+    /// The InfluxDB write API: 1 (`/write`) or 2 (`/api/v2/write`) [default: 1].
+    #[arg(long, env = "JENY_METRICS_INFLUXDB_VERSION", value_name = "1|2")]
+    pub metrics_influxdb_version: Option<u8>,
+    /// InfluxDB 2.x: the organisation written to.
+    #[arg(long, env = "JENY_METRICS_INFLUXDB_ORG", value_name = "ORG")]
+    pub metrics_influxdb_org: Option<String>,
+    /// InfluxDB 1.x: the retention policy written to [default: the database's default].
+    #[arg(
+        long,
+        env = "JENY_METRICS_INFLUXDB_RETENTION_POLICY",
+        value_name = "RP"
+    )]
+    pub metrics_influxdb_retention_policy: Option<String>,
+    /// InfluxDB 1.x: the user name (sent with the password as Basic).
+    #[arg(long, env = "JENY_METRICS_INFLUXDB_USERNAME", value_name = "USER")]
+    pub metrics_influxdb_username: Option<String>,
+    /// InfluxDB 1.x: the password.
+    #[arg(long, env = "JENY_METRICS_INFLUXDB_PASSWORD", value_name = "PASSWORD")]
+    pub metrics_influxdb_password: Option<String>,
+    /// InfluxDB 2.x (or 1.8): the API token, sent as `Authorization: Token <t>`.
+    #[arg(long, env = "JENY_METRICS_INFLUXDB_TOKEN", value_name = "TOKEN")]
+    pub metrics_influxdb_token: Option<String>,
     /// The user deploys run as when jeny runs as root; `root` runs them as root [default: jeny's
     /// own user, which must not be root].
     #[arg(long, env = "JENY_DEPLOY_USER", value_name = "USER")]
@@ -266,6 +292,13 @@ struct FileConfig {
     deploy_output_cap_bytes: Option<u64>,
     deploy_lease_secs: Option<u64>,
     metrics_max_series_per_project: Option<u64>,
+    metrics_influxdb_url: Option<String>,
+    metrics_influxdb_version: Option<u8>,
+    metrics_influxdb_org: Option<String>,
+    metrics_influxdb_retention_policy: Option<String>,
+    metrics_influxdb_username: Option<String>,
+    metrics_influxdb_password: Option<String>,
+    metrics_influxdb_token: Option<String>,
     deploy_user: Option<String>,
     deploy_writable_paths: Option<Vec<PathBuf>>,
     node_name: Option<String>,
@@ -314,6 +347,14 @@ pub struct Config {
     pub deploy_lease_secs: u64,
     /// Series a project may have in the embedded metrics store.
     pub metrics_max_series_per_project: u64,
+    /// The InfluxDB sink: when `metrics_influxdb_url` is set, metrics go there (docs/metrics.md).
+    pub metrics_influxdb_url: Option<String>,
+    pub metrics_influxdb_version: Option<u8>,
+    pub metrics_influxdb_org: Option<String>,
+    pub metrics_influxdb_retention_policy: Option<String>,
+    pub metrics_influxdb_username: Option<String>,
+    pub metrics_influxdb_password: Option<String>,
+    pub metrics_influxdb_token: Option<String>,
     /// Whom deploys run as (`None`: jeny's own user; see `jeny_deploys::sandbox::deploy_user`).
     pub deploy_user: Option<String>,
     pub deploy_writable_paths: Vec<PathBuf>,
@@ -444,6 +485,13 @@ impl Default for Config {
             deploy_output_cap_bytes: 50 * 1024 * 1024,
             deploy_lease_secs: 15,
             metrics_max_series_per_project: 100_000,
+            metrics_influxdb_url: None,
+            metrics_influxdb_version: None,
+            metrics_influxdb_org: None,
+            metrics_influxdb_retention_policy: None,
+            metrics_influxdb_username: None,
+            metrics_influxdb_password: None,
+            metrics_influxdb_token: None,
             deploy_user: None,
             deploy_writable_paths: Vec::new(),
             config_file: None,
@@ -563,6 +611,33 @@ impl Config {
                 .metrics_max_series_per_project
                 .or(file.metrics_max_series_per_project)
                 .unwrap_or(defaults.metrics_max_series_per_project),
+            metrics_influxdb_url: args
+                .metrics_influxdb_url
+                .clone()
+                .or(file.metrics_influxdb_url.clone()),
+            metrics_influxdb_version: args
+                .metrics_influxdb_version
+                .or(file.metrics_influxdb_version),
+            metrics_influxdb_org: args
+                .metrics_influxdb_org
+                .clone()
+                .or(file.metrics_influxdb_org.clone()),
+            metrics_influxdb_retention_policy: args
+                .metrics_influxdb_retention_policy
+                .clone()
+                .or(file.metrics_influxdb_retention_policy.clone()),
+            metrics_influxdb_username: args
+                .metrics_influxdb_username
+                .clone()
+                .or(file.metrics_influxdb_username.clone()),
+            metrics_influxdb_password: args
+                .metrics_influxdb_password
+                .clone()
+                .or(file.metrics_influxdb_password.clone()),
+            metrics_influxdb_token: args
+                .metrics_influxdb_token
+                .clone()
+                .or(file.metrics_influxdb_token.clone()),
             deploy_user: args.deploy_user.clone().or(file.deploy_user),
             deploy_writable_paths: args
                 .deploy_writable_paths
@@ -804,6 +879,39 @@ impl Config {
             .collect()
     }
 
+    /// The InfluxDB sink's settings, for `metrics_influxdb_url` = `url`.
+    pub fn influx_sink_config(
+        &self,
+        url: &str,
+    ) -> anyhow::Result<jeny_metrics::sink_influx::InfluxSinkConfig> {
+        use jeny_metrics::sink_influx::{InfluxAuth, InfluxSinkConfig, InfluxVersion};
+        let version = match self.metrics_influxdb_version.unwrap_or(1) {
+            1 => InfluxVersion::V1,
+            2 => InfluxVersion::V2,
+            other => anyhow::bail!("metrics_influxdb_version is 1 or 2, not {other}"),
+        };
+        let mut influx = InfluxSinkConfig::new(url, version, self.data_dir.join("metrics-spool"));
+        influx.org = self.metrics_influxdb_org.clone();
+        influx.retention_policy = self.metrics_influxdb_retention_policy.clone();
+        influx.auth = match (
+            &self.metrics_influxdb_token,
+            &self.metrics_influxdb_username,
+        ) {
+            (Some(token), _) => InfluxAuth::Token(jeny_core::Secret::new(token.clone())),
+            (None, Some(username)) => InfluxAuth::UserPassword {
+                username: username.clone(),
+                password: jeny_core::Secret::new(
+                    self.metrics_influxdb_password.clone().unwrap_or_default(),
+                ),
+            },
+            (None, None) => InfluxAuth::None,
+        };
+        if version == InfluxVersion::V2 && influx.org.is_none() {
+            anyhow::bail!("metrics_influxdb_version = 2 needs metrics_influxdb_org");
+        }
+        Ok(influx)
+    }
+
     /// A commented TOML file with these values, for `--print-config`.
     pub fn sample_file(&self) -> String {
         // A setting in effect is printed as a line; one left to its default, commented out with
@@ -872,6 +980,11 @@ impl Config {
              # This node's name on the deploys it runs (each node of a cluster needs its own).\nnode_name = {node_name:?}\n\n\
              # Series a project may have in the embedded metrics store (past it, new series are refused).\n\
              metrics_max_series_per_project = {metrics_max_series_per_project}\n\n\
+             # Metrics to an InfluxDB instead of the embedded store (version 1 or 2; 1.x: username and\n\
+             # password, or 2.x: org and token). Points are spooled in data_dir/metrics-spool meanwhile.\n\
+             {influx_url}\n{influx_version}\n{influx_org}\n{influx_rp}\n{influx_user}\n\
+             # The password and token are not printed: set them here or in JENY_METRICS_INFLUXDB_PASSWORD / _TOKEN.\n\
+             # metrics_influxdb_password = \"...\"\n# metrics_influxdb_token = \"...\"\n\n\
              {sign_in}",
             listen = self.listen,
             data_dir = self.data_dir.display().to_string(),
@@ -894,6 +1007,30 @@ impl Config {
             ),
             node_name = self.node_name,
             metrics_max_series_per_project = self.metrics_max_series_per_project,
+            influx_url = line(
+                "metrics_influxdb_url",
+                self.metrics_influxdb_url.clone(),
+                "http://influxdb:8086"
+            ),
+            influx_version = match self.metrics_influxdb_version {
+                Some(v) => format!("metrics_influxdb_version = {v}"),
+                None => "# metrics_influxdb_version = 1".to_owned(),
+            },
+            influx_org = line(
+                "metrics_influxdb_org",
+                self.metrics_influxdb_org.clone(),
+                "my-org"
+            ),
+            influx_rp = line(
+                "metrics_influxdb_retention_policy",
+                self.metrics_influxdb_retention_policy.clone(),
+                "autogen"
+            ),
+            influx_user = line(
+                "metrics_influxdb_username",
+                self.metrics_influxdb_username.clone(),
+                "jeny"
+            ),
             sign_in = self.sign_in_sample(&line),
         )
     }

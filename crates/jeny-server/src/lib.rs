@@ -134,21 +134,39 @@ pub async fn launch_with_listener(
         &config.node_name,
     );
     let chat_task = tokio::spawn(chat.clone().run(shutdown.clone()));
-    // Metrics: the embedded store in its own files in the data dir (never the main store).
-    let metrics_dir = config.data_dir.join("metrics");
-    let metrics_options = jeny_metrics::store::Options {
-        max_series_per_database: config.metrics_max_series_per_project,
-        ..jeny_metrics::store::Options::default()
+    // Metrics: the embedded store in its own files in the data dir (never the main store), or an
+    // InfluxDB when one is configured (points spooled in the data dir meanwhile).
+    let sink = match &config.metrics_influxdb_url {
+        None => {
+            let metrics_dir = config.data_dir.join("metrics");
+            let metrics_options = jeny_metrics::store::Options {
+                max_series_per_database: config.metrics_max_series_per_project,
+                ..jeny_metrics::store::Options::default()
+            };
+            let embedded = tokio::task::spawn_blocking({
+                let dir = metrics_dir.clone();
+                move || jeny_metrics::store::Store::open(&dir, metrics_options)
+            })
+            .await?
+            .with_context(|| {
+                format!("cannot open the metrics store in {}", metrics_dir.display())
+            })?;
+            jeny_metrics::Sink::Embedded(embedded)
+        }
+        Some(url) => {
+            let influx = config.influx_sink_config(url)?;
+            let sink =
+                jeny_metrics::sink_influx::InfluxSink::start(influx.clone(), shutdown.clone())
+                    .await
+                    .with_context(|| format!("cannot start the metrics sink to {url}"))?;
+            jeny_metrics::Sink::Influx(Arc::new(jeny_metrics::service::InfluxTarget::new(
+                sink, influx,
+            )))
+        }
     };
-    let embedded = tokio::task::spawn_blocking({
-        let dir = metrics_dir.clone();
-        move || jeny_metrics::store::Store::open(&dir, metrics_options)
-    })
-    .await?
-    .with_context(|| format!("cannot open the metrics store in {}", metrics_dir.display()))?;
     let metrics = jeny_metrics::Metrics {
         store: store.clone(),
-        sink: Arc::new(jeny_metrics::Sink::Embedded(embedded)),
+        sink: Arc::new(sink),
     };
     // Deploy metrics: a point per finished deploy, from the event log (one node at a time).
     let deploy_metrics = tokio::spawn(jeny_metrics::deploys::run_deploy_metrics(

@@ -317,7 +317,10 @@ async fn ingest(
         influx_rates.iter().copied().fold(0.0, f64::max) / 1e6,
     );
     // what was acknowledged is there
-    let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
+    let store = app
+        .metrics
+        .embedded()
+        .expect("the embedded store is the sink");
     let cpu = store.series("bench", "cpu", Some("usage_user"), &|_| true);
     anyhow::ensure!(cpu.len() == hosts, "{} cpu series", cpu.len());
     let read = store.read(cpu[0].id, i64::MIN, i64::MAX)?;
@@ -393,7 +396,10 @@ async fn query(
         start / 1_000_000,
         end / 1_000_000
     );
-    let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
+    let store = app
+        .metrics
+        .embedded()
+        .expect("the embedded store is the sink");
     store.flush()?;
     let statement = jeny_metrics::influxql::parse(&q)?.remove(0);
     // the executor alone (no HTTP, no JSON), in this thread

@@ -479,7 +479,7 @@ pub async fn query_v1(
     request: Request,
 ) -> Result<Response, InfluxError> {
     use crate::influxql::Statement;
-    use crate::query::influxql::{Cell, Epoch, Series, database_of, execute, to_json};
+    use crate::query::influxql::{Cell, Epoch, Series, database_of, to_json};
     let d = Dialect::V1;
     let mut pairs = pairs(query.as_deref());
     let (mut parts, body) = request.into_parts();
@@ -505,7 +505,6 @@ pub async fn query_v1(
     let db = param(&pairs, "db").filter(|d| !d.is_empty());
     let epoch = Epoch::parse(param(&pairs, "epoch").unwrap_or(""));
     let now = now_ns();
-    let crate::Sink::Embedded(store) = metrics.sink.as_ref();
     let mut results: Vec<(usize, Result<Vec<Series>, String>)> = Vec::new();
     for (i, statement) in statements.iter().enumerate() {
         let outcome = match statement {
@@ -545,15 +544,7 @@ pub async fn query_v1(
                         Err(format!("database not found: {project}"))
                     }
                     Err(e) => Err(e.to_string()),
-                    Ok(_) => {
-                        let (store, project, statement) =
-                            (store.clone(), project.to_owned(), statement.clone());
-                        tokio::task::spawn_blocking(move || {
-                            execute(&store, &project, &statement, now)
-                        })
-                        .await
-                        .unwrap_or_else(|e| Err(format!("the query failed: {e}")))
-                    }
+                    Ok(_) => metrics.run(project, statement, now).await,
                 },
             },
         };

@@ -6,16 +6,21 @@ use axum::extract::State;
 use jeny_http::{ApiError, AppJson, Auth, QueryPairs, ReadErrors};
 
 use crate::compile::compile;
+use crate::influxql::{Measurement, MeasurementName, Show, ShowKind, Statement, TagKeyFilter};
 use crate::model::{
     MAX_POINTS, MAX_QUERIES, MetricName, MetricNames, MetricResult, MetricSeries, MetricsAnswer,
     MetricsQuery, TimeSpec,
 };
-use crate::query::influxql::{Cell, execute};
-use crate::service::{Metrics, Sink};
+use crate::query::influxql::{Cell, Series};
+use crate::service::Metrics;
 
 fn cell_json(cell: &Cell) -> serde_json::Value {
     match cell {
         Cell::Time(ns) => serde_json::json!(ns.div_euclid(1_000_000)),
+        // a whole float as an integer, as InfluxDB writes it, so that both sinks answer alike
+        Cell::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            serde_json::json!(*f as i64)
+        }
         Cell::Float(f) if f.is_finite() => serde_json::json!(f),
         Cell::Float(_) | Cell::Null => serde_json::Value::Null,
         Cell::Integer(i) => serde_json::json!(i),
@@ -83,21 +88,11 @@ pub async fn query(
         );
     }
     jeny_projects::get_project(&metrics.store, &request.project).await?;
-    let Sink::Embedded(store) = metrics.sink.as_ref();
-    let store = store.clone();
-    let project = request.project.clone();
-    let statements: Vec<_> = compiled
-        .iter()
-        .map(|c| crate::influxql::Statement::Select(c.statement.clone()))
-        .collect();
-    let outcomes = tokio::task::spawn_blocking(move || {
-        statements
-            .iter()
-            .map(|s| execute(&store, &project, s, now))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| ApiError::new(jeny_core::ErrorCode::Internal, e.to_string()))?;
+    let mut outcomes = Vec::with_capacity(compiled.len());
+    for c in &compiled {
+        let statement = Statement::Select(c.statement.clone());
+        outcomes.push(metrics.run(&request.project, &statement, now).await);
+    }
     let mut results = Vec::with_capacity(outcomes.len());
     for (i, ((q, c), outcome)) in request
         .queries
@@ -136,30 +131,61 @@ fn required<'a>(query: &'a QueryPairs, name: &str) -> Result<&'a str, ApiError> 
         .ok_or_else(|| ApiError::invalid(name, format!("{name} is required")))
 }
 
+/// Runs a `SHOW` of `kind` (of the `measurement` parameter's measurement, when the route takes
+/// one) where the project's points are; each row's `name_column` (and `type_column`) is a name.
 async fn names(
     metrics: &Metrics,
     query: &QueryPairs,
     known: &[&str],
-    list: impl FnOnce(&crate::store::Store, &QueryPairs) -> Result<Vec<MetricName>, ApiError>,
+    kind: ShowKind,
+    name_column: &str,
+    type_column: Option<&str>,
 ) -> Result<AppJson<MetricNames>, ApiError> {
     query.only(known)?;
     query.at_most_once(known)?;
     let project = required(query, "project")?;
+    let sources = if known.contains(&"measurement") {
+        vec![Measurement {
+            database: None,
+            retention_policy: None,
+            name: MeasurementName::Name(required(query, "measurement")?.to_owned()),
+        }]
+    } else {
+        Vec::new()
+    };
     jeny_projects::get_project(&metrics.store, project).await?;
-    let Sink::Embedded(store) = metrics.sink.as_ref();
-    Ok(AppJson(MetricNames {
-        items: list(store, query)?,
-    }))
-}
-
-fn plain(names: Vec<String>) -> Vec<MetricName> {
-    names
-        .into_iter()
-        .map(|name| MetricName {
-            name,
-            field_type: None,
-        })
-        .collect()
+    let statement = Statement::Show(Show {
+        kind,
+        database: None,
+        sources,
+        condition: None,
+        limit: None,
+        offset: None,
+    });
+    let series: Vec<Series> = metrics
+        .run(project, &statement, crate::api::influx::now_ns())
+        .await
+        .map_err(|e| ApiError::new(jeny_core::ErrorCode::Unavailable, e))?;
+    let mut items: Vec<MetricName> = Vec::new();
+    for s in &series {
+        let at = |c: &str| s.columns.iter().position(|name| name == c);
+        let (Some(n), t) = (at(name_column), type_column.and_then(at)) else {
+            continue;
+        };
+        for row in &s.values {
+            if let Some(Cell::String(name)) = row.get(n) {
+                let field_type = t.and_then(|t| match row.get(t) {
+                    Some(Cell::String(ty)) => Some(ty.clone()),
+                    _ => None,
+                });
+                items.push(MetricName {
+                    name: name.clone(),
+                    field_type,
+                });
+            }
+        }
+    }
+    Ok(AppJson(MetricNames { items }))
 }
 
 /// A project's measurements, sorted.
@@ -176,9 +202,14 @@ pub async fn measurements(
     State(metrics): State<Metrics>,
     query: QueryPairs,
 ) -> Result<AppJson<MetricNames>, ApiError> {
-    names(&metrics, &query, &["project"], |store, q| {
-        Ok(plain(store.measurements(required(q, "project")?)))
-    })
+    names(
+        &metrics,
+        &query,
+        &["project"],
+        ShowKind::Measurements(None),
+        "name",
+        None,
+    )
     .await
 }
 
@@ -199,16 +230,14 @@ pub async fn field_keys(
     State(metrics): State<Metrics>,
     query: QueryPairs,
 ) -> Result<AppJson<MetricNames>, ApiError> {
-    names(&metrics, &query, &["project", "measurement"], |store, q| {
-        let fields = store.field_keys(required(q, "project")?, required(q, "measurement")?);
-        Ok(fields
-            .into_iter()
-            .map(|(name, ty)| MetricName {
-                name,
-                field_type: Some(ty.name().to_owned()),
-            })
-            .collect())
-    })
+    names(
+        &metrics,
+        &query,
+        &["project", "measurement"],
+        ShowKind::FieldKeys,
+        "fieldKey",
+        Some("fieldType"),
+    )
     .await
 }
 
@@ -229,12 +258,14 @@ pub async fn tag_keys(
     State(metrics): State<Metrics>,
     query: QueryPairs,
 ) -> Result<AppJson<MetricNames>, ApiError> {
-    names(&metrics, &query, &["project", "measurement"], |store, q| {
-        Ok(plain(store.tag_keys(
-            required(q, "project")?,
-            required(q, "measurement")?,
-        )))
-    })
+    names(
+        &metrics,
+        &query,
+        &["project", "measurement"],
+        ShowKind::TagKeys,
+        "tagKey",
+        None,
+    )
     .await
 }
 
@@ -256,17 +287,15 @@ pub async fn tag_values(
     State(metrics): State<Metrics>,
     query: QueryPairs,
 ) -> Result<AppJson<MetricNames>, ApiError> {
+    let key = required(&query, "key")?.to_owned();
+    let kind = ShowKind::TagValues(TagKeyFilter::Equal(key));
     names(
         &metrics,
         &query,
         &["project", "measurement", "key"],
-        |store, q| {
-            Ok(plain(store.tag_values(
-                required(q, "project")?,
-                required(q, "measurement")?,
-                required(q, "key")?,
-            )))
-        },
+        kind,
+        "value",
+        None,
     )
     .await
 }

@@ -54,7 +54,10 @@ type Tags = Vec<(String, String)>;
 /// Every `deploy` point of `project` in the embedded store, its series put back together by
 /// tags and time, sorted.
 fn deploy_points(app: &TestApp, project: &str) -> Vec<DeployPoint> {
-    let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
+    let store = app
+        .metrics
+        .embedded()
+        .expect("the embedded store is the sink");
     let mut points: BTreeMap<(Tags, i64), BTreeMap<String, Field>> = BTreeMap::new();
     for series in store.series(project, "deploy", None, &|_| true) {
         let read = store.read(series.id, i64::MIN, i64::MAX).unwrap();

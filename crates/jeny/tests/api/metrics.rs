@@ -51,7 +51,10 @@ type StoredFloat = (Vec<(String, String)>, i64, f64);
 
 /// The float values of `measurement.field` in `project`, by (tags, time).
 fn stored(app: &TestApp, project: &str, measurement: &str, field: &str) -> Vec<StoredFloat> {
-    let jeny_metrics::Sink::Embedded(store) = app.metrics.sink.as_ref();
+    let store = app
+        .metrics
+        .embedded()
+        .expect("the embedded store is the sink");
     let mut out = Vec::new();
     for s in store.series(project, measurement, Some(field), &|_| true) {
         let p = store.read(s.id, i64::MIN, i64::MAX).unwrap();
@@ -555,11 +558,111 @@ async fn influxql_and_the_query_model_read_what_was_written(backend: Backend) {
     );
 }
 
+/// The same points written to a jeny on its embedded store and to a jeny whose sink is InfluxDB
+/// 1.6.7 read back the same through the query model, autocomplete and `/query`.
+async fn an_influxdb_sink_answers_as_the_embedded_store_does(backend: Backend) {
+    let influx = jeny_testkit::influxdb::Influx::start().await;
+    let created = reqwest::Client::new()
+        .post(format!("{}/query", influx.url))
+        .form(&[("q", "CREATE DATABASE shop")])
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let embedded = TestApp::spawn(backend).await;
+    let database = jeny_testkit::TestDatabase::create(backend).await;
+    let url = influx.url.clone();
+    let influxed = TestApp::spawn_on(database, move |config| {
+        config.metrics_influxdb_url = Some(url);
+    })
+    .await;
+    assert!(influxed.metrics.embedded().is_none());
+    let body: String = (0..120)
+        .flat_map(|i| {
+            [
+                format!("cpu,host=a usage={} {}", i % 7, 1_800_000_000 + i),
+                format!("cpu,host=b usage={}.5 {}", i % 5, 1_800_000_000 + i),
+            ]
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut viewers = Vec::new();
+    for app in [&embedded, &influxed] {
+        app.with_admin()
+            .await
+            .create_project(&project("shop"))
+            .await
+            .unwrap();
+        let token = app.token_for("deployer@example.com", Role::Deployer).await;
+        let (status, answer, _) = post(
+            app,
+            "/write?db=shop&precision=s",
+            Some(&format!("Token {token}")),
+            body.clone().into_bytes(),
+            false,
+        )
+        .await;
+        assert_eq!((status, answer), (204, Value::Null));
+        viewers.push(app.token_for("viewer@example.com", Role::Viewer).await);
+    }
+    // the sink sends in the background: wait until InfluxDB holds every point
+    let count_query = format!(
+        "/query?db=shop&q={}",
+        urlencode("SELECT count(\"usage\") FROM \"cpu\"")
+    );
+    jeny_testkit::poll_until("InfluxDB holds the 240 points", || async {
+        let (status, answer) = get_json(&influxed, &count_query, &viewers[1]).await;
+        (status == 200 && answer["results"][0]["series"][0]["values"][0][1] == 240).then_some(())
+    })
+    .await;
+    let request = serde_json::json!({
+        "project": "shop",
+        "queries": [
+            {"ref": "A", "measurement": "cpu", "field": "usage", "aggregation": "mean",
+             "group_by": ["host"], "interval": "30s", "fill": "null"},
+            {"ref": "B", "measurement": "cpu", "field": "usage", "aggregation": "max",
+             "where": [{"tag": "host", "op": "=~", "value": "^a$"}], "interval": "1m"},
+            {"ref": "C", "measurement": "cpu", "field": "usage",
+             "aggregation": "non_negative_derivative(1s)", "interval": "10s", "fill": "none"}
+        ],
+        "from": 1_800_000_000_000i64, "to": 1_800_000_119_999i64, "max_points": 1000
+    });
+    let mut answers = Vec::new();
+    for (app, viewer) in [&embedded, &influxed].into_iter().zip(&viewers) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/metrics/query", app.url))
+            .header("authorization", format!("Bearer {viewer}"))
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        answers.push(response.json::<Value>().await.unwrap());
+    }
+    assert_eq!(answers[0], answers[1], "the query model on both sinks");
+    assert_eq!(
+        answers[0]["results"][0]["series"].as_array().unwrap().len(),
+        2
+    );
+    for path in [
+        "/api/v1/metrics/measurements?project=shop",
+        "/api/v1/metrics/field-keys?project=shop&measurement=cpu",
+        "/api/v1/metrics/tag-keys?project=shop&measurement=cpu",
+        "/api/v1/metrics/tag-values?project=shop&measurement=cpu&key=host",
+    ] {
+        let (_, a) = get_json(&embedded, path, &viewers[0]).await;
+        let (_, b) = get_json(&influxed, path, &viewers[1]).await;
+        assert_eq!(a, b, "{path}");
+        assert!(!a["items"].as_array().unwrap().is_empty(), "{path}: {a}");
+    }
+}
+
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 both_backends!(
+    an_influxdb_sink_answers_as_the_embedded_store_does,
     influxql_and_the_query_model_read_what_was_written,
     a_token_is_taken_however_influxdb_clients_send_it,
     refusals_keep_each_protocols_shape,

@@ -728,7 +728,10 @@ async fn write_body(
 /// What jeny's embedded store holds for `project`, in the shape `stored` reads from InfluxDB
 /// (without the `project` tag, which jeny adds to every point).
 fn stored_by_jeny(app: &TestApp, project: &str, started_ns: i64, ended_ns: i64) -> Stored {
-    let store = app.metrics.embedded().expect("the embedded store is the sink");
+    let store = app
+        .metrics
+        .embedded()
+        .expect("the embedded store is the sink");
     let now_window = (started_ns - 3_600_000_000_000)..=ended_ns;
     let mut stored = Stored::default();
     for measurement in store.measurements(project) {

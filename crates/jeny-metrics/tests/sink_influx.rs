@@ -598,7 +598,10 @@ async fn the_2x_api_with_a_token_writes_to_a_jeny_bucket() {
     sink.write("shop", points(0..300)).await.unwrap();
     sink.write("shop", points(300..600)).await.unwrap();
 
-    let store = app.metrics.embedded().expect("the embedded store is the sink");
+    let store = app
+        .metrics
+        .embedded()
+        .expect("the embedded store is the sink");
     let stored = poll_until("jeny's store holds the 600 points", || async {
         let series = store.series("shop", "stream", Some("v"), &|_| true);
         let [one] = series.as_slice() else {

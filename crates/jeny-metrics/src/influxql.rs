@@ -2022,9 +2022,16 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
-/// RFC 3339 in UTC to the second (Hinnant's `civil_from_days`), as InfluxDB writes range errors.
+/// RFC 3339 in UTC to the second, as InfluxDB writes range errors.
 fn format_rfc3339(ns: i128) -> String {
-    let seconds = ns.div_euclid(NANOS_PER_SECOND) as i64;
+    let (year, month, day, hour, minute, second) =
+        civil_from_seconds(ns.div_euclid(NANOS_PER_SECOND) as i64);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
+/// A time in seconds since the epoch as UTC year, month, day, hour, minute, second (Howard
+/// Hinnant's `civil_from_days`, which holds for every year InfluxDB's times reach).
+pub(crate) fn civil_from_seconds(seconds: i64) -> (i64, i64, i64, i64, i64, i64) {
     let (days, second_of_day) = (
         seconds.div_euclid(86_400) + 719_468,
         seconds.rem_euclid(86_400),
@@ -2041,12 +2048,14 @@ fn format_rfc3339(ns: i128) -> String {
         month_index - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    let (hour, minute, second) = (
+    (
+        year,
+        month,
+        day,
         second_of_day / 3600,
         second_of_day / 60 % 60,
         second_of_day % 60,
-    );
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+    )
 }
 
 #[cfg(test)]

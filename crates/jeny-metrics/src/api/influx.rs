@@ -392,20 +392,7 @@ pub async fn write_v1(
     let project = param(&pairs, "db").unwrap_or("").to_owned();
     let precision = Precision::parse(param(&pairs, "precision").unwrap_or(""))
         .map_err(|e| InfluxError::new(d, StatusCode::BAD_REQUEST, e.to_string()))?;
-    if project.is_empty() {
-        // InfluxDB authenticates before it looks at the database
-        authorize_any(d, &mut parts, &pairs).await?;
-        return Err(InfluxError::new(
-            d,
-            StatusCode::BAD_REQUEST,
-            "database is required",
-        ));
-    }
-    authorize_write(d, &mut parts, &pairs, &project).await?;
-    find_project(&metrics, d, &project).await?;
-    let body = read_body(d, body).await?;
-    let body = decoded_body(d, &parts.headers, body)?;
-    let parsed = line_protocol::parse(&body, precision, now_ns());
+    let parsed = accepted_body(d, &metrics, &mut parts, body, &pairs, &project, precision).await?;
     let parse_errors: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
     if parsed.points.is_empty() {
         return if parse_errors.is_empty() {
@@ -580,6 +567,33 @@ async fn project_names(metrics: &Metrics) -> Result<Vec<String>, String> {
     }
 }
 
+/// What both writes do before their answers differ, in InfluxDB's order: the credentials, the
+/// database named (and existing), then the body read, gunzipped and parsed.
+async fn accepted_body(
+    d: Dialect,
+    metrics: &Metrics,
+    parts: &mut http::request::Parts,
+    body: axum::body::Body,
+    pairs: &[(String, String)],
+    project: &str,
+    precision: Precision,
+) -> Result<line_protocol::Parsed, InfluxError> {
+    if project.is_empty() {
+        // InfluxDB authenticates before it looks at the database
+        authorize_any(d, parts, pairs).await?;
+        let what = match d {
+            Dialect::V1 => "database is required",
+            Dialect::V2 => "bucket is required",
+        };
+        return Err(InfluxError::new(d, StatusCode::BAD_REQUEST, what));
+    }
+    authorize_write(d, parts, pairs, project).await?;
+    find_project(metrics, d, project).await?;
+    let body = read_body(d, body).await?;
+    let body = decoded_body(d, &parts.headers, body)?;
+    Ok(line_protocol::parse(&body, precision, now_ns()))
+}
+
 async fn read_body(dialect: Dialect, body: axum::body::Body) -> Result<Bytes, InfluxError> {
     // the server's body limit (max_body_bytes) applies: a declared larger body was refused
     // before this handler; one that streams past it is refused here
@@ -632,19 +646,7 @@ pub async fn write_v2(
         .map(|b| b.split_once('/').map_or(b, |(db, _)| db))
         .unwrap_or("")
         .to_owned();
-    if project.is_empty() {
-        authorize_any(d, &mut parts, &pairs).await?;
-        return Err(InfluxError::new(
-            d,
-            StatusCode::BAD_REQUEST,
-            "bucket is required",
-        ));
-    }
-    authorize_write(d, &mut parts, &pairs, &project).await?;
-    find_project(&metrics, d, &project).await?;
-    let body = read_body(d, body).await?;
-    let body = decoded_body(d, &parts.headers, body)?;
-    let parsed = line_protocol::parse(&body, precision, now_ns());
+    let parsed = accepted_body(d, &metrics, &mut parts, body, &pairs, &project, precision).await?;
     if !parsed.errors.is_empty() {
         let errors: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
         return Err(InfluxError::new(

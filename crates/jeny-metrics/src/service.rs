@@ -87,6 +87,9 @@ pub struct Metrics {
     /// the main store: projects, to check that a database names one
     pub store: jeny_store::Store,
     pub sink: Arc<Sink>,
+    /// The largest write body taken (the server's `max_body_bytes`): a body that streams past
+    /// it is refused with 413.
+    pub max_body_bytes: usize,
 }
 
 /// The tag that names a point's project: always the database it was written to.

@@ -167,6 +167,7 @@ pub async fn launch_with_listener(
     let metrics = jeny_metrics::Metrics {
         store: store.clone(),
         sink: Arc::new(sink),
+        max_body_bytes: config.max_body_bytes,
     };
     // Deploy metrics: a point per finished deploy, from the event log (one node at a time).
     let deploy_metrics = tokio::spawn(jeny_metrics::deploys::run_deploy_metrics(

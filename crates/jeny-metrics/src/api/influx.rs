@@ -476,7 +476,7 @@ pub async fn query_v1(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if parts.method == http::Method::POST && is_form {
-        let body = read_body(d, body).await?;
+        let body = read_body(d, body, metrics.max_body_bytes).await?;
         pairs.extend(form_urlencoded::parse(&body).into_owned());
     }
     authorize(d, &mut parts, &pairs, None).await?;
@@ -589,20 +589,36 @@ async fn accepted_body(
     }
     authorize_write(d, parts, pairs, project).await?;
     find_project(metrics, d, project).await?;
-    let body = read_body(d, body).await?;
+    let body = read_body(d, body, metrics.max_body_bytes).await?;
     let body = decoded_body(d, &parts.headers, body)?;
     Ok(line_protocol::parse(&body, precision, now_ns()))
 }
 
-async fn read_body(dialect: Dialect, body: axum::body::Body) -> Result<Bytes, InfluxError> {
-    // the server's body limit (max_body_bytes) applies: a declared larger body was refused
-    // before this handler; one that streams past it is refused here
-    axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
-        InfluxError::new(
-            dialect,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body could not be read: {e}"),
-        )
+async fn read_body(
+    dialect: Dialect,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<Bytes, InfluxError> {
+    // a declared larger body was refused before this handler (413, problem+json, like every
+    // route's); one that streams past the limit is refused here, in InfluxDB's words
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            InfluxError::new(
+                dialect,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "http: request body too large (the limit is {limit} bytes: max_body_bytes)"
+                ),
+            )
+        } else {
+            InfluxError::new(
+                dialect,
+                StatusCode::BAD_REQUEST,
+                format!("the request body could not be read: {e}"),
+            )
+        }
     })
 }
 

@@ -657,11 +657,59 @@ async fn an_influxdb_sink_answers_as_the_embedded_store_does(backend: Backend) {
     }
 }
 
+/// A write body that streams past `max_body_bytes` (no Content-Length) is refused in InfluxDB's
+/// shape and writes nothing; one that declares it is refused before it is read.
+async fn a_body_past_the_limit_is_refused(backend: Backend) {
+    let database = jeny_testkit::TestDatabase::create(backend).await;
+    let app = TestApp::spawn_on(database, |config| config.max_body_bytes = 4096).await;
+    app.with_admin()
+        .await
+        .create_project(&project("shop"))
+        .await
+        .unwrap();
+    let token = app.token_for("deployer@example.com", Role::Deployer).await;
+    let lines: Vec<Result<String, std::io::Error>> =
+        (0..400).map(|i| Ok(format!("m v={i} {i}\n"))).collect();
+    let response = reqwest::Client::new()
+        .post(format!("{}/write?db=shop", app.url))
+        .header("authorization", format!("Token {token}"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            lines,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("http: request body too large"),
+        "{answer}"
+    );
+    let (status, _, _) = post(
+        &app,
+        "/write?db=shop",
+        Some(&format!("Token {token}")),
+        vec![b'x'; 5000],
+        false,
+    )
+    .await;
+    assert_eq!(status, 413);
+    let store = app
+        .metrics
+        .embedded()
+        .expect("the embedded store is the sink");
+    assert!(store.measurements("shop").is_empty());
+}
+
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 both_backends!(
+    a_body_past_the_limit_is_refused,
     an_influxdb_sink_answers_as_the_embedded_store_does,
     influxql_and_the_query_model_read_what_was_written,
     a_token_is_taken_however_influxdb_clients_send_it,

@@ -8,6 +8,7 @@ pub mod api;
 mod ec2;
 mod error;
 mod model;
+mod query_protocol;
 mod service;
 mod store;
 

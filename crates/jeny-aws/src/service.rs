@@ -3,8 +3,9 @@
 //! transaction: a region that failed leaves its hosts as they were.
 
 use crate::AwsError;
-use crate::ec2::{self, AccountCredentials};
+use crate::ec2;
 use crate::model::{AwsAccount, AwsAccountInput, RegionReport, SyncReport, ValidAccount};
+use crate::query_protocol::{self, AccountCredentials, Service};
 use crate::store::{self, AccountRow};
 use jeny_core::{Precondition, SecretBox, Timestamp};
 use jeny_events::NewEvent;
@@ -232,8 +233,12 @@ impl Aws {
             async move {
                 let started = Instant::now();
                 let instances = match credentials {
-                    Ok(credentials) => match ec2::client(account, credentials, region).await {
-                        Ok(client) => ec2::describe_instances(&client, account).await,
+                    Ok(credentials) => match query_protocol::session(account, credentials, region)
+                        .await
+                    {
+                        Ok(session) => {
+                            ec2::describe_instances(&session.client(Service::Ec2), account).await
+                        }
                         Err(error) => Err(error),
                     },
                     Err(error) => Err(error.clone()),

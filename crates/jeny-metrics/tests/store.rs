@@ -9,7 +9,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use jeny_metrics::line_protocol::{FieldValue, Point, Precision, parse};
-use jeny_metrics::store::{Bucket, DAY_NS, FieldType, Options, ROLLUP_NS, Store, Values, floor_to};
+use jeny_metrics::store::{
+    Bucket, DAY_NS, Expired, FieldType, HOUR_NS, Options, ROLLUP_NS, Retention, Retentions, Store,
+    Values, floor_to,
+};
 use proptest::prelude::*;
 
 const S: i64 = 1_000_000_000;
@@ -267,9 +270,14 @@ fn the_catalog_answers_what_autocomplete_asks() {
 
 /// What `buckets` must give, from the points themselves.
 fn expected_buckets(points: &[(i64, f64)], start: i64, end: i64) -> Vec<Bucket> {
+    expected_buckets_at(points, start, end, ROLLUP_NS)
+}
+
+/// What `buckets` of `width` must give, from the points themselves.
+fn expected_buckets_at(points: &[(i64, f64)], start: i64, end: i64, width: i64) -> Vec<Bucket> {
     let mut out: Vec<Bucket> = Vec::new();
     for &(t, v) in points.iter().filter(|(t, _)| *t >= start && *t < end) {
-        let b = floor_to(t, ROLLUP_NS);
+        let b = floor_to(t, width);
         match out.last_mut() {
             Some(k) if k.time == b => {
                 k.count += 1;
@@ -303,18 +311,23 @@ fn buckets_from_rollups_and_from_points_agree() {
     store.write("db", &points(&body)).unwrap();
     let all = floats(&store, "db", "m", "v");
     let sid = store.series("db", "m", Some("v"), &|_| true)[0].id;
+    // whole days, and ranges cut inside buckets, on bucket edges and inside days
     let ranges = [
         (DAY0, DAY0 + 3 * DAY_NS),
         (DAY0 + 7 * S, DAY0 + 2 * DAY_NS + 301 * S),
         (DAY0 + DAY_NS, DAY0 + 2 * DAY_NS),
+        (DAY0 + 3_600 * S, DAY0 + DAY_NS + 7_200 * S),
+        (DAY0 + 3_599 * S, DAY0 + 2 * DAY_NS + 3_601 * S),
     ];
     let check = |store: &Store| {
         for (start, end) in ranges {
-            assert_eq!(
-                store.buckets(sid, start, end).unwrap(),
-                expected_buckets(&all, start, end),
-                "{start}..{end}"
-            );
+            for width in [ROLLUP_NS, HOUR_NS] {
+                assert_eq!(
+                    store.buckets(sid, start, end, width).unwrap(),
+                    expected_buckets_at(&all, start, end, width),
+                    "{start}..{end} by {width}"
+                );
+            }
         }
     };
     check(&store); // from the heads
@@ -335,14 +348,14 @@ fn buckets_from_rollups_and_from_points_agree() {
     all.push((DAY0 + DAY_NS + 5 * S, 100.0));
     all.sort_by_key(|p| p.0);
     let b = store
-        .buckets(sid, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS)
+        .buckets(sid, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS, ROLLUP_NS)
         .unwrap();
     assert_eq!(b, expected_buckets(&all, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS));
     store.flush().unwrap();
     store.compact(DAY0 + 4 * DAY_NS).unwrap();
     assert_eq!(
         store
-            .buckets(sid, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS)
+            .buckets(sid, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS, ROLLUP_NS)
             .unwrap(),
         expected_buckets(&all, DAY0 + DAY_NS, DAY0 + 2 * DAY_NS)
     );
@@ -414,13 +427,143 @@ proptest! {
                 p.times.iter().zip(&bits).map(|(&t, &b)| (t, b as i64 as f64)).collect();
             prop_assert_eq!(&got, &want);
             for (start, end) in [(DAY0, DAY0 + 3 * DAY_NS), (DAY0 + 600 * S, DAY0 + DAY_NS + 7 * S)] {
-                prop_assert_eq!(
-                    store.buckets(found[0].id, start, end).unwrap(),
-                    expected_buckets(&want, start, end)
-                );
+                for width in [ROLLUP_NS, HOUR_NS] {
+                    prop_assert_eq!(
+                        store.buckets(found[0].id, start, end, width).unwrap(),
+                        expected_buckets_at(&want, start, end, width)
+                    );
+                }
             }
         }
     }
+}
+
+/// Per-database retention: whole days of each resolution go once older than their database keeps
+/// them, the coarser resolutions still answer, a database kept forever loses nothing, and it
+/// all holds across a restart.
+#[test]
+fn retention_deletes_whole_days_of_each_resolution_per_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), manual()).unwrap();
+    // ten days up to DAY0, a point every 10 minutes, in two databases
+    let start = DAY0 - 10 * DAY_NS;
+    let body: String = (0..10 * 144)
+        .map(|i| format!("m,h=a v={} {}\n", i % 17, start + i * 600 * S))
+        .collect();
+    for db in ["shop", "other"] {
+        assert_eq!(store.write(db, &points(&body)).unwrap().points, 10 * 144);
+    }
+    store.flush().unwrap();
+    store.compact(DAY0).unwrap();
+    let all = floats(&store, "shop", "m", "v");
+    let shop = Retention {
+        raw_days: Some(2),
+        rollup_5m_days: Some(5),
+        rollup_1h_days: None,
+    };
+    store.set_retention(Retentions {
+        default: Retention::default(),
+        databases: [("shop".to_owned(), shop)].into(),
+    });
+    // the test's clock: DAY0 plus 6 hours, so the cuts fall on DAY0 - 2d and DAY0 - 5d
+    let now = DAY0 + 6 * 3_600 * S;
+    let expired = store.expire(now).unwrap();
+    assert_eq!(
+        expired,
+        Expired {
+            raw: 8,
+            rollups_5m: 5,
+            rollups_1h: 0
+        }
+    );
+    // again: nothing more goes
+    assert_eq!(store.expire(now).unwrap(), Expired::default());
+    let check = |store: &Store| {
+        let sid = |db: &str| store.series(db, "m", Some("v"), &|_| true)[0].id;
+        let raw_from = DAY0 - 2 * DAY_NS;
+        let fine_from = DAY0 - 5 * DAY_NS;
+        let kept: Vec<(i64, f64)> = all.iter().copied().filter(|p| p.0 >= raw_from).collect();
+        assert_eq!(
+            floats(store, "shop", "m", "v"),
+            kept,
+            "raw points of the last two days"
+        );
+        assert_eq!(floats(store, "other", "m", "v"), all, "kept forever");
+        let fine = store.buckets(sid("shop"), start, DAY0, ROLLUP_NS).unwrap();
+        assert_eq!(
+            fine,
+            expected_buckets(&all, fine_from, DAY0),
+            "5-minute rollups: 5 days"
+        );
+        let hourly = store.buckets(sid("shop"), start, DAY0, HOUR_NS).unwrap();
+        assert_eq!(
+            hourly,
+            expected_buckets_at(&all, start, DAY0, HOUR_NS),
+            "hourly: all"
+        );
+        let other = store.buckets(sid("other"), start, DAY0, ROLLUP_NS).unwrap();
+        assert_eq!(other, expected_buckets(&all, start, DAY0));
+        // the executor reads the coarsest rollup that serves the interval
+        let run = |q: &str| {
+            let statement = jeny_metrics::influxql::parse(q).unwrap().remove(0);
+            jeny_metrics::query::influxql::execute(store, "shop", &statement, now).unwrap()
+        };
+        let range = format!("time >= {start} AND time < {DAY0}");
+        let by_hour = run(&format!(
+            "SELECT count(v) FROM m WHERE {range} GROUP BY time(1h)"
+        ));
+        assert_eq!(by_hour[0].values.len(), 240, "every hour of ten days");
+        let by_10m = run(&format!(
+            "SELECT count(v) FROM m WHERE {range} GROUP BY time(10m) fill(none)"
+        ));
+        assert_eq!(
+            by_10m[0].values.len(),
+            5 * 144,
+            "10-minute buckets: the last five days"
+        );
+        let raw = run(&format!("SELECT v FROM m WHERE {range}"));
+        assert_eq!(
+            raw[0].values.len(),
+            2 * 144,
+            "raw points: the last two days"
+        );
+    };
+    check(&store);
+    drop(store);
+    let store = Store::open(dir.path(), manual()).unwrap();
+    store.set_retention(Retentions {
+        default: Retention::default(),
+        databases: [("shop".to_owned(), shop)].into(),
+    });
+    check(&store);
+    // a write older than the raw retention (the real clock's) is refused in InfluxDB's words,
+    // the rest of the batch kept; a database kept forever takes it
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    let old = real_now - 3 * DAY_NS;
+    let w = store
+        .write(
+            "shop",
+            &points(&format!("m,h=b v=1 {old}\nm,h=b v=2 {real_now}")),
+        )
+        .unwrap();
+    assert_eq!(
+        (w.points, w.dropped, w.reason.as_deref()),
+        (
+            1,
+            1,
+            Some("partial write: points beyond retention policy dropped=1")
+        )
+    );
+    assert_eq!(
+        store
+            .write("other", &points(&format!("m,h=b v=1 {old}")))
+            .unwrap()
+            .points,
+        1
+    );
 }
 
 /// The writer the crash test kills: writes numbered batches and prints each number once its
@@ -534,7 +677,7 @@ fn the_first_and_last_times_influxdb_allows_are_kept() {
         }
         assert_eq!(floats(&store, "db", "m", "v"), all, "round {round}");
         assert_eq!(
-            store.buckets(sid, i64::MIN, i64::MAX).unwrap(),
+            store.buckets(sid, i64::MIN, i64::MAX, ROLLUP_NS).unwrap(),
             expected_buckets(&all, i64::MIN, i64::MAX),
             "round {round}"
         );

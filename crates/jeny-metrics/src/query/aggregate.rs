@@ -1,9 +1,9 @@
 //! Aggregations and the buckets of InfluxQL's `GROUP BY time(i, offset)`: aligned to the epoch
 //! plus the offset, each named by its start. `from_rollups` answers count, sum, mean, min, max,
-//! first, last and spread from 5-minute rollups over whole 5-minute multiples; the executor
+//! first, last and spread from rollups (5-minute or hourly) over whole multiples; the executor
 //! (`influxql.rs`) computes everything else, and these from points, itself.
 
-use crate::store::{Bucket, ROLLUP_NS};
+use crate::store::Bucket;
 
 /// An aggregation of a bucket's values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,17 +57,18 @@ impl Window {
         (t - self.offset).div_euclid(self.interval) * self.interval + self.offset
     }
 
-    /// Whether every bucket edge, and the range's ends, fall on 5-minute boundaries, so that
-    /// rollups answer exactly.
-    pub fn rollup_aligned(&self) -> bool {
-        self.interval % ROLLUP_NS == 0
-            && self.offset % ROLLUP_NS == 0
-            && self.start % ROLLUP_NS == 0
-            && self.end % ROLLUP_NS == 0
+    /// Whether every bucket edge, and the range's ends, fall on multiples of `width`, so that
+    /// rollups of that width answer exactly.
+    pub fn aligned_to(&self, width: i64) -> bool {
+        self.interval % width == 0
+            && self.offset % width == 0
+            && self.start % width == 0
+            && self.end % width == 0
     }
 }
 
-/// Aggregates 5-minute buckets (sorted, within the window's range) into the window's buckets;
+/// Aggregates rollup buckets (sorted, within the window's range, each inside one of the window's
+/// buckets) into the window's buckets;
 /// the aggregation must be one `from_rollups` allows.
 pub fn from_rollups(window: &Window, agg: Aggregation, buckets: &[Bucket]) -> Vec<Option<f64>> {
     let n = if window.end <= window.start {
@@ -88,15 +89,7 @@ pub fn from_rollups(window: &Window, agg: Aggregation, buckets: &[Bucket]) -> Ve
         let i = ((window.bucket_of(b.time) - first) / window.interval) as usize;
         acc[i] = Some(match acc[i] {
             None => *b,
-            Some(a) => Bucket {
-                time: a.time,
-                count: a.count + b.count,
-                sum: a.sum + b.sum,
-                min: a.min.min(b.min),
-                max: a.max.max(b.max),
-                first: a.first,
-                last: b.last,
-            },
+            Some(a) => a.then(b),
         });
     }
     acc.into_iter()

@@ -55,7 +55,7 @@ use crate::influxql::{
     SelectStatement, Show, ShowKind, SortOrder, Statement, TagKeyFilter, TimeOffset,
 };
 use crate::query::aggregate::{self, Aggregation, Window};
-use crate::store::{Bucket, FieldType, ROLLUP_NS, Store, TagFilter, Value, Values};
+use crate::store::{Bucket, FieldType, HOUR_NS, ROLLUP_NS, Store, TagFilter, Value, Values};
 
 /// At most this many `GROUP BY time` buckets per series and call.
 pub const MAX_BUCKETS_PER_SERIES: i64 = 100_000;
@@ -1527,15 +1527,21 @@ impl<'a> Select<'a> {
             .inputs
             .iter()
             .any(|input| matches!(input, Input::Ref(..)));
-        // the rollups' edges, widened to 5 minutes: the same buckets when the window's edges
-        // fall on 5 minutes
+        // the coarsest rollup whose buckets nest in the window's: hourly, else 5 minutes
+        let width = if interval % HOUR_NS == 0 && offset % HOUR_NS == 0 {
+            HOUR_NS
+        } else {
+            ROLLUP_NS
+        };
+        // the rollups' edges, widened to the width: the same buckets when the window's edges
+        // fall on it
         let widened = Window {
-            start: start.div_euclid(ROLLUP_NS) * ROLLUP_NS,
+            start: start.div_euclid(width) * width,
             end: end
                 .saturating_add(1)
-                .saturating_add(ROLLUP_NS - 1)
-                .div_euclid(ROLLUP_NS)
-                * ROLLUP_NS,
+                .saturating_add(width - 1)
+                .div_euclid(width)
+                * width,
             interval,
             offset,
         };
@@ -1543,7 +1549,7 @@ impl<'a> Select<'a> {
             && numeric
             && group.condition.fields.is_empty()
             && !auxiliary
-            && widened.rollup_aligned()
+            && widened.aligned_to(width)
             && end < MAX_TIME_NS;
         if !usable {
             return Ok(None);
@@ -1553,7 +1559,7 @@ impl<'a> Select<'a> {
             let (sid, _) = tagset.fields[field];
             let read = self
                 .store
-                .buckets(sid, start, end + 1)
+                .buckets(sid, start, end + 1, width)
                 .map_err(store_failure)?;
             buckets.extend(read);
         }

@@ -1,8 +1,8 @@
 //! A block: one series' points over (part of) one UTC day, compressed. Timestamps and numbers go
 //! through pco (delta and entropy coding chosen per column: 0.95 bytes a point on host metrics,
-//! `docs/performance.md`); strings are length-prefixed and deflated. A day's rollup keeps, per
-//! 5-minute bucket, the count, sum, min, max, first and last, so those aggregations stay exact
-//! over any interval that is a multiple of 5 minutes.
+//! `docs/performance.md`); strings are length-prefixed and deflated. A day's rollups keep, per
+//! 5-minute and per 1-hour bucket, the count, sum, min, max, first and last, so those
+//! aggregations stay exact over any interval that is a multiple of the bucket.
 
 use std::io::{Read as _, Write as _};
 
@@ -13,8 +13,10 @@ use super::FieldType;
 
 /// The format's version, first byte of every block and rollup.
 const VERSION: u8 = 1;
-/// A rollup bucket's width.
+/// The fine rollup's bucket width: 5 minutes.
 pub const ROLLUP_NS: i64 = 300 * 1_000_000_000;
+/// The coarse rollup's bucket width: 1 hour.
+pub const HOUR_NS: i64 = 3_600 * 1_000_000_000;
 
 /// `t` rounded down to a multiple of `unit`; the lowest times, whose multiple is below `i64::MIN`,
 /// share the block or bucket that starts at `i64::MIN`.
@@ -190,7 +192,7 @@ pub fn to_f64(ty: FieldType, bits: u64) -> f64 {
     }
 }
 
-/// One 5-minute bucket of a numeric series.
+/// One rollup bucket (5 minutes or an hour) of a numeric series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bucket {
     /// the bucket's start
@@ -203,29 +205,58 @@ pub struct Bucket {
     pub last: f64,
 }
 
+impl Bucket {
+    /// This bucket followed by `later`, which is later in time: one bucket named by this one's
+    /// start.
+    pub fn then(self, later: &Bucket) -> Bucket {
+        Bucket {
+            time: self.time,
+            count: self.count + later.count,
+            sum: self.sum + later.sum,
+            min: self.min.min(later.min),
+            max: self.max.max(later.max),
+            first: self.first,
+            last: later.last,
+        }
+    }
+}
+
 /// The 5-minute buckets of a day's points (sorted timestamps), empty buckets left out.
 pub fn rollup(ty: FieldType, ts: &[i64], bits: &[u64]) -> Vec<Bucket> {
+    rollup_at(ty, ts, bits, ROLLUP_NS)
+}
+
+/// The buckets of `width` of points (sorted timestamps), empty buckets left out.
+pub fn rollup_at(ty: FieldType, ts: &[i64], bits: &[u64], width: i64) -> Vec<Bucket> {
     let mut out: Vec<Bucket> = Vec::new();
     for (&t, &b) in ts.iter().zip(bits) {
         let v = to_f64(ty, b);
-        let start = floor_to(t, ROLLUP_NS);
+        let point = Bucket {
+            time: floor_to(t, width),
+            count: 1,
+            sum: v,
+            min: v,
+            max: v,
+            first: v,
+            last: v,
+        };
         match out.last_mut() {
-            Some(k) if k.time == start => {
-                k.count += 1;
-                k.sum += v;
-                k.min = k.min.min(v);
-                k.max = k.max.max(v);
-                k.last = v;
-            }
-            _ => out.push(Bucket {
-                time: start,
-                count: 1,
-                sum: v,
-                min: v,
-                max: v,
-                first: v,
-                last: v,
-            }),
+            Some(k) if k.time == point.time => *k = k.then(&point),
+            _ => out.push(point),
+        }
+    }
+    out
+}
+
+/// Buckets (sorted, each within one bucket of `width`) merged into buckets of `width`: exact,
+/// as every kept aggregate composes.
+pub fn coarsen(buckets: &[Bucket], width: i64) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = Vec::new();
+    for b in buckets {
+        let time = floor_to(b.time, width);
+        match out.last_mut() {
+            Some(k) if k.time == time => *k = k.then(b),
+            _ => out.push(Bucket { time, ..*b }),
         }
     }
     out
@@ -353,5 +384,28 @@ mod tests {
         assert_eq!((r[1].time, r[1].count), (5 * m, 1));
         assert_eq!((r[2].time, r[2].sum), (10 * m, 3.0));
         assert_eq!(decode_rollup(&encode_rollup(&r)).unwrap(), r);
+    }
+
+    #[test]
+    fn hourly_buckets_from_five_minute_ones_equal_those_from_points() {
+        let m = 60_000_000_000;
+        // three hours of points every 7 minutes, from before the epoch, and a gap
+        let ts: Vec<i64> = (-30..150)
+            .map(|i| i * 7 * m)
+            .filter(|t| !(60 * m..2 * 60 * m).contains(t))
+            .collect();
+        let bits: Vec<u64> = ts
+            .iter()
+            .map(|&t| ((t / m) as f64 * 0.5 - 3.0).to_bits())
+            .collect();
+        let fine = rollup(FieldType::Float, &ts, &bits);
+        let hourly = rollup_at(FieldType::Float, &ts, &bits, HOUR_NS);
+        assert_eq!(coarsen(&fine, HOUR_NS), hourly);
+        assert!(hourly.iter().all(|b| b.time % HOUR_NS == 0));
+        assert_eq!(hourly.iter().map(|b| b.count).sum::<u64>(), ts.len() as u64);
+        assert!(
+            !hourly.iter().any(|b| b.time == 60 * m),
+            "the empty hour is left out"
+        );
     }
 }

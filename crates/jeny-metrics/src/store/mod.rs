@@ -13,12 +13,18 @@
 //!   point `flush_after`) compresses the heads into blocks (`block.rs`) in `blocks.redb`, keyed
 //!   (day, series, flush number), and deletes the log segments they covered.
 //! - A **compaction** (once a day has ended and `compact_grace` has passed) merges a day's blocks
-//!   of a series into one, later flushes winning, and writes its 5-minute rollup beside it.
+//!   of a series into one, later flushes winning, and writes its 5-minute and 1-hour rollups
+//!   beside it.
 //! - A **read** merges blocks, the heads being flushed and the heads, by time, the latest write
-//!   winning; an aggregation over whole 5-minute buckets reads rollups where a day has them.
+//!   winning; an aggregation over whole buckets reads the coarsest rollup that serves its
+//!   interval where a day has one.
+//! - **Retention** (`Retention`, per database) deletes whole days of raw blocks, 5-minute and
+//!   1-hour rollups once they are older than each resolution keeps; a write older than the raw
+//!   retention is refused as InfluxDB refuses it (`points beyond retention policy`).
 //!
 //! Restarting loads the catalog and replays the log into the heads. The background thread
-//! sleeps until a flush or compaction is due: an idle store does nothing (decision 11).
+//! sleeps until a flush, a compaction or an expiry is due: an idle store does nothing
+//! (decision 11).
 
 mod block;
 mod catalog;
@@ -34,7 +40,9 @@ use std::time::{Duration, Instant};
 use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
 use crate::line_protocol::{FieldValue, Point};
-pub use block::{Bucket, Corrupt, ROLLUP_NS, Values, floor_to, next_day, rollup};
+pub use block::{
+    Bucket, Corrupt, HOUR_NS, ROLLUP_NS, Values, coarsen, floor_to, next_day, rollup, rollup_at,
+};
 use catalog::Catalog;
 use wal::Wal;
 
@@ -45,6 +53,8 @@ pub const DAY_NS: i64 = 86_400 * 1_000_000_000;
 const BLOCKS: TableDefinition<(i64, u32, u64), &[u8]> = TableDefinition::new("blocks");
 /// (day, series) → the day's 5-minute rollup, written by compaction
 const ROLLUPS: TableDefinition<(i64, u32), &[u8]> = TableDefinition::new("rollups");
+/// (day, series) → the day's 1-hour rollup, written by compaction
+const HOURLY: TableDefinition<(i64, u32), &[u8]> = TableDefinition::new("hourly");
 /// (day, series) → () for each day with blocks not yet compacted
 const PENDING: TableDefinition<(i64, u32), ()> = TableDefinition::new("pending");
 /// counters: "flush" is the next flush number
@@ -143,8 +153,10 @@ pub struct Options {
     pub compact_grace: Duration,
     /// A database refuses new series past this many.
     pub max_series_per_database: u64,
-    /// Run flushes and compactions on a background thread (tests call them instead).
+    /// Run flushes, compactions and expiries on a background thread (tests call them instead).
     pub background: bool,
+    /// How long each database keeps each resolution (`Store::set_retention` changes it).
+    pub retention: Retentions,
 }
 
 impl Default for Options {
@@ -155,8 +167,84 @@ impl Default for Options {
             compact_grace: Duration::from_secs(3600),
             max_series_per_database: 100_000,
             background: true,
+            retention: Retentions::default(),
         }
     }
+}
+
+/// How long a database keeps its points and rollups, in whole days; `None` keeps them forever
+/// (the default, as InfluxDB's `autogen`; jeny's server sets its own defaults). A day goes once
+/// all of it is older than that.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    pub raw_days: Option<u32>,
+    pub rollup_5m_days: Option<u32>,
+    pub rollup_1h_days: Option<u32>,
+}
+
+/// The three resolutions a store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    Raw,
+    FiveMinutes,
+    Hour,
+}
+
+const TIERS: [Tier; 3] = [Tier::Raw, Tier::FiveMinutes, Tier::Hour];
+
+impl Retention {
+    fn days(&self, tier: Tier) -> Option<u32> {
+        match tier {
+            Tier::Raw => self.raw_days,
+            Tier::FiveMinutes => self.rollup_5m_days,
+            Tier::Hour => self.rollup_1h_days,
+        }
+    }
+
+    /// The start of the oldest day `tier` keeps at `now` (every earlier day is gone).
+    fn keeps_from(&self, tier: Tier, now: i64) -> Option<i64> {
+        let days = self.days(tier)?;
+        Some(floor_to(
+            now.saturating_sub(i64::from(days).saturating_mul(DAY_NS)),
+            DAY_NS,
+        ))
+    }
+
+    /// The earliest time a write may carry at `now`: InfluxDB's shard groups end with their
+    /// retention, so a point older than the raw retention has nowhere to go.
+    fn writes_from(&self, now: i64) -> Option<i64> {
+        self.raw_days
+            .map(|days| now.saturating_sub(i64::from(days).saturating_mul(DAY_NS)))
+    }
+}
+
+/// Retention for every database: a default, and the databases that differ from it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Retentions {
+    pub default: Retention,
+    pub databases: HashMap<String, Retention>,
+}
+
+impl Retentions {
+    pub fn of(&self, db: &str) -> Retention {
+        self.databases.get(db).copied().unwrap_or(self.default)
+    }
+
+    /// The shortest time any database keeps `tier`.
+    fn shortest(&self, tier: Tier) -> Option<u32> {
+        std::iter::once(&self.default)
+            .chain(self.databases.values())
+            .filter_map(|r| r.days(tier))
+            .min()
+    }
+}
+
+/// What an expiry deleted: (day, series) pieces of each resolution.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Expired {
+    pub raw: u64,
+    pub rollups_5m: u64,
+    pub rollups_1h: u64,
 }
 
 /// What the store cannot do: its files cannot be written or read.
@@ -341,7 +429,15 @@ struct Inner {
     /// the first and last day with blocks: reads over open ranges stop there
     block_days: Mutex<Option<(i64, i64)>>,
     wake: Mutex<Option<mpsc::Sender<()>>>,
+    retention: RwLock<Retentions>,
+    /// the oldest day each resolution holds (raw, 5 minutes, 1 hour), for the next expiry
+    oldest_days: Mutex<[Option<i64>; 3]>,
+    /// when the last expiry ran: the next waits at least `EXPIRY_PAUSE` after it
+    expired_at: Mutex<Option<Instant>>,
 }
+
+/// The least time between two expiries (a day is the unit, so an hour late is nothing).
+const EXPIRY_PAUSE: Duration = Duration::from_secs(3600);
 
 /// The embedded store; cheap to clone.
 #[derive(Clone)]
@@ -375,10 +471,11 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let catalog = Catalog::open(dir)?;
         let blocks = redb::Database::create(dir.join("blocks.redb")).map_err(StoreError::blocks)?;
-        let (pending_day, block_days) = {
+        let (pending_day, block_days, oldest_days) = {
             let w = blocks.begin_write().map_err(StoreError::blocks)?;
             w.open_table(BLOCKS).map_err(StoreError::blocks)?;
             w.open_table(ROLLUPS).map_err(StoreError::blocks)?;
+            w.open_table(HOURLY).map_err(StoreError::blocks)?;
             w.open_table(META).map_err(StoreError::blocks)?;
             let first = w
                 .open_table(PENDING)
@@ -393,8 +490,9 @@ impl Store {
                 .zip(hi)
                 .map(|((lo, _), (hi, _))| (lo.value().0, hi.value().0));
             drop(blocks_table);
+            let oldest = oldest_days(&w)?;
             w.commit().map_err(StoreError::blocks)?;
-            (first, days)
+            (first, days, oldest)
         };
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir)?;
@@ -407,6 +505,7 @@ impl Store {
             heads.oldest = Some(Instant::now());
         }
         let wal = Wal::open(&wal_dir)?;
+        let retention = options.retention.clone();
         let inner = Arc::new(Inner {
             dir: dir.to_owned(),
             options,
@@ -421,6 +520,9 @@ impl Store {
             pending_day: Mutex::new(pending_day),
             block_days: Mutex::new(block_days),
             wake: Mutex::new(None),
+            retention: RwLock::new(retention),
+            oldest_days: Mutex::new(oldest_days),
+            expired_at: Mutex::new(None),
         });
         let background = inner.options.background.then(|| {
             let (wake, woken) = mpsc::channel();
@@ -484,7 +586,21 @@ impl Store {
         let mut key = Vec::new();
         let mut payload = Vec::new();
         let limit = self.inner.options.max_series_per_database;
+        let writes_from = self
+            .inner
+            .retention
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .of(db)
+            .writes_from(now_ns());
+        // points older than the raw retention: InfluxDB drops them before any other check, and
+        // names them only when nothing else was refused
+        let mut beyond = 0;
         'points: for p in points {
+            if writes_from.is_some_and(|from| p.time_ns < from) {
+                beyond += 1;
+                continue;
+            }
             let m = p.measurement.as_str();
             if p.tags.iter().any(|(k, _)| k == "time") {
                 written.dropped += 1;
@@ -600,7 +716,12 @@ impl Store {
                 "partial write: {reason} dropped={}",
                 written.dropped
             ));
+        } else if beyond > 0 {
+            written.reason = Some(format!(
+                "partial write: points beyond retention policy dropped={beyond}"
+            ));
         }
+        written.dropped += beyond;
         if !payload.is_empty() {
             wal::push_record(records, &payload);
         }
@@ -814,6 +935,8 @@ impl Store {
         if let Some((lo, hi)) = day_span {
             let mut d = lock(&inner.block_days);
             *d = Some(d.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            let mut oldest = lock(&inner.oldest_days);
+            oldest[0] = Some(oldest[0].map_or(lo, |d| d.min(lo)));
         }
         Ok(())
     }
@@ -830,6 +953,7 @@ impl Store {
                 let mut pending = w.open_table(PENDING).map_err(StoreError::blocks)?;
                 let mut blocks = w.open_table(BLOCKS).map_err(StoreError::blocks)?;
                 let mut rollups = w.open_table(ROLLUPS).map_err(StoreError::blocks)?;
+                let mut hourly = w.open_table(HOURLY).map_err(StoreError::blocks)?;
                 let due: Vec<(i64, u32)> = pending
                     .iter()
                     .map_err(StoreError::blocks)?
@@ -867,6 +991,10 @@ impl Store {
                             rollups
                                 .insert((day, sid), block::encode_rollup(&r).as_slice())
                                 .map_err(StoreError::blocks)?;
+                            let h = block::coarsen(&r, HOUR_NS);
+                            hourly
+                                .insert((day, sid), block::encode_rollup(&h).as_slice())
+                                .map_err(StoreError::blocks)?;
                         }
                     }
                     pending.remove((day, sid)).map_err(StoreError::blocks)?;
@@ -876,6 +1004,12 @@ impl Store {
                     .map_err(StoreError::blocks)?
                     .map(|(k, _)| k.value().0);
                 *lock(&inner.pending_day) = next;
+                if let Some(&(day, _)) = due.first() {
+                    let mut oldest = lock(&inner.oldest_days);
+                    for slot in &mut oldest[1..] {
+                        *slot = Some(slot.map_or(day, |d| d.min(day)));
+                    }
+                }
                 !due.is_empty() && next.is_some_and(|d| next_day(d, DAY_NS) <= before)
             };
             w.commit().map_err(StoreError::blocks)?;
@@ -883,6 +1017,126 @@ impl Store {
                 return Ok(());
             }
         }
+    }
+
+    /// Sets how long each database keeps each resolution: writes are checked against it at
+    /// once, and the next expiry deletes by it.
+    pub fn set_retention(&self, retention: Retentions) {
+        let changed = {
+            let mut current = self
+                .inner
+                .retention
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            let changed = *current != retention;
+            *current = retention;
+            changed
+        };
+        if changed {
+            *lock(&self.inner.expired_at) = None;
+            if let Some(wake) = lock(&self.inner.wake).as_ref() {
+                let _ = wake.send(());
+            }
+        }
+    }
+
+    /// Deletes every day of every resolution that its database no longer keeps at `now`
+    /// (nanoseconds): raw blocks, 5-minute and 1-hour rollups. The background thread calls it
+    /// when the oldest day of a resolution may have aged out; tests call it with their clock.
+    pub fn expire(&self, now: i64) -> Result<Expired, StoreError> {
+        let inner = &self.inner;
+        let _one = lock(&inner.maintenance);
+        let retention = inner
+            .retention
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        // each series' database, and the first day it keeps of each resolution
+        let keeps: Vec<[Option<i64>; 3]> = {
+            let catalog = inner.catalog.read().unwrap_or_else(|e| e.into_inner());
+            let mut by_db: HashMap<&str, [Option<i64>; 3]> = HashMap::new();
+            (0..catalog.series.len() as u32)
+                .map(|sid| {
+                    let db = catalog.syms.name(catalog.series[sid as usize].db);
+                    *by_db.entry(db).or_insert_with(|| {
+                        let r = retention.of(db);
+                        TIERS.map(|tier| r.keeps_from(tier, now))
+                    })
+                })
+                .collect()
+        };
+        // no day at or after the latest cutoff can go: scan only the days before it
+        let mut latest = [None; 3];
+        for k in &keeps {
+            for (i, cut) in k.iter().enumerate() {
+                if let Some(cut) = cut {
+                    latest[i] = Some(latest[i].map_or(*cut, |l: i64| l.max(*cut)));
+                }
+            }
+        }
+        let mut expired = Expired::default();
+        let w = inner.blocks.begin_write().map_err(StoreError::blocks)?;
+        {
+            let gone = |sid: u32, day: i64, tier: usize| -> bool {
+                keeps
+                    .get(sid as usize)
+                    .and_then(|k| k[tier])
+                    .is_some_and(|cut| day < cut)
+            };
+            if let Some(cut) = latest[0] {
+                let mut blocks = w.open_table(BLOCKS).map_err(StoreError::blocks)?;
+                let mut pending = w.open_table(PENDING).map_err(StoreError::blocks)?;
+                let mut days = std::collections::HashSet::new();
+                blocks
+                    .retain_in((i64::MIN, 0, 0)..(cut, 0, 0), |(day, sid, _), _| {
+                        let go = gone(sid, day, 0);
+                        if go {
+                            days.insert((day, sid));
+                        }
+                        !go
+                    })
+                    .map_err(StoreError::blocks)?;
+                pending
+                    .retain_in((i64::MIN, 0)..(cut, 0), |(day, sid), _| !gone(sid, day, 0))
+                    .map_err(StoreError::blocks)?;
+                expired.raw = days.len() as u64;
+            }
+            for (tier, table, count) in [
+                (1, ROLLUPS, &mut expired.rollups_5m),
+                (2, HOURLY, &mut expired.rollups_1h),
+            ] {
+                if let Some(cut) = latest[tier] {
+                    let mut t = w.open_table(table).map_err(StoreError::blocks)?;
+                    t.retain_in((i64::MIN, 0)..(cut, 0), |(day, sid), _| {
+                        let go = gone(sid, day, tier);
+                        *count += u64::from(go);
+                        !go
+                    })
+                    .map_err(StoreError::blocks)?;
+                }
+            }
+        }
+        let oldest = oldest_days(&w)?;
+        let (first_pending, span) = {
+            let pending = w.open_table(PENDING).map_err(StoreError::blocks)?;
+            let blocks = w.open_table(BLOCKS).map_err(StoreError::blocks)?;
+            let first = pending
+                .first()
+                .map_err(StoreError::blocks)?
+                .map(|(k, _)| k.value().0);
+            let lo = blocks.first().map_err(StoreError::blocks)?;
+            let hi = blocks.last().map_err(StoreError::blocks)?;
+            let span = lo
+                .zip(hi)
+                .map(|((lo, _), (hi, _))| (lo.value().0, hi.value().0));
+            (first, span)
+        };
+        w.commit().map_err(StoreError::blocks)?;
+        *lock(&inner.oldest_days) = oldest;
+        *lock(&inner.pending_day) = first_pending;
+        *lock(&inner.block_days) = span;
+        *lock(&inner.expired_at) = Some(Instant::now());
+        Ok(expired)
     }
 
     /// The series of a measurement in `db` (all fields, or `field`) whose tags `keep` accepts.
@@ -986,14 +1240,24 @@ impl Store {
         }))
     }
 
-    /// A numeric series' 5-minute buckets over `[start, end)`: from rollups for the days that
-    /// lie wholly inside and are compacted with nothing newer in memory, from points elsewhere.
-    /// A bucket cut by `start` or `end` holds only the points inside.
-    pub fn buckets(&self, sid: u32, start: i64, end: i64) -> Result<Vec<Bucket>, StoreError> {
+    /// A numeric series' buckets of `width` (`ROLLUP_NS` or `HOUR_NS`) over `[start, end)`: from
+    /// the day's rollup where the day is compacted with nothing newer in memory, for the whole
+    /// buckets inside the range; from points elsewhere. A bucket cut by `start` or `end` holds
+    /// only the points inside. Once a day's points are past their retention, its rollups still
+    /// answer; a 5-minute rollup past its own retention does not (the hourly one answers 1-hour
+    /// widths).
+    pub fn buckets(
+        &self,
+        sid: u32,
+        start: i64,
+        end: i64,
+        width: i64,
+    ) -> Result<Vec<Bucket>, StoreError> {
         let ty = self.series_type(sid);
         let Some((start, end)) = self.clamp(sid, start, end).filter(|_| ty.is_numeric()) else {
             return Ok(Vec::new());
         };
+        let hourly = width == HOUR_NS;
         let mut rolled: HashMap<i64, Vec<Bucket>> = HashMap::new();
         let (memory_days, r) = {
             let heads = lock(&self.inner.heads);
@@ -1004,43 +1268,73 @@ impl Store {
                 self.inner.blocks.begin_read().map_err(StoreError::blocks)?,
             )
         };
-        let rollups = r.open_table(ROLLUPS).map_err(StoreError::blocks)?;
+        let fine = r.open_table(ROLLUPS).map_err(StoreError::blocks)?;
+        let coarse = r.open_table(HOURLY).map_err(StoreError::blocks)?;
         let pending = r.open_table(PENDING).map_err(StoreError::blocks)?;
-        let first_whole = if floor_to(start, DAY_NS) == start {
-            start
-        } else {
-            next_day(start, DAY_NS)
-        };
-        let mut day = first_whole;
-        while day < end && next_day(day, DAY_NS) <= end {
+        let mut day = floor_to(start, DAY_NS);
+        while day < end {
             let clean = memory_days.binary_search(&day).is_err()
                 && pending
                     .get((day, sid))
                     .map_err(StoreError::blocks)?
                     .is_none();
-            if clean && let Some(v) = rollups.get((day, sid)).map_err(StoreError::blocks)? {
-                rolled.insert(day, block::decode_rollup(v.value())?);
+            if clean {
+                let found = if hourly {
+                    match coarse.get((day, sid)).map_err(StoreError::blocks)? {
+                        Some(v) => Some(block::decode_rollup(v.value())?),
+                        // a day compacted before hourly rollups were kept
+                        None => match fine.get((day, sid)).map_err(StoreError::blocks)? {
+                            Some(v) => Some(coarsen(&block::decode_rollup(v.value())?, HOUR_NS)),
+                            None => None,
+                        },
+                    }
+                } else {
+                    match fine.get((day, sid)).map_err(StoreError::blocks)? {
+                        Some(v) => Some(block::decode_rollup(v.value())?),
+                        None => None,
+                    }
+                };
+                if let Some(b) = found {
+                    rolled.insert(day, b);
+                }
             }
             if next_day(day, DAY_NS) <= day {
                 break;
             }
             day = next_day(day, DAY_NS);
         }
-        drop((rollups, pending));
+        drop((fine, coarse, pending));
         let mut out = Vec::new();
+        let from_points = |out: &mut Vec<Bucket>, a: i64, b: i64| -> Result<(), StoreError> {
+            if a >= b {
+                return Ok(());
+            }
+            let pieces = self.pieces(sid, a, b)?;
+            if let Some(p) = merge(pieces, a, b)
+                && let Values::Bits(bits) = &p.values
+            {
+                out.extend(block::rollup_at(p.ty, &p.times, bits, width));
+            }
+            Ok(())
+        };
         let mut t = start;
         while t < end {
-            let until = next_day(floor_to(t, DAY_NS), DAY_NS).min(end);
             let day = floor_to(t, DAY_NS);
-            if let Some(b) = rolled.remove(&day) {
-                out.extend(b);
-            } else {
-                let pieces = self.pieces(sid, t, until)?;
-                if let Some(p) = merge(pieces, t, until)
-                    && let Values::Bits(bits) = &p.values
-                {
-                    out.extend(block::rollup(p.ty, &p.times, bits));
+            let until = next_day(day, DAY_NS).min(end);
+            match rolled.remove(&day) {
+                Some(buckets) => {
+                    // whole buckets from the rollup, the cut ones at either edge from points
+                    let whole_from = ceil_to(t, width).min(until);
+                    let whole_to = floor_to(until, width).max(whole_from);
+                    from_points(&mut out, t, whole_from)?;
+                    out.extend(
+                        buckets
+                            .into_iter()
+                            .filter(|b| b.time >= whole_from && b.time < whole_to),
+                    );
+                    from_points(&mut out, whole_to, until)?;
                 }
+                None => from_points(&mut out, t, until)?,
             }
             t = until;
         }
@@ -1095,6 +1389,35 @@ impl Store {
         let (start, end) = (start.max(lo), end.min(next_day(hi, DAY_NS)));
         (start < end).then_some((start, end))
     }
+}
+
+/// `t` rounded up to a multiple of `unit` (at most `i64::MAX`).
+fn ceil_to(t: i64, unit: i64) -> i64 {
+    let floor = floor_to(t, unit);
+    if floor == t {
+        t
+    } else {
+        (i128::from(floor) + i128::from(unit)).min(i128::from(i64::MAX)) as i64
+    }
+}
+
+/// The oldest day each resolution holds: raw blocks, 5-minute and 1-hour rollups.
+fn oldest_days(w: &redb::WriteTransaction) -> Result<[Option<i64>; 3], StoreError> {
+    let blocks = w.open_table(BLOCKS).map_err(StoreError::blocks)?;
+    let raw = blocks
+        .first()
+        .map_err(StoreError::blocks)?
+        .map(|(k, _)| k.value().0);
+    let mut out = [raw, None, None];
+    for (slot, table) in [(1, ROLLUPS), (2, HOURLY)] {
+        out[slot] = w
+            .open_table(table)
+            .map_err(StoreError::blocks)?
+            .first()
+            .map_err(StoreError::blocks)?
+            .map(|(k, _)| k.value().0);
+    }
+    Ok(out)
 }
 
 fn memory_points(memory: Vec<Chunk>, ty: FieldType) -> Vec<Points> {
@@ -1253,10 +1576,42 @@ impl Store {
         if lock(&self.inner.pending_day).is_some_and(|d| next_day(d, DAY_NS) <= before) {
             self.compact(before)?;
         }
+        if self.expiry_due().is_some_and(|d| d.is_zero()) {
+            let expired = self.expire(now_ns())?;
+            if expired != Expired::default() {
+                tracing::info!(?expired, "metrics store: days past their retention deleted");
+            }
+        }
         Ok(())
     }
 
-    /// How long until a flush or compaction is due; `None` when nothing is waiting.
+    /// How long until the oldest day of some resolution may have aged out (at least
+    /// `EXPIRY_PAUSE` after the last expiry); `None` when no resolution has a day that can.
+    fn expiry_due(&self) -> Option<Duration> {
+        let oldest = *lock(&self.inner.oldest_days);
+        let retention = self
+            .inner
+            .retention
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let due = TIERS
+            .iter()
+            .zip(oldest)
+            .filter_map(|(&tier, day)| {
+                let days = i64::from(retention.shortest(tier)?);
+                Some(day?.saturating_add(days.saturating_add(1).saturating_mul(DAY_NS)))
+            })
+            .min()?;
+        let wait = Duration::from_nanos(due.saturating_sub(now_ns()).max(0) as u64);
+        let pause = lock(&self.inner.expired_at).map_or(Duration::ZERO, |at| {
+            EXPIRY_PAUSE.saturating_sub(at.elapsed())
+        });
+        Some(wait.max(pause))
+    }
+
+    /// How long until a flush, a compaction or an expiry is due; `None` when nothing is
+    /// waiting.
     fn next_due(&self) -> Option<Duration> {
         let o = &self.inner.options;
         let flush = lock(&self.inner.heads)
@@ -1266,9 +1621,9 @@ impl Store {
             let due = next_day(d, DAY_NS).saturating_add(o.compact_grace.as_nanos() as i64);
             Duration::from_nanos((due - now_ns()).max(0) as u64)
         });
-        match (flush, compact) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [flush, compact, self.expiry_due()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

@@ -18,6 +18,12 @@ pub enum AwsError {
     Changed { current_etag: String },
     #[error("a sync of {0} is already running (on {1}); try again when it ends")]
     SyncRunning(String, String),
+    #[error("a metrics import of {0} is already running (on {1}); try again when it ends")]
+    ImportRunning(String, String),
+    /// A metrics import that could not finish for a reason of jeny's (its metrics store, its
+    /// inventory): the cursor stays, the next import reads the window again.
+    #[error("{0}")]
+    Import(String),
     #[error(transparent)]
     Hosts(#[from] jeny_hosts::HostError),
     #[error(transparent)]
@@ -38,7 +44,10 @@ impl DomainError for AwsError {
         match self {
             AwsError::Invalid { .. } => ErrorCode::InvalidInput,
             AwsError::NotFound(_) => ErrorCode::NotFound,
-            AwsError::NameTaken(_) | AwsError::SyncRunning(..) => ErrorCode::Conflict,
+            AwsError::NameTaken(_) | AwsError::SyncRunning(..) | AwsError::ImportRunning(..) => {
+                ErrorCode::Conflict
+            }
+            AwsError::Import(_) => ErrorCode::Internal,
             AwsError::Changed { .. } => ErrorCode::PreconditionFailed,
             AwsError::Hosts(error) => error.code(),
             AwsError::Store(error) => error.code(),

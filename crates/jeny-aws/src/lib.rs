@@ -5,8 +5,11 @@
 //! EC2 tags and `aws:*` facts; terminated ones are marked gone, never deleted.
 
 pub mod api;
+mod cloudwatch;
 mod ec2;
+mod elb;
 mod error;
+pub mod metrics_import;
 mod model;
 mod query_protocol;
 mod service;
@@ -14,7 +17,8 @@ mod store;
 
 pub use error::AwsError;
 pub use model::{
-    AddressKind, AwsAccount, AwsAccountInput, DEFAULT_SYNC_INTERVAL_SECS, MAX_SYNC_INTERVAL_SECS,
-    MIN_SYNC_INTERVAL_SECS, RegionReport, SyncReport,
+    AddressKind, AwsAccount, AwsAccountInput, DEFAULT_METRICS_PERIOD_SECS,
+    DEFAULT_SYNC_INTERVAL_SECS, MAX_SYNC_INTERVAL_SECS, METRICS_PERIODS_SECS,
+    MIN_SYNC_INTERVAL_SECS, MetricsImportReport, RegionImportReport, RegionReport, SyncReport,
 };
 pub use service::Aws;

@@ -11,6 +11,9 @@ pub const MIN_SYNC_INTERVAL_SECS: u64 = 30;
 pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 120;
 /// The most time between two periodic syncs of an account (a week).
 pub const MAX_SYNC_INTERVAL_SECS: u64 = 7 * 24 * 3600;
+/// The CloudWatch periods an import reads at: 1 or 5 minutes (the default).
+pub const METRICS_PERIODS_SECS: [u64; 2] = [60, 300];
+pub const DEFAULT_METRICS_PERIOD_SECS: u64 = 300;
 
 /// Which of an instance's addresses Ansible connects to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,7 +70,14 @@ pub struct AwsAccount {
     pub sync_interval_secs: u64,
     /// Whether it is synced periodically (a sync on demand works either way).
     pub enabled: bool,
+    /// Whether its CloudWatch and load balancer metrics are imported periodically (when
+    /// `enabled` too; an import on demand works either way).
+    pub metrics_import: bool,
+    /// The CloudWatch period imported: 60 or 300 seconds.
+    pub metrics_period_secs: u64,
     pub last_sync: Option<SyncReport>,
+    /// What the last metrics import did.
+    pub last_metrics_import: Option<MetricsImportReport>,
     pub next_sync_at: Timestamp,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -116,6 +126,14 @@ pub struct AwsAccountInput {
     /// [default: true]
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Import the account's CloudWatch and load balancer metrics into its hosts' projects
+    /// [default: false]
+    #[serde(default)]
+    pub metrics_import: Option<bool>,
+    /// The CloudWatch period imported, 60 or 300 seconds [default: 300]
+    #[serde(default)]
+    #[schema(minimum = 60, maximum = 300)]
+    pub metrics_period_secs: Option<u64>,
 }
 
 jeny_http::create_request_schema!(
@@ -188,6 +206,8 @@ pub(crate) struct ValidAccount {
     pub address: AddressKind,
     pub sync_interval_secs: u64,
     pub enabled: bool,
+    pub metrics_import: bool,
+    pub metrics_period_secs: u64,
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -303,6 +323,15 @@ impl AwsAccountInput {
                 format!("sync every {MIN_SYNC_INTERVAL_SECS} to {MAX_SYNC_INTERVAL_SECS} seconds"),
             ));
         }
+        let metrics_period_secs = self
+            .metrics_period_secs
+            .unwrap_or(DEFAULT_METRICS_PERIOD_SECS);
+        if !METRICS_PERIODS_SECS.contains(&metrics_period_secs) {
+            return Err(AwsError::invalid(
+                "metrics_period_secs",
+                "import CloudWatch metrics at a period of 60 or 300 seconds",
+            ));
+        }
         Ok(ValidAccount {
             name,
             regions,
@@ -320,6 +349,8 @@ impl AwsAccountInput {
             address: self.address,
             sync_interval_secs,
             enabled: self.enabled.unwrap_or(true),
+            metrics_import: self.metrics_import.unwrap_or(false),
+            metrics_period_secs,
         })
     }
 }
@@ -344,6 +375,8 @@ impl AwsAccount {
             address: self.address,
             sync_interval_secs: Some(self.sync_interval_secs),
             enabled: Some(self.enabled),
+            metrics_import: Some(self.metrics_import),
+            metrics_period_secs: Some(self.metrics_period_secs),
         }
     }
 }
@@ -380,4 +413,53 @@ pub struct SyncReport {
     pub own_ms: u64,
     /// Which node ran it.
     pub node: String,
+}
+
+/// What a metrics import did, per region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MetricsImportReport {
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    /// `ok`, `partial` (some regions failed) or `error` (all failed).
+    pub status: String,
+    pub regions: Vec<RegionImportReport>,
+    /// Points written, over every region and project.
+    pub points: usize,
+    /// Datapoints of no project (an instance no environment picks, a load balancer with
+    /// neither targets in one nor `jeny:project` tags): dropped.
+    pub unattributed: usize,
+    /// jeny's own time (naming, joining, writing), in milliseconds, without waiting for AWS.
+    pub own_ms: u64,
+    /// Which node ran it.
+    pub node: String,
+}
+
+/// One region's part of a metrics import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RegionImportReport {
+    pub region: String,
+    /// `ok`, `idle` (no whole period was due), or `error` (its cursor stays: the next import
+    /// reads the same window again).
+    pub status: String,
+    /// The window read: from (included) and to (excluded), whole periods ending at least five
+    /// minutes ago.
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    /// Metric queries asked, and the GetMetricData calls they took (at most 500 a call).
+    pub queries: usize,
+    pub calls: usize,
+    /// Datapoints received.
+    pub datapoints: usize,
+    /// Points written (one per environment when several pick a host).
+    pub points: usize,
+    /// Datapoints dropped because no project is theirs.
+    pub unattributed: usize,
+    /// Points the metrics store refused (a field written before with another type, the series
+    /// limit).
+    pub refused: usize,
+    /// AWS's error, as it said it; also a load balancer listing that failed (the instances'
+    /// metrics are imported all the same).
+    pub error: Option<String>,
+    /// Time spent waiting for AWS, in milliseconds.
+    pub fetch_ms: u64,
 }

@@ -202,10 +202,6 @@ pub(crate) struct Answer {
 }
 
 impl Client {
-    pub(crate) fn region(&self) -> &str {
-        &self.region
-    }
-
     /// One action with its parameters (`Action` and `Version` included), signed, retried on
     /// throttling and transient failures; the answer's body, or AWS's error as it said it.
     pub(crate) async fn call(&self, params: &[(String, String)]) -> Result<Answer, String> {

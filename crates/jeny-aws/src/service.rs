@@ -24,6 +24,8 @@ pub struct Aws {
     pub secrets: SecretBox,
     /// This node's name, on the leases it takes and the reports it writes.
     pub node: String,
+    /// Where imported CloudWatch and load balancer metrics are written.
+    pub metrics: jeny_metrics::Metrics,
 }
 
 fn secret_context(id: &str) -> String {
@@ -208,25 +210,31 @@ impl Aws {
         result
     }
 
-    async fn sync_claimed(&self, actor: &str, row: AccountRow) -> Result<SyncReport, AwsError> {
-        let account = row.account;
-        let started_at = Timestamp::now();
-        // A secret that cannot be opened (the server's key was replaced) fails every region,
-        // in the report like any AWS error.
+    /// The credentials to reach an account with. A secret that cannot be opened (the server's
+    /// key was replaced) fails every region, in the report like any AWS error.
+    pub(crate) fn account_credentials(
+        &self,
+        row: &AccountRow,
+    ) -> Result<AccountCredentials, String> {
         let secret_access_key = match &row.sealed_secret {
             Some(sealed) => self
                 .secrets
-                .open(sealed, &secret_context(&account.id))
+                .open(sealed, &secret_context(&row.account.id))
                 .ok()
                 .and_then(|secret| String::from_utf8(secret.expose().clone()).ok())
                 .map(Some)
                 .ok_or_else(|| {
                     "the stored secret access key cannot be opened with this server's key: set it again".to_owned()
-                }),
-            None => Ok(None),
+                })?,
+            None => None,
         };
-        let credentials =
-            secret_access_key.map(|secret_access_key| AccountCredentials { secret_access_key });
+        Ok(AccountCredentials { secret_access_key })
+    }
+
+    async fn sync_claimed(&self, actor: &str, row: AccountRow) -> Result<SyncReport, AwsError> {
+        let credentials = self.account_credentials(&row);
+        let account = row.account;
+        let started_at = Timestamp::now();
         let fetches = account.regions.iter().map(|region| {
             let account = &account;
             let credentials = &credentials;
@@ -407,5 +415,7 @@ fn describe(account: &ValidAccount) -> serde_json::Value {
         "external_id": account.external_id, "address": account.address,
         "tag_filters": account.tag_filters, "endpoint_url": account.endpoint_url,
         "sync_interval_secs": account.sync_interval_secs, "enabled": account.enabled,
+        "metrics_import": account.metrics_import,
+        "metrics_period_secs": account.metrics_period_secs,
     })
 }

@@ -59,6 +59,7 @@ pub(crate) fn build(parts: Parts) -> Router {
             store: store.clone(),
             secrets: SecretBox::new(&key),
             node: config.node_name.clone(),
+            metrics: metrics_part.clone(),
         }))
         .merge(jeny_chat::api::routes(chat))
         .merge(jeny_metrics::api::routes(metrics_part))

@@ -109,17 +109,6 @@ pub async fn launch_with_listener(
         format!("{}/{}", config.node_name, jeny_core::new_id()),
         shutdown.clone(),
     ));
-    // Syncs AWS accounts when they are due. A node that stops finishes the sync it runs (which
-    // releases its lease); a node that dies leaves the lease to run out, and another node takes
-    // the account then.
-    let syncer = tokio::spawn(
-        jeny_aws::Aws {
-            store: store.clone(),
-            secrets: jeny_core::SecretBox::new(&key),
-            node: config.node_name.clone(),
-        }
-        .run_syncer(shutdown.clone()),
-    );
     let auth = Arc::new(jeny_auth::AuthService::new(
         store.clone(),
         config.auth_config(&config.public_url(address))?,
@@ -169,6 +158,18 @@ pub async fn launch_with_listener(
         sink: Arc::new(sink),
         max_body_bytes: config.max_body_bytes,
     };
+    // Syncs AWS accounts when they are due. A node that stops finishes the sync it runs (which
+    // releases its lease); a node that dies leaves the lease to run out, and another node takes
+    // the account then. Beside it, the CloudWatch and load balancer metrics import of the
+    // accounts that ask for it (a lease per account; asleep until a window is due).
+    let aws = jeny_aws::Aws {
+        store: store.clone(),
+        secrets: jeny_core::SecretBox::new(&key),
+        node: config.node_name.clone(),
+        metrics: metrics.clone(),
+    };
+    let syncer = tokio::spawn(aws.clone().run_syncer(shutdown.clone()));
+    let metrics_importer = tokio::spawn(aws.run_metrics_importer(shutdown.clone()));
     // Deploy metrics: a point per finished deploy, from the event log (one node at a time).
     let deploy_metrics = tokio::spawn(jeny_metrics::deploys::run_deploy_metrics(
         metrics.clone(),
@@ -211,6 +212,7 @@ pub async fn launch_with_listener(
         .context("the HTTP server failed")?;
         let _ = dispatcher.await;
         let _ = syncer.await;
+        let _ = metrics_importer.await;
         let _ = retention.await;
         let _ = chat_task.await;
         let _ = deploy_metrics.await;

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "chat", "0005_chat.sql"),
     migration!(6, "deploys_cluster", "0006_deploys_cluster.sql"),
     migration!(7, "chat_seen", "0007_chat_seen.sql"),
+    migration!(8, "aws_metrics", "0008_aws_metrics.sql"),
 ];
 
 /// Arbitrary constant naming jeny's migration lock among PostgreSQL advisory locks.

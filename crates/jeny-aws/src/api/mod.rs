@@ -1,7 +1,8 @@
 //! `/api/v1/aws/accounts`: the accounts (admins change them; everyone reads them, never their
-//! secret key) and `POST .../sync` (a deployer may ask for a sync now).
+//! secret key), `POST .../sync` (a deployer may ask for a sync now) and `POST
+//! .../metrics/import` (and for a metrics import now).
 
-use crate::{Aws, AwsAccount, AwsAccountInput, SyncReport};
+use crate::{Aws, AwsAccount, AwsAccountInput, MetricsImportReport, SyncReport};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +23,10 @@ pub fn routes(state: Aws) -> Router {
             get(get_account).patch(patch_account).delete(delete_account),
         )
         .route("/api/v1/aws/accounts/{account}/sync", post(sync_account))
+        .route(
+            "/api/v1/aws/accounts/{account}/metrics/import",
+            post(import_metrics),
+        )
         .with_state(state)
 }
 
@@ -181,6 +186,32 @@ async fn sync_account(
     Ok(AppJson(aws.sync_account(principal.actor(), &name).await?))
 }
 
+/// Imports an account's CloudWatch and load balancer metrics now: in each region, the whole
+/// periods from its cursor to the last one that ended five minutes ago (at most an hour's
+/// worth at a 1-minute period), and answers the report. AWS's errors are in the report, per
+/// region; a region that failed keeps its cursor. `409` while an import of the account runs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/aws/accounts/{account}/metrics/import",
+    tag = "aws",
+    params(("account" = String, Path, description = "The account's name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What the import did", body = MetricsImportReport),
+        (status = 401, description = "Not signed in", body = jeny_http::Problem),
+        (status = 403, description = "Needs the deployer role", body = jeny_http::Problem),
+        (status = 404, description = "No such account", body = jeny_http::Problem),
+        (status = 409, description = "An import of this account is running", body = jeny_http::Problem),
+    )
+)]
+async fn import_metrics(
+    AsDeployer(_principal): AsDeployer,
+    State(aws): State<Aws>,
+    Path(name): Path<String>,
+) -> Result<AppJson<MetricsImportReport>, ApiError> {
+    Ok(AppJson(aws.import_metrics(&name).await?))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
@@ -189,14 +220,17 @@ async fn sync_account(
         get_account,
         patch_account,
         delete_account,
-        sync_account
+        sync_account,
+        import_metrics
     ),
     components(schemas(
         crate::AwsAccount,
         crate::AwsAccountInput,
         crate::AddressKind,
         crate::SyncReport,
-        crate::RegionReport
+        crate::RegionReport,
+        crate::MetricsImportReport,
+        crate::RegionImportReport
     ))
 )]
 pub struct AwsApi;

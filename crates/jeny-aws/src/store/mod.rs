@@ -2,14 +2,15 @@
 //! at a time: a row lease (`claimed_by`, `claimed_until`) taken by a conditional update, which
 //! works alike on both backends.
 
-use crate::model::{AddressKind, AwsAccount, SyncReport, ValidAccount};
+use crate::model::{AddressKind, AwsAccount, MetricsImportReport, SyncReport, ValidAccount};
 use jeny_core::{Timestamp, new_id};
 use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
 use std::collections::BTreeMap;
 
 const COLUMNS: &str = "id, name, regions, profile, access_key_id, secret_access_key, role_arn, \
      external_id, tag_filters, endpoint_url, address, sync_interval_secs, enabled, last_sync, \
-     next_sync_at, version, created_at, updated_at";
+     next_sync_at, version, created_at, updated_at, metrics_import, metrics_period_secs, \
+     last_metrics_import";
 
 /// An account row with its sealed secret (for the sync; never for the API).
 pub(crate) struct AccountRow {
@@ -31,6 +32,13 @@ fn from_row(row: &AnyRow) -> Result<AccountRow, StoreError> {
         .map(|text| serde_json::from_str(&text))
         .transpose()
         .map_err(|e| corrupt("last_sync", e))?;
+    let last_metrics_import: Option<String> = row.try_get("last_metrics_import")?;
+    let last_metrics_import: Option<MetricsImportReport> = last_metrics_import
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| corrupt("last_metrics_import", e))?;
+    let metrics_import: i64 = row.try_get("metrics_import")?;
+    let metrics_period: i64 = row.try_get("metrics_period_secs")?;
     let sealed_secret: Option<Vec<u8>> = row.try_get("secret_access_key")?;
     let profile: Option<String> = row.try_get("profile")?;
     let access_key_id: Option<String> = row.try_get("access_key_id")?;
@@ -59,7 +67,10 @@ fn from_row(row: &AnyRow) -> Result<AccountRow, StoreError> {
             address: AddressKind::parse(&row.try_get::<String, _>("address")?),
             sync_interval_secs: u64::try_from(interval).unwrap_or(0),
             enabled: enabled != 0,
+            metrics_import: metrics_import != 0,
+            metrics_period_secs: u64::try_from(metrics_period).unwrap_or(0),
             last_sync,
+            last_metrics_import,
             next_sync_at: Timestamp::from_micros(row.try_get("next_sync_at")?),
             version: row.try_get("version")?,
             created_at: Timestamp::from_micros(row.try_get("created_at")?),
@@ -116,7 +127,8 @@ pub(crate) async fn insert(
     sqlx::query(
         "INSERT INTO aws_accounts (id, name, regions, profile, access_key_id, secret_access_key, role_arn, \
          external_id, tag_filters, endpoint_url, address, sync_interval_secs, enabled, next_sync_at, version, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $14, $14)",
+         created_at, updated_at, metrics_import, metrics_period_secs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $14, $14, $15, $16)",
     )
     .bind(id)
     .bind(&account.name)
@@ -132,6 +144,8 @@ pub(crate) async fn insert(
     .bind(i64::try_from(account.sync_interval_secs).unwrap_or(i64::MAX))
     .bind(i64::from(account.enabled))
     .bind(now)
+    .bind(i64::from(account.metrics_import))
+    .bind(i64::try_from(account.metrics_period_secs).unwrap_or(i64::MAX))
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -148,7 +162,7 @@ pub(crate) async fn update(
     sqlx::query(
         "UPDATE aws_accounts SET regions = $2, profile = $3, access_key_id = $4, role_arn = $5, external_id = $6, \
          tag_filters = $7, endpoint_url = $8, address = $9, sync_interval_secs = $10, enabled = $11, \
-         version = version + 1, updated_at = $12 WHERE id = $1",
+         version = version + 1, updated_at = $12, metrics_import = $13, metrics_period_secs = $14 WHERE id = $1",
     )
     .bind(id)
     .bind(serde_json::to_string(&account.regions).unwrap_or_default())
@@ -162,6 +176,8 @@ pub(crate) async fn update(
     .bind(i64::try_from(account.sync_interval_secs).unwrap_or(i64::MAX))
     .bind(i64::from(account.enabled))
     .bind(now)
+    .bind(i64::from(account.metrics_import))
+    .bind(i64::try_from(account.metrics_period_secs).unwrap_or(i64::MAX))
     .execute(tx.conn())
     .await?;
     if let Some(sealed) = sealed_secret {
@@ -175,6 +191,10 @@ pub(crate) async fn update(
 }
 
 pub(crate) async fn delete(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM aws_metrics_cursors WHERE account_id = $1")
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
     sqlx::query("DELETE FROM aws_accounts WHERE id = $1")
         .bind(id)
         .execute(tx.conn())
@@ -305,5 +325,64 @@ pub(crate) async fn release_and_postpone(
     .bind(next_sync_at)
     .execute(tx.conn())
     .await?;
+    tx.commit().await
+}
+
+/// Each region's metrics cursor of an account: region -> the end of the last window imported
+/// (unix microseconds).
+pub(crate) async fn metrics_cursors(
+    store: &Store,
+    account_id: &str,
+) -> Result<BTreeMap<String, i64>, StoreError> {
+    let rows =
+        sqlx::query("SELECT region, imported_until FROM aws_metrics_cursors WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_all(store.reader())
+            .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("region")?, row.try_get("imported_until")?)))
+        .collect()
+}
+
+/// Records a metrics import in one transaction: the cursors of the regions it moved and its
+/// report. Nothing if the account was deleted meanwhile.
+pub(crate) async fn finish_metrics_import(
+    store: &Store,
+    account_id: &str,
+    cursors: &[(String, i64)],
+    report: &MetricsImportReport,
+) -> Result<(), StoreError> {
+    let now = jeny_core::Timestamp::now().as_micros();
+    let mut tx = store.begin().await?;
+    let sql = format!(
+        "SELECT id FROM aws_accounts WHERE id = $1{}",
+        tx.for_update()
+    );
+    let exists = sqlx::query(&sql)
+        .bind(account_id)
+        .fetch_optional(tx.conn())
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(());
+    }
+    for (region, imported_until) in cursors {
+        sqlx::query(
+            "INSERT INTO aws_metrics_cursors (account_id, region, imported_until, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, region) \
+             DO UPDATE SET imported_until = excluded.imported_until, updated_at = excluded.updated_at",
+        )
+        .bind(account_id)
+        .bind(region)
+        .bind(imported_until)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    }
+    sqlx::query("UPDATE aws_accounts SET last_metrics_import = $2 WHERE id = $1")
+        .bind(account_id)
+        .bind(serde_json::to_string(report).unwrap_or_default())
+        .execute(tx.conn())
+        .await?;
     tx.commit().await
 }

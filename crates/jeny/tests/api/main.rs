@@ -4,6 +4,7 @@
 mod auth;
 mod aws;
 mod chat;
+mod cloudwatch;
 mod deploy_metrics;
 mod deploys;
 mod environments;

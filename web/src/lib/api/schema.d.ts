@@ -166,6 +166,28 @@ export interface paths {
         patch: operations["patch_account"];
         trace?: never;
     };
+    "/api/v1/aws/accounts/{account}/metrics/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports an account's CloudWatch and load balancer metrics now: in each region, the whole
+         *     periods from its cursor to the last one that ended five minutes ago (at most an hour's
+         *     worth at a 1-minute period), and answers the report. AWS's errors are in the report, per
+         *     region; a region that failed keeps its cursor. `409` while an import of the account runs.
+         */
+        post: operations["import_metrics"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/aws/accounts/{account}/sync": {
         parameters: {
             query?: never;
@@ -1140,7 +1162,18 @@ export interface components {
             endpoint_url?: string | null;
             external_id?: string | null;
             id: string;
+            last_metrics_import?: null | components["schemas"]["MetricsImportReport"];
             last_sync?: null | components["schemas"]["SyncReport"];
+            /**
+             * @description Whether its CloudWatch and load balancer metrics are imported periodically (when
+             *     `enabled` too; an import on demand works either way).
+             */
+            metrics_import: boolean;
+            /**
+             * Format: int64
+             * @description The CloudWatch period imported: 60 or 300 seconds.
+             */
+            metrics_period_secs: number;
             /**
              * @description Unique, URL-safe; never changes. Hosts synced from it are `managed_by`
              *     `aws:<name>/<region>` and tagged `aws:account=<name>`.
@@ -1170,6 +1203,16 @@ export interface components {
             /** @description Another endpoint that speaks EC2's API: an http(s) URL. */
             endpoint_url?: string | null;
             external_id?: string | null;
+            /**
+             * @description Import the account's CloudWatch and load balancer metrics into its hosts' projects
+             *     [default: false]
+             */
+            metrics_import?: boolean | null;
+            /**
+             * Format: int64
+             * @description The CloudWatch period imported, 60 or 300 seconds [default: 300]
+             */
+            metrics_period_secs?: number | null;
             name?: null | components["schemas"]["Name"];
             profile?: string | null;
             /** @description AWS regions such as `eu-west-1`: at least one. */
@@ -1598,6 +1641,28 @@ export interface components {
         /** @description The answer: one result per query, in the request's order. */
         MetricsAnswer: {
             results: components["schemas"]["MetricResult"][];
+        };
+        /** @description What a metrics import did, per region. */
+        MetricsImportReport: {
+            finished_at: components["schemas"]["Timestamp"];
+            /** @description Which node ran it. */
+            node: string;
+            /**
+             * Format: int64
+             * @description jeny's own time (naming, joining, writing), in milliseconds, without waiting for AWS.
+             */
+            own_ms: number;
+            /** @description Points written, over every region and project. */
+            points: number;
+            regions: components["schemas"]["RegionImportReport"][];
+            started_at: components["schemas"]["Timestamp"];
+            /** @description `ok`, `partial` (some regions failed) or `error` (all failed). */
+            status: string;
+            /**
+             * @description Datapoints of no project (an instance no environment picks, a load balancer with
+             *     neither targets in one nor `jeny:project` tags): dropped.
+             */
+            unattributed: number;
         };
         /**
          * @description What `POST /api/v1/metrics/query` takes: queries over one project's metrics in one time
@@ -2032,6 +2097,41 @@ export interface components {
          * @enum {string}
          */
         QueuePolicy: "fifo" | "newest_wins";
+        /** @description One region's part of a metrics import. */
+        RegionImportReport: {
+            calls: number;
+            /** @description Datapoints received. */
+            datapoints: number;
+            /**
+             * @description AWS's error, as it said it; also a load balancer listing that failed (the instances'
+             *     metrics are imported all the same).
+             */
+            error?: string | null;
+            /**
+             * Format: int64
+             * @description Time spent waiting for AWS, in milliseconds.
+             */
+            fetch_ms: number;
+            from?: null | components["schemas"]["Timestamp"];
+            /** @description Points written (one per environment when several pick a host). */
+            points: number;
+            /** @description Metric queries asked, and the GetMetricData calls they took (at most 500 a call). */
+            queries: number;
+            /**
+             * @description Points the metrics store refused (a field written before with another type, the series
+             *     limit).
+             */
+            refused: number;
+            region: string;
+            /**
+             * @description `ok`, `idle` (no whole period was due), or `error` (its cursor stays: the next import
+             *     reads the same window again).
+             */
+            status: string;
+            to?: null | components["schemas"]["Timestamp"];
+            /** @description Datapoints dropped because no project is theirs. */
+            unattributed: number;
+        };
         /** @description One region's part of a sync. */
         RegionReport: {
             /** @description AWS's error, as it said it. */
@@ -2836,6 +2936,65 @@ export interface operations {
             };
             /** @description Invalid fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    import_metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account's name */
+                account: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the import did */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsImportReport"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Needs the deployer role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An import of this account is running */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -67,7 +67,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
                 .description(Some(
-                    "InfluxDB's API (/write, /api/v2/write, /query): a jeny token sent as InfluxDB clients send \
+                    "InfluxDB's API (/write, /api/v2/write, /query, /api/v1/prom/write): a jeny token sent as InfluxDB clients send \
                      credentials: `Authorization: Bearer <t>` or `Token <t>`, Basic with the token as the password, \
                      or `?p=<t>`. Errors keep InfluxDB's shapes, not problem+json; a browser session is not taken",
                 ))

@@ -35,6 +35,10 @@ const REFUSED_BY_STATE: &[(&str, &str)] = &[
         "the body must be line protocol and `bucket` an existing project",
     ),
     (
+        "POST /api/v1/prom/write",
+        "the body must be a snappy-compressed protobuf WriteRequest and `db` an existing project",
+    ),
+    (
         "GET /query",
         "q must be InfluxQL; its statements name an existing project",
     ),

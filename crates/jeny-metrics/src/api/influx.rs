@@ -26,8 +26,8 @@ use crate::store::{StoreError, Written};
 
 /// What `X-Influxdb-Version` says: the 1.x API as 1.8 speaks it (the `u` suffix included).
 pub const INFLUXDB_VERSION: &str = "1.8.10";
-/// The most a gzipped body may expand to.
-const MAX_DECODED_BYTES: u64 = 256 << 20;
+/// The most a compressed body (gzip, or Prometheus's snappy) may expand to.
+pub(crate) const MAX_DECODED_BYTES: u64 = 256 << 20;
 
 pub fn routes(metrics: Metrics) -> Router {
     Router::new()
@@ -122,7 +122,7 @@ impl IntoResponse for InfluxError {
     }
 }
 
-fn no_content() -> Response {
+pub(crate) fn no_content() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     version_headers(response.headers_mut());
     response
@@ -157,13 +157,13 @@ pub async fn ping(RawQuery(query): RawQuery) -> Response {
     no_content()
 }
 
-fn pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(crate) fn pairs(query: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()
         .collect()
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -342,7 +342,7 @@ fn decoded_body(dialect: Dialect, headers: &HeaderMap, body: Bytes) -> Result<By
     Ok(out.into())
 }
 
-fn store_error(dialect: Dialect, e: StoreError) -> InfluxError {
+pub(crate) fn store_error(dialect: Dialect, e: StoreError) -> InfluxError {
     tracing::error!(error = %e, "metrics write failed");
     InfluxError::new(dialect, StatusCode::SERVICE_UNAVAILABLE, e.to_string())
 }
@@ -567,8 +567,8 @@ async fn project_names(metrics: &Metrics) -> Result<Vec<String>, String> {
     }
 }
 
-/// What both writes do before their answers differ, in InfluxDB's order: the credentials, the
-/// database named (and existing), then the body read, gunzipped and parsed.
+/// What both line-protocol writes do before their answers differ: the body of an authorized
+/// write, gunzipped and parsed.
 async fn accepted_body(
     d: Dialect,
     metrics: &Metrics,
@@ -578,6 +578,22 @@ async fn accepted_body(
     project: &str,
     precision: Precision,
 ) -> Result<line_protocol::Parsed, InfluxError> {
+    let body = authorized_body(d, metrics, parts, body, pairs, project).await?;
+    let body = decoded_body(d, &parts.headers, body)?;
+    Ok(line_protocol::parse(&body, precision, now_ns()))
+}
+
+/// What every write (InfluxDB's two, Prometheus's remote write) does before it reads its body's
+/// format, in InfluxDB's order: the credentials, the database named (and existing), then the
+/// body read, at most `max_body_bytes` of it.
+pub(crate) async fn authorized_body(
+    d: Dialect,
+    metrics: &Metrics,
+    parts: &mut http::request::Parts,
+    body: axum::body::Body,
+    pairs: &[(String, String)],
+    project: &str,
+) -> Result<Bytes, InfluxError> {
     if project.is_empty() {
         // InfluxDB authenticates before it looks at the database
         authorize_any(d, parts, pairs).await?;
@@ -589,9 +605,7 @@ async fn accepted_body(
     }
     authorize_write(d, parts, pairs, project).await?;
     find_project(metrics, d, project).await?;
-    let body = read_body(d, body, metrics.max_body_bytes).await?;
-    let body = decoded_body(d, &parts.headers, body)?;
-    Ok(line_protocol::parse(&body, precision, now_ns()))
+    read_body(d, body, metrics.max_body_bytes).await
 }
 
 async fn read_body(

@@ -1,8 +1,10 @@
 //! The metrics routes: InfluxDB's own API (`influx.rs`: `/write`, `/api/v2/write`, `/query`,
-//! `/ping`), so that Telegraf, Grafana and InfluxDB clients work with jeny unchanged, and jeny's
-//! query model and autocomplete (`query.rs`, under `/api/v1/metrics`).
+//! `/ping`), so that Telegraf, Grafana and InfluxDB clients work with jeny unchanged, Prometheus
+//! remote write as InfluxDB 1.x takes it (`prom.rs`: `/api/v1/prom/write`), and jeny's query
+//! model and autocomplete (`query.rs`, under `/api/v1/metrics`).
 
 pub mod influx;
+pub mod prom;
 pub mod query;
 
 use axum::Router;
@@ -18,7 +20,8 @@ pub fn routes(metrics: Metrics) -> Router {
         .route("/api/v1/metrics/tag-keys", get(query::tag_keys))
         .route("/api/v1/metrics/tag-values", get(query::tag_values))
         .with_state(metrics.clone())
-        .merge(influx::routes(metrics))
+        .merge(influx::routes(metrics.clone()))
+        .merge(prom::routes(metrics))
 }
 
 /// The metrics routes' part of the OpenAPI document.
@@ -29,6 +32,7 @@ pub fn routes(metrics: Metrics) -> Router {
         influx::write_v2,
         influx::query_v1,
         influx::ping,
+        prom::remote_write,
         query::query,
         query::measurements,
         query::field_keys,
@@ -38,6 +42,7 @@ pub fn routes(metrics: Metrics) -> Router {
     components(schemas(
         influx::InfluxV1Error,
         influx::InfluxV2Error,
+        prom::PromWriteRequest,
         crate::model::MetricsQuery,
         crate::model::MetricQuery,
         crate::model::TagCondition,

@@ -2,8 +2,8 @@
 //! bad, revoked or expired token and an ended session get 401; a viewer reads but every change
 //! gets 403; people, the allowlist and agent tokens are an admin's; an agent token reaches only
 //! the agent routes (and InfluxDB's writes); a browser session changes nothing from another site.
-//! InfluxDB's own routes (`/write`, `/api/v2/write`) answer in InfluxDB's shapes, take only a
-//! token (never a session) and are walked with the project in their query.
+//! InfluxDB's own routes (`/write`, `/api/v2/write`, `/api/v1/prom/write`) answer in InfluxDB's
+//! shapes, take only a token (never a session) and are walked with the project in their query.
 
 use crate::seeded;
 use jeny_testkit::{Backend, Client, both_backends};
@@ -42,6 +42,7 @@ async fn every_route(admin: &Client) -> Vec<(Method, String)> {
         let concrete = match concrete.as_str() {
             "/write" => "/write?db=web".to_owned(),
             "/api/v2/write" => "/api/v2/write?bucket=web".to_owned(),
+            "/api/v1/prom/write" => "/api/v1/prom/write?db=web".to_owned(),
             "/query" => "/query?db=web&q=SHOW%20MEASUREMENTS".to_owned(),
             _ => concrete,
         };
@@ -88,7 +89,9 @@ fn is_influxdb(path: &str) -> bool {
 }
 
 fn is_influxdb_write(path: &str) -> bool {
-    path.starts_with("/write?") || path.starts_with("/api/v2/write?")
+    path.starts_with("/write?")
+        || path.starts_with("/api/v2/write?")
+        || path.starts_with("/api/v1/prom/write?")
 }
 
 /// The POST operations the document declares reads (`x-jeny-read`): a viewer may call them.

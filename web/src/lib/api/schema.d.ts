@@ -948,6 +948,31 @@ export interface paths {
         patch: operations["patch_project_variable"];
         trace?: never;
     };
+    "/api/v1/prom/write": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Prometheus remote write (InfluxDB 1.x's `/api/v1/prom/write`): the snappy-compressed
+         *     protobuf `WriteRequest` that Prometheus's `remote_write` sends, into project `db`. Each sample
+         *     is a point: measurement the metric name, tags every label (`__name__` included), the float
+         *     field `value`, the sample's time; NaN (staleness markers included) and infinite samples are
+         *     dropped, as InfluxDB does. Credentials as for `/write`: a deployer's token of the project or
+         *     an agent's, as `Authorization: Bearer <t>` (Prometheus's `authorization: {credentials: <t>}`),
+         *     Basic (the token as password) or `?p=<t>`.
+         */
+        post: operations["remote_write"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/write": {
         parameters: {
             query?: never;
@@ -2092,6 +2117,11 @@ export interface components {
             /** @description Defaults to the name. At most 200 characters, on one line. */
             title?: string | null;
         };
+        /**
+         * Format: binary
+         * @description A snappy-compressed (block format, not framed) protobuf `prometheus.WriteRequest`.
+         */
+        PromWriteRequest: string;
         /**
          * @description How an environment's queued deploys are taken.
          * @enum {string}
@@ -7970,6 +8000,93 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remote_write: {
+        parameters: {
+            query: {
+                /** @description The project */
+                db: string;
+                /** @description Retention policy (ignored: retention is the project's) */
+                rp?: string;
+                /** @description User name (ignored) */
+                u?: string;
+                /** @description The token, as InfluxDB clients send a password */
+                p?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A snappy-compressed (block format) protobuf prometheus.WriteRequest, as Prometheus's remote_write sends it (Content-Type: application/x-protobuf, Content-Encoding: snappy); the Content-Type is not checked */
+        requestBody: {
+            content: {
+                "application/octet-stream": components["schemas"]["PromWriteRequest"];
+                "application/x-protobuf": components["schemas"]["PromWriteRequest"];
+            };
+        };
+        responses: {
+            /** @description Every sample written, durably (NaN and infinite ones dropped) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not snappy, not a WriteRequest, a sample InfluxDB would refuse (nothing written), or points refused by the store */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description No token, or not a valid one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description Not a deployer of the project */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description No such project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description Body too large, or it expands to more than 256 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
+                };
+            };
+            /** @description The metrics store cannot write (a full disk, say) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InfluxV1Error"];
                 };
             };
         };

@@ -10,6 +10,7 @@ mod deploys;
 mod environments;
 mod events;
 mod hosts;
+mod influx_clients;
 mod isolation;
 mod limits;
 mod malformed;

@@ -249,6 +249,10 @@ struct Target {
 }
 
 /// The queries of a set for one resource, with their targets.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one resource's whole context, and the two lists it adds to"
+)]
 fn queries_of(
     set: &MetricSet,
     dimensions: &[(&'static str, String)],

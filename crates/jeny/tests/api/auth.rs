@@ -125,7 +125,8 @@ fn is_admin_only(method: &Method, path: &str) -> bool {
         || (*method == Method::DELETE && path == "/api/v1/projects/web")
         || (path.starts_with("/api/v1/aws/accounts")
             && *method != Method::GET
-            && !path.ends_with("/sync"))
+            && !path.ends_with("/sync")
+            && !path.ends_with("/metrics/import"))
         || (path == "/api/v1/chat/slack" && *method != Method::GET)
 }
 

@@ -31,11 +31,14 @@ fn load_balancing(moto: &Moto) -> elbv2::Client {
     elbv2::Client::from_conf(config)
 }
 
-/// Puts datapoints: (metric, dimensions, time in seconds, value), 500 a call. PutMetricData in
+/// A datapoint to put: (metric, dimensions, time in seconds, value).
+type Datapoint<'a> = (&'a str, Vec<(&'a str, String)>, i64, f64);
+
+/// Puts datapoints, 500 a call. PutMetricData in
 /// CloudWatch's Query protocol: the current aws-sdk-cloudwatch speaks a newer protocol that moto
 /// 5.2.5 does not route (404), and moto does not check signatures, only which service the
 /// credential scope names.
-async fn put(moto: &Moto, namespace: &str, datapoints: &[(&str, Vec<(&str, String)>, i64, f64)]) {
+async fn put(moto: &Moto, namespace: &str, datapoints: &[Datapoint<'_>]) {
     let http = reqwest::Client::new();
     for chunk in datapoints.chunks(500) {
         let mut form: Vec<(String, String)> = vec![

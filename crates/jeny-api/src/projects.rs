@@ -11,6 +11,8 @@ const MAX_DEPLOY_TIMEOUT_SECS: u32 = 7 * 24 * 3600;
 pub const DEFAULT_DEPLOY_GRACE_SECS: u32 = 10;
 const MAX_DEPLOY_GRACE_SECS: u32 = 3600;
 const MAX_OUTPUT_RETENTION_DAYS: u32 = 3650;
+/// A hundred years: the longest metrics retention that is not "forever" (0).
+pub const MAX_METRICS_RETENTION_DAYS: u32 = 36_500;
 const MIN_OUTPUT_RETENTION_BYTES: u64 = 1024 * 1024;
 /// The column is a signed 64-bit integer on both backends.
 const MAX_OUTPUT_RETENTION_BYTES: u64 = i64::MAX as u64;
@@ -80,6 +82,7 @@ pub struct Project {
     /// When this project's stored deploy output exceeds this many bytes, the output of its oldest
     /// finished deploys is removed; null sets no size limit.
     pub output_retention_bytes: Option<u64>,
+    pub metrics_retention: MetricsRetention,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(skip)]
@@ -100,7 +103,51 @@ impl Project {
             deploy_command: self.deploy_command.clone(),
             output_retention_days: self.output_retention_days,
             output_retention_bytes: self.output_retention_bytes,
+            metrics_retention: self.metrics_retention,
         }
+    }
+}
+
+/// How long a project keeps its metrics, per resolution, in days: null takes the server's
+/// setting (`metrics_retention_*_days`), 0 keeps that resolution forever. A write of points older
+/// than the raw retention is refused; the rollups keep count, sum, min, max, first and last, so
+/// those aggregations stay exact once the raw points are gone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsRetention {
+    /// Raw points: 0 (forever) to 36500; null for the server's setting (30 unless configured).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 36500)]
+    pub raw_days: Option<u32>,
+    /// 5-minute rollups: 0 (forever) to 36500; null for the server's setting (365 unless
+    /// configured).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 36500)]
+    pub rollup_5m_days: Option<u32>,
+    /// 1-hour rollups: 0 (forever) to 36500; null for the server's setting (forever unless
+    /// configured).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 36500)]
+    pub rollup_1h_days: Option<u32>,
+}
+
+impl MetricsRetention {
+    fn validate(&self) -> Result<(), Invalid> {
+        for (field, days) in [
+            ("metrics_retention.raw_days", self.raw_days),
+            ("metrics_retention.rollup_5m_days", self.rollup_5m_days),
+            ("metrics_retention.rollup_1h_days", self.rollup_1h_days),
+        ] {
+            if days.is_some_and(|d| d > MAX_METRICS_RETENTION_DAYS) {
+                return Err(Invalid::new(
+                    field,
+                    format!(
+                        "{field} must be between 0 (forever) and {MAX_METRICS_RETENTION_DAYS} days, or null for the server's setting"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -148,6 +195,9 @@ pub struct ProjectInput {
     #[serde(default)]
     #[schema(minimum = 1048576, maximum = 9223372036854775807i64)]
     pub output_retention_bytes: Option<u64>,
+    /// How long the project's metrics are kept; left out, the server's settings.
+    #[serde(default)]
+    pub metrics_retention: MetricsRetention,
 }
 
 crate::create_request_schema!(
@@ -167,6 +217,7 @@ pub struct ValidProject {
     pub output_retention_days: Option<u32>,
     /// At most `i64::MAX`, so it fits the column.
     pub output_retention_bytes: Option<u64>,
+    pub metrics_retention: MetricsRetention,
 }
 
 impl ProjectInput {
@@ -229,6 +280,7 @@ impl ProjectInput {
                 ),
             ));
         }
+        self.metrics_retention.validate()?;
         Ok(ValidProject {
             name,
             title,
@@ -237,6 +289,7 @@ impl ProjectInput {
             deploy_command: self.deploy_command,
             output_retention_days: self.output_retention_days,
             output_retention_bytes: self.output_retention_bytes,
+            metrics_retention: self.metrics_retention,
         })
     }
 }
@@ -768,6 +821,49 @@ mod tests {
             ..environment_input()
         };
         assert_eq!(refused_field(too_long.validate(None)), "deploy_grace_secs");
+    }
+
+    #[test]
+    fn metrics_retention_is_zero_to_a_hundred_years_or_the_servers() {
+        let project = project_input();
+        assert_eq!(project.metrics_retention, MetricsRetention::default());
+        for good in [None, Some(0), Some(1), Some(MAX_METRICS_RETENTION_DAYS)] {
+            let input = ProjectInput {
+                metrics_retention: MetricsRetention {
+                    raw_days: good,
+                    rollup_5m_days: good,
+                    rollup_1h_days: good,
+                },
+                ..project_input()
+            };
+            assert!(input.validate(None).is_ok(), "{good:?}");
+        }
+        for (field, retention) in [
+            (
+                "metrics_retention.raw_days",
+                MetricsRetention {
+                    raw_days: Some(MAX_METRICS_RETENTION_DAYS + 1),
+                    ..MetricsRetention::default()
+                },
+            ),
+            (
+                "metrics_retention.rollup_1h_days",
+                MetricsRetention {
+                    rollup_1h_days: Some(u32::MAX),
+                    ..MetricsRetention::default()
+                },
+            ),
+        ] {
+            let input = ProjectInput {
+                metrics_retention: retention,
+                ..project_input()
+            };
+            assert_eq!(refused_field(input.validate(None)), field);
+        }
+        let unknown = serde_json::from_value::<ProjectInput>(serde_json::json!(
+            {"name": "web", "metrics_retention": {"raw": 3}}
+        ));
+        assert!(unknown.is_err(), "an unknown retention field is refused");
     }
 
     #[test]

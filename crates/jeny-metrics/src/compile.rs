@@ -9,7 +9,7 @@ use jeny_api::metrics::{MetricQuery, parse_duration};
 
 use crate::influxql::{
     BinaryOp, Dimension, Expr, Field, Fill, Measurement, MeasurementName, SelectStatement,
-    Statement, render,
+    Statement, TimeOffset, render,
 };
 
 /// Round bucket widths, in seconds: an automatic interval is the first at least as wide as the
@@ -227,6 +227,98 @@ pub fn compile(
     })
 }
 
+/// The fields each rollup keeps of a field `f`, as InfluxDB names what `SELECT count(*), sum(*),
+/// ... INTO` writes: `count_f`, `sum_f`, `min_f`, `max_f`, `first_f`, `last_f`.
+pub const ROLLUP_AGGREGATES: [&str; 6] = ["count", "sum", "min", "max", "first", "last"];
+
+/// A compiled query over a rollup (a retention policy that holds `count_f`, `sum_f`, ... per
+/// bucket) instead of the points: the same columns, named as the aggregation, exact for `count`,
+/// `sum`, `mean`, `min`, `max`, `first`, `last` and `spread`. `None` for any other aggregation,
+/// or an interval the rollup's buckets do not divide.
+pub fn over_rollup(
+    statement: &SelectStatement,
+    retention_policy: &str,
+    width_ns: i64,
+) -> Option<SelectStatement> {
+    let [Field { expr, alias: None }] = statement.fields.as_slice() else {
+        return None;
+    };
+    let Expr::Call(name, args) = expr else {
+        return None;
+    };
+    let [Expr::VarRef(field, None)] = args.as_slice() else {
+        return None;
+    };
+    let Some(Dimension::Time(interval, offset)) = statement.dimensions.first() else {
+        return None;
+    };
+    let aligned = match offset {
+        None => true,
+        Some(TimeOffset::Duration(o)) => o % width_ns == 0,
+        Some(TimeOffset::Now) => false,
+    };
+    if interval % width_ns != 0 || !aligned {
+        return None;
+    }
+    let of = |kept: &str, outer: &str| {
+        Expr::Call(
+            outer.to_owned(),
+            vec![Expr::VarRef(format!("{kept}_{field}"), None)],
+        )
+    };
+    let binary = |l: Expr, op: BinaryOp, r: Expr| Expr::Binary(Box::new(l), op, Box::new(r));
+    let expr = match name.as_str() {
+        "count" => of("count", "sum"),
+        "sum" => of("sum", "sum"),
+        "mean" => binary(of("sum", "sum"), BinaryOp::Div, of("count", "sum")),
+        "min" => of("min", "min"),
+        "max" => of("max", "max"),
+        "first" => of("first", "first"),
+        "last" => of("last", "last"),
+        "spread" => binary(of("max", "max"), BinaryOp::Sub, of("min", "min")),
+        _ => return None,
+    };
+    let mut over = statement.clone();
+    over.fields = vec![Field {
+        expr,
+        alias: Some(name.clone()),
+    }];
+    for source in &mut over.sources {
+        source.retention_policy = Some(retention_policy.to_owned());
+    }
+    Some(over)
+}
+
+/// `statement` with its time range replaced by `from_ns <= time <= to_ns`.
+pub fn retimed(statement: &SelectStatement, from_ns: i64, to_ns: i64) -> SelectStatement {
+    fn without_time(e: Expr) -> Option<Expr> {
+        match e {
+            Expr::Binary(l, BinaryOp::And, r) => match (without_time(*l), without_time(*r)) {
+                (Some(l), Some(r)) => Some(Expr::Binary(Box::new(l), BinaryOp::And, Box::new(r))),
+                (one, other) => one.or(other),
+            },
+            Expr::Binary(l, _, _) if matches!(&*l, Expr::VarRef(name, _) if name == "time") => None,
+            other => Some(other),
+        }
+    }
+    let time = |op, ns| {
+        Expr::Binary(
+            Box::new(Expr::VarRef("time".into(), None)),
+            op,
+            Box::new(Expr::Duration(ns)),
+        )
+    };
+    let and = |l: Expr, r: Expr| Expr::Binary(Box::new(l), BinaryOp::And, Box::new(r));
+    let from = time(BinaryOp::GtEq, from_ns);
+    let mut out = statement.clone();
+    let start = match statement.condition.clone().and_then(without_time) {
+        Some(rest) => and(rest, from),
+        None => from,
+    };
+    out.condition = Some(and(start, time(BinaryOp::LtEq, to_ns)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +382,30 @@ mod tests {
         q.conditions.clear();
         let c = compile(0, &q, 0, 7 * 24 * H, 100, &BTreeMap::new()).unwrap();
         assert_eq!(c.interval_ns, 2 * H);
+    }
+
+    #[test]
+    fn a_query_over_a_rollup_reads_its_kept_aggregates() {
+        let vars = BTreeMap::from([("env".to_owned(), "production".to_owned())]);
+        let c = compile(0, &query(), 0, 168 * H, 1000, &vars).unwrap();
+        let over = over_rollup(&c.statement, "jeny_1h", H).unwrap();
+        let text = render(&[Statement::Select(retimed(&over, 0, 24 * H - 1))]);
+        assert_eq!(
+            text,
+            "SELECT sum(\"sum_duration_ms\") / sum(\"count_duration_ms\") AS \"mean\" FROM \"jeny_1h\".\"deploy\" \
+             WHERE \"environment\" = 'production' AND \"time\" >= 0s AND \"time\" <= 86399999999999ns \
+             GROUP BY time(1h), \"environment\" fill(null)"
+        );
+        assert!(crate::influxql::parse(&text).is_ok(), "{text}");
+        // 5-minute buckets do not fit an hourly rollup; a median is not kept
+        let mut q = query();
+        q.interval = Some("5m".into());
+        let c5 = compile(0, &q, 0, H, 1000, &vars).unwrap();
+        assert!(over_rollup(&c5.statement, "jeny_1h", H).is_none());
+        assert!(over_rollup(&c5.statement, "jeny_5m", H / 12).is_some());
+        q.aggregation = Some("median".into());
+        let median = compile(0, &q, 0, H, 1000, &vars).unwrap();
+        assert!(over_rollup(&median.statement, "jeny_5m", H / 12).is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod influxql;
 pub mod line_protocol;
 pub mod model;
 pub mod query;
+pub mod retention;
 pub mod service;
 pub mod sink_influx;
 pub mod store;

@@ -2,13 +2,15 @@
 //! the sink: the reserved `project` tag is the database written to. Reads go where the points
 //! are: the embedded store's executor, or InfluxDB's own `/query`.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+use crate::compile::{Compiled, over_rollup, retimed};
+use crate::influxql::SelectStatement;
 use crate::influxql::Statement;
 use crate::line_protocol::Point;
 use crate::query::influxql::{Cell, Series, execute};
 use crate::sink_influx::{InfluxAuth, InfluxSink, InfluxSinkConfig, SinkError};
-use crate::store::{Store, StoreError, Written};
+use crate::store::{DAY_NS, HOUR_NS, ROLLUP_NS, Retentions, Store, StoreError, Written};
 
 /// Where points are kept.
 #[derive(Clone)]
@@ -23,6 +25,11 @@ pub enum Sink {
 pub struct InfluxTarget {
     pub sink: InfluxSink,
     pub config: InfluxSinkConfig,
+    /// The projects' retention (`retention.rs` keeps it): where a query's range is older than
+    /// its raw points are kept, it reads the rollups.
+    pub retention: RwLock<Retentions>,
+    /// Every project's name (kept with `retention`): the databases the rollups go through.
+    pub projects: RwLock<Vec<String>>,
     http: reqwest::Client,
 }
 
@@ -31,6 +38,8 @@ impl InfluxTarget {
         InfluxTarget {
             sink,
             config,
+            retention: RwLock::new(Retentions::default()),
+            projects: RwLock::new(Vec::new()),
             http: reqwest::Client::new(),
         }
     }
@@ -44,6 +53,32 @@ impl InfluxTarget {
         q: &str,
         epoch: Option<&str>,
     ) -> Result<serde_json::Value, String> {
+        self.send_query(reqwest::Method::GET, project, q, epoch)
+            .await
+    }
+
+    /// Runs InfluxQL that changes something (`CREATE`, `ALTER`, `SELECT ... INTO`), which
+    /// InfluxDB 1.x takes only by `POST`.
+    pub async fn execute(&self, project: &str, q: &str) -> Result<serde_json::Value, String> {
+        let answer = self
+            .send_query(reqwest::Method::POST, project, q, Some("ns"))
+            .await?;
+        // each statement's error is in its result
+        for result in answer["results"].as_array().into_iter().flatten() {
+            if let Some(error) = result["error"].as_str() {
+                return Err(format!("InfluxDB refused {q:?}: {error}"));
+            }
+        }
+        Ok(answer)
+    }
+
+    async fn send_query(
+        &self,
+        method: reqwest::Method,
+        project: &str,
+        q: &str,
+        epoch: Option<&str>,
+    ) -> Result<serde_json::Value, String> {
         let mut params = vec![("db", self.config.database(project)), ("q", q.to_owned())];
         if let Some(epoch) = epoch {
             params.push(("epoch", epoch.to_owned()));
@@ -53,7 +88,10 @@ impl InfluxTarget {
         }
         let mut request = self
             .http
-            .get(format!("{}/query", self.config.url.trim_end_matches('/')))
+            .request(
+                method,
+                format!("{}/query", self.config.url.trim_end_matches('/')),
+            )
             .query(&params)
             .timeout(self.config.request_timeout);
         request = match &self.config.auth {
@@ -211,6 +249,66 @@ impl Metrics {
                 series_of(&target.query(project, &q, Some("ns")).await?)
             }
         }
+    }
+
+    /// Runs a compiled query of the query model over `[from_ns, to_ns]`. On an InfluxDB whose
+    /// project keeps its raw points for less than the range reaches back, the part older than
+    /// that reads the rollups (`over_rollup`: the coarsest policy whose buckets divide the
+    /// interval) and the rest the points, one series out of both; the embedded store's executor
+    /// makes that choice itself, day by day.
+    pub async fn run_compiled(
+        &self,
+        project: &str,
+        compiled: &Compiled,
+        from_ns: i64,
+        to_ns: i64,
+        now_ns: i64,
+    ) -> Result<Vec<Series>, String> {
+        let whole = || Statement::Select(compiled.statement.clone());
+        let Sink::Influx(target) = self.sink.as_ref() else {
+            return self.run(project, &whole(), now_ns).await;
+        };
+        let raw_days = target
+            .retention
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .of(project)
+            .raw_days;
+        let (Some(policies), Some(raw_days)) = (&target.config.rollup_policies, raw_days) else {
+            return self.run(project, &whole(), now_ns).await;
+        };
+        let horizon = now_ns.saturating_sub(i64::from(raw_days).saturating_mul(DAY_NS));
+        let interval = compiled.interval_ns.max(1);
+        // the first bucket wholly inside the raw points' horizon
+        let boundary = horizon
+            .div_euclid(interval)
+            .saturating_add(1)
+            .saturating_mul(interval);
+        if from_ns >= boundary {
+            return self.run(project, &whole(), now_ns).await;
+        }
+        let over: Option<SelectStatement> =
+            over_rollup(&compiled.statement, &policies.hour, HOUR_NS)
+                .or_else(|| over_rollup(&compiled.statement, &policies.five_minutes, ROLLUP_NS));
+        let Some(over) = over else {
+            return self.run(project, &whole(), now_ns).await;
+        };
+        let old = Statement::Select(retimed(&over, from_ns, (boundary - 1).min(to_ns)));
+        let mut series = self.run(project, &old, now_ns).await?;
+        if boundary <= to_ns {
+            let recent = Statement::Select(retimed(&compiled.statement, boundary, to_ns));
+            for s in self.run(project, &recent, now_ns).await? {
+                match series
+                    .iter_mut()
+                    .find(|old| old.name == s.name && old.tags == s.tags)
+                {
+                    Some(old) => old.values.extend(s.values),
+                    None => series.push(s),
+                }
+            }
+            series.sort_by(|a, b| (&a.name, &a.tags).cmp(&(&b.name, &b.tags)));
+        }
+        Ok(series)
     }
 
     /// Writes points of `project`; they are durable when this returns.

@@ -106,6 +106,26 @@ pub struct InfluxSinkConfig {
     pub request_timeout: Duration,
     /// The longest wait between two attempts at a batch (`Retry-After` aside). Default 30 s.
     pub retry_max_backoff: Duration,
+    /// 1.x: the retention policies jeny keeps each project's 5-minute and 1-hour rollups in
+    /// (`retention.rs`). Default `jeny_5m` and `jeny_1h`; `None` (2.x, whose InfluxQL cannot
+    /// write) keeps none.
+    pub rollup_policies: Option<RollupPolicies>,
+}
+
+/// The retention policies of a database's rollups on InfluxDB 1.x.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupPolicies {
+    pub five_minutes: String,
+    pub hour: String,
+}
+
+impl Default for RollupPolicies {
+    fn default() -> Self {
+        RollupPolicies {
+            five_minutes: "jeny_5m".to_owned(),
+            hour: "jeny_1h".to_owned(),
+        }
+    }
 }
 
 impl InfluxSinkConfig {
@@ -136,6 +156,7 @@ impl InfluxSinkConfig {
             gzip: true,
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             retry_max_backoff: Self::DEFAULT_RETRY_MAX_BACKOFF,
+            rollup_policies: (version == InfluxVersion::V1).then(RollupPolicies::default),
         }
     }
 

@@ -620,6 +620,7 @@ async fn jeny_parses_line_protocol_as_influxdb_1_6_stores_it() {
                 deploy_command: "true".into(),
                 output_retention_days: None,
                 output_retention_bytes: None,
+                metrics_retention: Default::default(),
             })
             .await
             .expect("a project per case");

@@ -581,6 +581,7 @@ async fn the_2x_api_with_a_token_writes_to_a_jeny_bucket() {
             deploy_command: "true".into(),
             output_retention_days: None,
             output_retention_bytes: None,
+            metrics_retention: Default::default(),
         })
         .await
         .expect("the project is created");

@@ -564,6 +564,30 @@ fn retention_deletes_whole_days_of_each_resolution_per_database() {
             .points,
         1
     );
+    // once no database keeps raw points that old, the rollups still answer
+    let both = Retentions {
+        default: shop,
+        databases: Default::default(),
+    };
+    store.set_retention(both.clone());
+    assert_eq!(
+        store.expire(now).unwrap().raw,
+        8,
+        "the other database's days"
+    );
+    let sid = store.series("shop", "m", Some("v"), &|tags| tags[0].1 == "a")[0].id;
+    assert_eq!(
+        store.buckets(sid, start, DAY0, HOUR_NS).unwrap(),
+        expected_buckets_at(&all, start, DAY0, HOUR_NS),
+    );
+    drop(store);
+    let store = Store::open(dir.path(), manual()).unwrap();
+    store.set_retention(both);
+    assert_eq!(
+        store.buckets(sid, start, DAY0, HOUR_NS).unwrap(),
+        expected_buckets_at(&all, start, DAY0, HOUR_NS),
+        "after a restart"
+    );
 }
 
 /// The writer the crash test kills: writes numbered batches and prints each number once its

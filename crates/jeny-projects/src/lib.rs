@@ -14,8 +14,8 @@ mod store;
 
 pub use error::ProjectError;
 pub use model::{
-    DEFAULT_DEPLOY_GRACE_SECS, DEFAULT_DEPLOY_TIMEOUT_SECS, Environment, EnvironmentInput, Project,
-    ProjectInput, QueuePolicy, Variable, VariableInput, VariableKey,
+    DEFAULT_DEPLOY_GRACE_SECS, DEFAULT_DEPLOY_TIMEOUT_SECS, Environment, EnvironmentInput,
+    MetricsRetention, Project, ProjectInput, QueuePolicy, Variable, VariableInput, VariableKey,
 };
 pub use repository::{DEFAULT_REPOSITORY_SCHEMES, RepositorySchemes};
 pub use service::environments::{

@@ -52,6 +52,7 @@ async fn a_deploy_gets_project_then_environment_variables_with_secrets_opened(ba
         deploy_command: "make deploy".into(),
         output_retention_days: None,
         output_retention_bytes: None,
+        metrics_retention: Default::default(),
     };
     create_project(&store, "test", project).await.unwrap();
     for name in ["production", "staging"] {

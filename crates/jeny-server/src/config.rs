@@ -90,6 +90,17 @@ pub struct ServerArgs {
         value_name = "SERIES"
     )]
     pub metrics_max_series_per_project: Option<u64>,
+    /// Days a project's raw metric points are kept (0: forever); a write of older points is
+    /// refused as InfluxDB refuses it [default: 30].
+    #[arg(long, env = "JENY_METRICS_RETENTION_RAW_DAYS", value_name = "DAYS")]
+    pub metrics_retention_raw_days: Option<u32>,
+    /// Days a project's 5-minute rollups (count, sum, min, max, first, last) are kept (0:
+    /// forever) [default: 365].
+    #[arg(long, env = "JENY_METRICS_RETENTION_5M_DAYS", value_name = "DAYS")]
+    pub metrics_retention_5m_days: Option<u32>,
+    /// Days a project's 1-hour rollups are kept (0: forever) [default: 0].
+    #[arg(long, env = "JENY_METRICS_RETENTION_1H_DAYS", value_name = "DAYS")]
+    pub metrics_retention_1h_days: Option<u32>,
     /// InfluxDB (or a server speaking its write and query APIs) that metrics go to instead of the
     /// embedded store, such as http://influxdb:8086 [default: none: the embedded store].
     #[arg(long, env = "JENY_METRICS_INFLUXDB_URL", value_name = "URL")]
@@ -292,6 +303,9 @@ struct FileConfig {
     deploy_output_cap_bytes: Option<u64>,
     deploy_lease_secs: Option<u64>,
     metrics_max_series_per_project: Option<u64>,
+    metrics_retention_raw_days: Option<u32>,
+    metrics_retention_5m_days: Option<u32>,
+    metrics_retention_1h_days: Option<u32>,
     metrics_influxdb_url: Option<String>,
     metrics_influxdb_version: Option<u8>,
     metrics_influxdb_org: Option<String>,
@@ -347,6 +361,11 @@ pub struct Config {
     pub deploy_lease_secs: u64,
     /// Series a project may have in the embedded metrics store.
     pub metrics_max_series_per_project: u64,
+    /// Days each resolution of a project's metrics is kept (0: forever) unless the project
+    /// says otherwise.
+    pub metrics_retention_raw_days: u32,
+    pub metrics_retention_5m_days: u32,
+    pub metrics_retention_1h_days: u32,
     /// The InfluxDB sink: when `metrics_influxdb_url` is set, metrics go there (docs/metrics.md).
     pub metrics_influxdb_url: Option<String>,
     pub metrics_influxdb_version: Option<u8>,
@@ -485,6 +504,9 @@ impl Default for Config {
             deploy_output_cap_bytes: 50 * 1024 * 1024,
             deploy_lease_secs: 15,
             metrics_max_series_per_project: 100_000,
+            metrics_retention_raw_days: 30,
+            metrics_retention_5m_days: 365,
+            metrics_retention_1h_days: 0,
             metrics_influxdb_url: None,
             metrics_influxdb_version: None,
             metrics_influxdb_org: None,
@@ -611,6 +633,18 @@ impl Config {
                 .metrics_max_series_per_project
                 .or(file.metrics_max_series_per_project)
                 .unwrap_or(defaults.metrics_max_series_per_project),
+            metrics_retention_raw_days: args
+                .metrics_retention_raw_days
+                .or(file.metrics_retention_raw_days)
+                .unwrap_or(defaults.metrics_retention_raw_days),
+            metrics_retention_5m_days: args
+                .metrics_retention_5m_days
+                .or(file.metrics_retention_5m_days)
+                .unwrap_or(defaults.metrics_retention_5m_days),
+            metrics_retention_1h_days: args
+                .metrics_retention_1h_days
+                .or(file.metrics_retention_1h_days)
+                .unwrap_or(defaults.metrics_retention_1h_days),
             metrics_influxdb_url: args
                 .metrics_influxdb_url
                 .clone()
@@ -879,6 +913,16 @@ impl Config {
             .collect()
     }
 
+    /// How long projects keep their metrics unless they say otherwise.
+    pub fn metrics_retention(&self) -> jeny_metrics::store::Retention {
+        let days = |d: u32| (d > 0).then_some(d);
+        jeny_metrics::store::Retention {
+            raw_days: days(self.metrics_retention_raw_days),
+            rollup_5m_days: days(self.metrics_retention_5m_days),
+            rollup_1h_days: days(self.metrics_retention_1h_days),
+        }
+    }
+
     /// The InfluxDB sink's settings, for `metrics_influxdb_url` = `url`.
     pub fn influx_sink_config(
         &self,
@@ -980,6 +1024,11 @@ impl Config {
              # This node's name on the deploys it runs (each node of a cluster needs its own).\nnode_name = {node_name:?}\n\n\
              # Series a project may have in the embedded metrics store (past it, new series are refused).\n\
              metrics_max_series_per_project = {metrics_max_series_per_project}\n\n\
+             # Days each resolution of a project's metrics is kept, unless the project sets its own\n\
+             # (0: forever): raw points, 5-minute and 1-hour rollups.\n\
+             metrics_retention_raw_days = {metrics_retention_raw_days}\n\
+             metrics_retention_5m_days = {metrics_retention_5m_days}\n\
+             metrics_retention_1h_days = {metrics_retention_1h_days}\n\n\
              # Metrics to an InfluxDB instead of the embedded store (version 1 or 2; 1.x: username and\n\
              # password, or 2.x: org and token). Points are spooled in data_dir/metrics-spool meanwhile.\n\
              {influx_url}\n{influx_version}\n{influx_org}\n{influx_rp}\n{influx_user}\n\
@@ -1007,6 +1056,9 @@ impl Config {
             ),
             node_name = self.node_name,
             metrics_max_series_per_project = self.metrics_max_series_per_project,
+            metrics_retention_raw_days = self.metrics_retention_raw_days,
+            metrics_retention_5m_days = self.metrics_retention_5m_days,
+            metrics_retention_1h_days = self.metrics_retention_1h_days,
             influx_url = line(
                 "metrics_influxdb_url",
                 self.metrics_influxdb_url.clone(),

@@ -130,6 +130,10 @@ pub async fn launch_with_listener(
             let metrics_dir = config.data_dir.join("metrics");
             let metrics_options = jeny_metrics::store::Options {
                 max_series_per_database: config.metrics_max_series_per_project,
+                retention: jeny_metrics::store::Retentions {
+                    default: config.metrics_retention(),
+                    databases: Default::default(),
+                },
                 ..jeny_metrics::store::Options::default()
             };
             let embedded = tokio::task::spawn_blocking({
@@ -158,6 +162,13 @@ pub async fn launch_with_listener(
         sink: Arc::new(sink),
         max_body_bytes: config.max_body_bytes,
     };
+    // Metrics retention: the projects' policies, kept in step with them (reads only).
+    let metrics_retention = tokio::spawn(jeny_metrics::retention::run_retention(
+        metrics.clone(),
+        config.metrics_retention(),
+        format!("{}/{}", config.node_name, jeny_core::new_id()),
+        shutdown.clone(),
+    ));
     // Syncs AWS accounts when they are due. A node that stops finishes the sync it runs (which
     // releases its lease); a node that dies leaves the lease to run out, and another node takes
     // the account then. Beside it, the CloudWatch and load balancer metrics import of the
@@ -216,6 +227,7 @@ pub async fn launch_with_listener(
         let _ = retention.await;
         let _ = chat_task.await;
         let _ = deploy_metrics.await;
+        let _ = metrics_retention.await;
         serve_store.close().await;
         Ok(())
     });

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "deploys_cluster", "0006_deploys_cluster.sql"),
     migration!(7, "chat_seen", "0007_chat_seen.sql"),
     migration!(8, "aws_metrics", "0008_aws_metrics.sql"),
+    migration!(9, "metrics_retention", "0009_metrics_retention.sql"),
 ];
 
 /// Arbitrary constant naming jeny's migration lock among PostgreSQL advisory locks.

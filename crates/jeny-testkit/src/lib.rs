@@ -166,6 +166,10 @@ impl TestApp {
             supervisor_program: Some(jeny_program()),
             deploy_lease_secs: 3,
             deploy_user: Some(deploy_user()),
+            // the metrics tests write at fixed times (InfluxQL's examples at the epoch), as to an
+            // InfluxDB's `autogen` policy: kept forever unless a test sets a retention
+            metrics_retention_raw_days: 0,
+            metrics_retention_5m_days: 0,
             ..Config::default()
         };
         configure(&mut config);

@@ -236,6 +236,7 @@ async fn main() -> Result<()> {
             deploy_command: "true".into(),
             output_retention_days: None,
             output_retention_bytes: None,
+            metrics_retention: Default::default(),
         })
         .await?;
     let token = app

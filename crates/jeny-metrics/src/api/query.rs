@@ -90,8 +90,11 @@ pub async fn query(
     jeny_projects::get_project(&metrics.store, &request.project).await?;
     let mut outcomes = Vec::with_capacity(compiled.len());
     for c in &compiled {
-        let statement = Statement::Select(c.statement.clone());
-        outcomes.push(metrics.run(&request.project, &statement, now).await);
+        outcomes.push(
+            metrics
+                .run_compiled(&request.project, c, from, to, now)
+                .await,
+        );
     }
     let mut results = Vec::with_capacity(outcomes.len());
     for (i, ((q, c), outcome)) in request

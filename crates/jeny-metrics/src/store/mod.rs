@@ -434,6 +434,8 @@ struct Inner {
     oldest_days: Mutex<[Option<i64>; 3]>,
     /// when the last expiry ran: the next waits at least `EXPIRY_PAUSE` after it
     expired_at: Mutex<Option<Instant>>,
+    /// the last day with a rollup: reads of rollups over open ranges stop there
+    last_rollup_day: Mutex<Option<i64>>,
 }
 
 /// The least time between two expiries (a day is the unit, so an hour late is nothing).
@@ -471,7 +473,7 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let catalog = Catalog::open(dir)?;
         let blocks = redb::Database::create(dir.join("blocks.redb")).map_err(StoreError::blocks)?;
-        let (pending_day, block_days, oldest_days) = {
+        let (pending_day, block_days, (oldest_days, last_rollup_day)) = {
             let w = blocks.begin_write().map_err(StoreError::blocks)?;
             w.open_table(BLOCKS).map_err(StoreError::blocks)?;
             w.open_table(ROLLUPS).map_err(StoreError::blocks)?;
@@ -491,8 +493,14 @@ impl Store {
                 .map(|((lo, _), (hi, _))| (lo.value().0, hi.value().0));
             drop(blocks_table);
             let oldest = oldest_days(&w)?;
+            let last_rollup = w
+                .open_table(ROLLUPS)
+                .map_err(StoreError::blocks)?
+                .last()
+                .map_err(StoreError::blocks)?
+                .map(|(k, _)| k.value().0);
             w.commit().map_err(StoreError::blocks)?;
-            (first, days, oldest)
+            (first, days, (oldest, last_rollup))
         };
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir)?;
@@ -523,6 +531,7 @@ impl Store {
             retention: RwLock::new(retention),
             oldest_days: Mutex::new(oldest_days),
             expired_at: Mutex::new(None),
+            last_rollup_day: Mutex::new(last_rollup_day),
         });
         let background = inner.options.background.then(|| {
             let (wake, woken) = mpsc::channel();
@@ -1004,11 +1013,13 @@ impl Store {
                     .map_err(StoreError::blocks)?
                     .map(|(k, _)| k.value().0);
                 *lock(&inner.pending_day) = next;
-                if let Some(&(day, _)) = due.first() {
+                if let (Some(&(first, _)), Some(&(last, _))) = (due.first(), due.last()) {
                     let mut oldest = lock(&inner.oldest_days);
                     for slot in &mut oldest[1..] {
-                        *slot = Some(slot.map_or(day, |d| d.min(day)));
+                        *slot = Some(slot.map_or(first, |d| d.min(first)));
                     }
+                    let mut newest = lock(&inner.last_rollup_day);
+                    *newest = Some(newest.map_or(last, |d| d.max(last)));
                 }
                 !due.is_empty() && next.is_some_and(|d| next_day(d, DAY_NS) <= before)
             };
@@ -1382,6 +1393,16 @@ impl Store {
     /// `[start, end)` narrowed to the days a series may have points on; `None` when empty.
     fn clamp(&self, sid: u32, start: i64, end: i64) -> Option<(i64, i64)> {
         let mut span = *lock(&self.inner.block_days);
+        // rollups outlive the blocks they came from
+        let oldest = *lock(&self.inner.oldest_days);
+        let rolled = oldest[1]
+            .into_iter()
+            .chain(oldest[2])
+            .min()
+            .zip(*lock(&self.inner.last_rollup_day));
+        if let Some((lo, hi)) = rolled {
+            span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
         for c in chunks_of(&lock(&self.inner.heads), sid) {
             span = Some(span.map_or((c.day, c.day), |(a, b)| (a.min(c.day), b.max(c.day))));
         }

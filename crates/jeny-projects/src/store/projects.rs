@@ -1,11 +1,12 @@
 //! The `projects` table.
 
-use crate::model::{Project, ValidProject};
+use crate::model::{MetricsRetention, Project, ValidProject};
 use jeny_core::{PageRequest, Timestamp, new_id};
 use jeny_store::{AnyRow, Row, Store, StoreError, WriteTx, sqlx};
 
 const COLUMNS: &str = "id, name, title, description, repository, deploy_command, \
-     output_retention_days, output_retention_bytes, version, created_at, updated_at";
+     output_retention_days, output_retention_bytes, metrics_retention_raw_days, \
+     metrics_retention_5m_days, metrics_retention_1h_days, version, created_at, updated_at";
 
 pub(crate) async fn list(store: &Store, page: &PageRequest) -> Result<Vec<Project>, StoreError> {
     let rows = sqlx::query(&format!(
@@ -49,8 +50,9 @@ pub(crate) async fn insert(
     let id = new_id();
     sqlx::query(
         "INSERT INTO projects (id, name, title, description, repository, deploy_command, \
-         output_retention_days, output_retention_bytes, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)",
+         output_retention_days, output_retention_bytes, metrics_retention_raw_days, \
+         metrics_retention_5m_days, metrics_retention_1h_days, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12)",
     )
     .bind(&id)
     .bind(project.name.as_str())
@@ -60,6 +62,9 @@ pub(crate) async fn insert(
     .bind(&project.deploy_command)
     .bind(project.output_retention_days.map(i64::from))
     .bind(retention_bytes_column(project))
+    .bind(project.metrics_retention.raw_days.map(i64::from))
+    .bind(project.metrics_retention.rollup_5m_days.map(i64::from))
+    .bind(project.metrics_retention.rollup_1h_days.map(i64::from))
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
@@ -72,6 +77,7 @@ pub(crate) async fn insert(
         deploy_command: project.deploy_command.clone(),
         output_retention_days: project.output_retention_days,
         output_retention_bytes: project.output_retention_bytes,
+        metrics_retention: project.metrics_retention,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -87,7 +93,8 @@ pub(crate) async fn replace(
     sqlx::query(
         "UPDATE projects SET title = $2, description = $3, repository = $4, deploy_command = $5, \
          output_retention_days = $6, output_retention_bytes = $7, \
-         version = version + 1, updated_at = $8 WHERE id = $1",
+         metrics_retention_raw_days = $8, metrics_retention_5m_days = $9, \
+         metrics_retention_1h_days = $10, version = version + 1, updated_at = $11 WHERE id = $1",
     )
     .bind(&current.id)
     .bind(&project.title)
@@ -96,6 +103,9 @@ pub(crate) async fn replace(
     .bind(&project.deploy_command)
     .bind(project.output_retention_days.map(i64::from))
     .bind(retention_bytes_column(project))
+    .bind(project.metrics_retention.raw_days.map(i64::from))
+    .bind(project.metrics_retention.rollup_5m_days.map(i64::from))
+    .bind(project.metrics_retention.rollup_1h_days.map(i64::from))
     .bind(now.as_micros())
     .execute(tx.conn())
     .await?;
@@ -106,6 +116,7 @@ pub(crate) async fn replace(
         deploy_command: project.deploy_command.clone(),
         output_retention_days: project.output_retention_days,
         output_retention_bytes: project.output_retention_bytes,
+        metrics_retention: project.metrics_retention,
         updated_at: now,
         version: current.version + 1,
         ..current.clone()
@@ -132,8 +143,16 @@ fn retention_bytes_column(project: &ValidProject) -> Option<i64> {
     })
 }
 
+/// A nullable count of days from its column.
+fn days_column(row: &AnyRow, column: &str) -> Result<Option<u32>, StoreError> {
+    let days: Option<i64> = row.try_get(column)?;
+    days.map(|days| {
+        u32::try_from(days).map_err(|_| StoreError::Corrupt(format!("{column} {days}")))
+    })
+    .transpose()
+}
+
 fn from_row(row: &AnyRow) -> Result<Project, StoreError> {
-    let retention_days: Option<i64> = row.try_get("output_retention_days")?;
     let retention_bytes: Option<i64> = row.try_get("output_retention_bytes")?;
     Ok(Project {
         id: row.try_get("id")?,
@@ -142,18 +161,18 @@ fn from_row(row: &AnyRow) -> Result<Project, StoreError> {
         description: row.try_get("description")?,
         repository: row.try_get("repository")?,
         deploy_command: row.try_get("deploy_command")?,
-        output_retention_days: retention_days
-            .map(|days| {
-                u32::try_from(days)
-                    .map_err(|_| StoreError::Corrupt(format!("output_retention_days {days}")))
-            })
-            .transpose()?,
+        output_retention_days: days_column(row, "output_retention_days")?,
         output_retention_bytes: retention_bytes
             .map(|bytes| {
                 u64::try_from(bytes)
                     .map_err(|_| StoreError::Corrupt(format!("output_retention_bytes {bytes}")))
             })
             .transpose()?,
+        metrics_retention: MetricsRetention {
+            raw_days: days_column(row, "metrics_retention_raw_days")?,
+            rollup_5m_days: days_column(row, "metrics_retention_5m_days")?,
+            rollup_1h_days: days_column(row, "metrics_retention_1h_days")?,
+        },
         version: row.try_get("version")?,
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         updated_at: Timestamp::from_micros(row.try_get("updated_at")?),

@@ -61,6 +61,7 @@ pub fn project(name: &str) -> jeny_projects::ProjectInput {
         deploy_command: format!("echo deploying {name}"),
         output_retention_days: None,
         output_retention_bytes: None,
+        metrics_retention: Default::default(),
     }
 }
 

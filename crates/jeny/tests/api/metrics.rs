@@ -704,11 +704,322 @@ async fn a_body_past_the_limit_is_refused(backend: Backend) {
     assert!(store.measurements("shop").is_empty());
 }
 
+/// A project's metrics retention: the server's by default, its own once set (a change reaches the
+/// store without a restart), older points refused in InfluxDB's words, and a bad value a
+/// problem naming the field that changes nothing.
+async fn a_projects_retention_refuses_older_points_and_follows_its_changes(backend: Backend) {
+    let database = jeny_testkit::TestDatabase::create(backend).await;
+    let app = TestApp::spawn_on(database, |config| {
+        config.metrics_retention_raw_days = 30;
+    })
+    .await;
+    let admin = app.with_admin().await;
+    admin.create_project(&project("shop")).await.unwrap();
+    let token = format!(
+        "Token {}",
+        app.token_for("deployer@example.com", Role::Deployer).await
+    );
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let days_ago = |days: u64| format!("m v={days} {}", now_s - days * 86_400).into_bytes();
+    let write = |body: Vec<u8>| {
+        let (app, token) = (&app, &token);
+        async move {
+            let (status, body, _) =
+                post(app, "/write?db=shop&precision=s", Some(token), body, false).await;
+            (status, body)
+        }
+    };
+    let beyond = serde_json::json!({
+        "error": "partial write: points beyond retention policy dropped=1"
+    });
+    assert_eq!(write(days_ago(40)).await, (400, beyond.clone()));
+    assert_eq!(write(days_ago(10)).await, (204, Value::Null));
+    // forever (0): the 40-day-old point is taken once the change has reached the store
+    let shop = admin
+        .patch_project(
+            "shop",
+            &serde_json::json!({"metrics_retention": {"raw_days": 0}}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(shop.value.metrics_retention.raw_days, Some(0));
+    jeny_testkit::poll_until("a 40-day-old point is kept forever", || async {
+        (write(days_ago(40)).await.0 == 204).then_some(())
+    })
+    .await;
+    // five days: a 10-day-old point is refused now
+    admin
+        .patch_project(
+            "shop",
+            &serde_json::json!({"metrics_retention": {"raw_days": 5}}),
+            None,
+        )
+        .await
+        .unwrap();
+    jeny_testkit::poll_until("a 10-day-old point is past five days", || async {
+        let (status, body) = write(days_ago(10)).await;
+        (status == 400).then_some(body)
+    })
+    .await;
+    assert_eq!(write(days_ago(1)).await, (204, Value::Null));
+    // a bad value names its field and changes nothing
+    let refused = admin
+        .patch_project(
+            "shop",
+            &serde_json::json!({"metrics_retention": {"raw_days": 36_501}}),
+            None,
+        )
+        .await
+        .unwrap_err();
+    let problem = refused.problem().expect("a problem document");
+    assert_eq!(
+        (problem.status, problem.field.as_deref()),
+        (422, Some("metrics_retention.raw_days"))
+    );
+    let shop = admin.get_project("shop").await.unwrap();
+    assert_eq!(shop.value.metrics_retention.raw_days, Some(5));
+    assert_eq!(write(days_ago(10)).await, (400, beyond));
+}
+
+/// Retention on both sinks: ten days of points, then the project keeps raw points two days and
+/// 5-minute rollups five. The embedded store deletes what aged out; on InfluxDB, jeny altered the
+/// raw policy, created the rollup policies and rolled the points up into them (the loop's own
+/// round, with its cursor). The query model answers the same on both: hourly buckets over ten
+/// days from the hourly rollups, 10-minute ones over four days from the 5-minute rollups.
+async fn rollups_answer_the_same_on_both_sinks_once_points_age_out(backend: Backend) {
+    let influx = jeny_testkit::influxdb::Influx::start().await;
+    let embedded = TestApp::spawn(backend).await;
+    let url = influx.url.clone();
+    let influxed = TestApp::spawn_on(jeny_testkit::TestDatabase::create(backend).await, {
+        move |config| config.metrics_influxdb_url = Some(url)
+    })
+    .await;
+    const S: i64 = 1_000_000_000;
+    const H: i64 = 3_600 * S;
+    const DAY: i64 = 24 * H;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    // ten days at 10 minutes, two hosts, whole numbers so that sums are exact in any order; an
+    // integer field beside, and a string field that rollups leave out
+    let first = (now - 10 * DAY).div_euclid(H) * H;
+    let body: String = (0..)
+        .map(|i| first + i * 600 * S)
+        .take_while(|&t| t < now - 10 * 60 * S)
+        .enumerate()
+        .flat_map(|(i, t)| {
+            [
+                format!("cpu,host=a usage={},n={}i,note=\"x\" {t}", i % 7, i % 3),
+                format!("cpu,host=b usage={},n=1i {t}", (i * 3) % 11),
+            ]
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let points = body.lines().count();
+    let mut viewers = Vec::new();
+    for app in [&embedded, &influxed] {
+        let admin = app.with_admin().await;
+        admin.create_project(&project("shop")).await.unwrap();
+        let token = app.token_for("deployer@example.com", Role::Deployer).await;
+        let (status, answer, _) = post(
+            app,
+            "/write?db=shop",
+            Some(&format!("Token {token}")),
+            body.clone().into_bytes(),
+            false,
+        )
+        .await;
+        assert_eq!((status, answer), (204, Value::Null));
+        viewers.push(app.token_for("viewer@example.com", Role::Viewer).await);
+    }
+    let count_query = format!(
+        "/query?db=shop&q={}",
+        urlencode("SELECT count(\"usage\") FROM \"cpu\"")
+    );
+    jeny_testkit::poll_until("InfluxDB holds every point", || async {
+        let (status, answer) = get_json(&influxed, &count_query, &viewers[1]).await;
+        (status == 200 && answer["results"][0]["series"][0]["values"][0][1] == points).then_some(())
+    })
+    .await;
+    let retention = serde_json::json!(
+        {"metrics_retention": {"raw_days": 2, "rollup_5m_days": 5, "rollup_1h_days": 0}}
+    );
+    for app in [&embedded, &influxed] {
+        app.with_admin()
+            .await
+            .patch_project("shop", &retention, None)
+            .await
+            .unwrap();
+    }
+    // the embedded store: the new retention reached it (a 3-day-old probe is refused), then
+    // what is due is compacted and deleted
+    let deployer = embedded
+        .token_for("deployer@example.com", Role::Deployer)
+        .await;
+    jeny_testkit::poll_until("the embedded store keeps raw points two days", || async {
+        let probe = format!("probe v=1 {}", now - 3 * DAY).into_bytes();
+        let (status, _, _) = post(
+            &embedded,
+            "/write?db=shop",
+            Some(&format!("Token {deployer}")),
+            probe,
+            false,
+        )
+        .await;
+        (status == 400).then_some(())
+    })
+    .await;
+    let store = embedded.metrics.embedded().unwrap();
+    store.flush().unwrap();
+    store.compact(now).unwrap();
+    let expired = store.expire(now).unwrap();
+    assert!(expired.raw > 0 && expired.rollups_5m > 0, "{expired:?}");
+    // InfluxDB: the policies are jeny's, and the rollups caught up to the last whole bucket
+    let latest = (now - 2 * 60 * S).div_euclid(300 * S) * 300 * S;
+    jeny_testkit::poll_until("the rollups caught up", || async {
+        let at = jeny_metrics::retention::rollup_cursor(&influxed.store, "shop")
+            .await
+            .unwrap();
+        at.is_some_and(|at| at >= latest).then_some(())
+    })
+    .await;
+    // what InfluxDB's retention service does to the raw policy (the test's influxd runs
+    // without it): its shard groups that ended before the two days go (a DELETE would reach
+    // every policy), so only the rollups can answer for those days
+    let influx_query = |method: reqwest::Method, q: String| {
+        let url = format!("{}/query", influx.url);
+        async move {
+            reqwest::Client::new()
+                .request(method, url)
+                .query(&[("db", "shop"), ("q", q.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let shards = influx_query(reqwest::Method::GET, "SHOW SHARDS".to_owned()).await;
+    // as InfluxDB writes times (`2026-12-01T00:00:00Z`), compared as text
+    let horizon =
+        jeny_metrics::query::influxql::format_rfc3339_nano((now - 2 * DAY).div_euclid(DAY) * DAY);
+    let mut dropped = 0;
+    for series in shards["results"][0]["series"].as_array().unwrap() {
+        for row in series["values"].as_array().unwrap() {
+            // id, database, retention_policy, shard_group, start_time, end_time, ...
+            if row[1] == "shop"
+                && row[2] == "autogen"
+                && row[5].as_str().unwrap() <= horizon.as_str()
+            {
+                influx_query(reqwest::Method::POST, format!("DROP SHARD {}", row[0])).await;
+                dropped += 1;
+            }
+        }
+    }
+    assert!(
+        dropped > 0,
+        "a raw shard group older than two days: {shards}"
+    );
+    let policies = reqwest::Client::new()
+        .get(format!("{}/query", influx.url))
+        .query(&[("q", "SHOW RETENTION POLICIES ON shop")])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let durations: Vec<(String, String)> = policies["results"][0]["series"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_owned(),
+                r[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("autogen", "48h0m0s"),
+        ("jeny_5m", "120h0m0s"),
+        ("jeny_1h", "0s"),
+    ] {
+        assert!(
+            durations.contains(&(want.0.to_owned(), want.1.to_owned())),
+            "{want:?} in {durations:?}"
+        );
+    }
+    let to_ms = (now - 10 * 60 * S).div_euclid(H) * H / 1_000_000 - 1;
+    let hourly_mean = serde_json::json!(
+        {"ref": "A", "measurement": "cpu", "field": "usage", "aggregation": "mean",
+         "group_by": ["host"], "interval": "1h", "fill": "null"}
+    );
+    let count_6h = serde_json::json!(
+        {"ref": "B", "measurement": "cpu", "field": "n", "aggregation": "count",
+         "interval": "6h", "fill": "none"}
+    );
+    // 10-minute buckets need the 5-minute rollups, kept five days
+    let max_10m = serde_json::json!(
+        {"ref": "C", "measurement": "cpu", "field": "usage", "aggregation": "max",
+         "group_by": ["host"], "interval": "10m", "fill": "none"}
+    );
+    let request = |from_ms: i64, queries: Vec<Value>| {
+        serde_json::json!({
+            "project": "shop", "queries": queries,
+            "from": from_ms, "to": to_ms, "max_points": 11000
+        })
+    };
+    let ten_days = request(
+        first / 1_000_000,
+        vec![hourly_mean.clone(), count_6h.clone()],
+    );
+    let four_days = request(
+        (now - 4 * DAY).div_euclid(H) * H / 1_000_000,
+        vec![hourly_mean, count_6h, max_10m],
+    );
+    for (what, request) in [("ten days", ten_days), ("four days", four_days)] {
+        let mut answers = Vec::new();
+        for (app, viewer) in [&embedded, &influxed].into_iter().zip(&viewers) {
+            let response = reqwest::Client::new()
+                .post(format!("{}/api/v1/metrics/query", app.url))
+                .header("authorization", format!("Bearer {viewer}"))
+                .json(&request)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let mut answer = response.json::<Value>().await.unwrap();
+            // the InfluxQL echoed is the query's, the same on both; what ran differs
+            for result in answer["results"].as_array_mut().unwrap() {
+                result.as_object_mut().unwrap().remove("influxql");
+            }
+            answers.push(answer);
+        }
+        let hourly = answers[0]["results"][0]["series"][0]["values"]
+            .as_array()
+            .unwrap();
+        assert!(hourly.len() >= 96, "{what}: {} hours", hourly.len());
+        assert_eq!(
+            answers[0], answers[1],
+            "{what}: the query model on both sinks"
+        );
+    }
+}
+
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 both_backends!(
+    a_projects_retention_refuses_older_points_and_follows_its_changes,
+    rollups_answer_the_same_on_both_sinks_once_points_age_out,
     a_body_past_the_limit_is_refused,
     an_influxdb_sink_answers_as_the_embedded_store_does,
     influxql_and_the_query_model_read_what_was_written,

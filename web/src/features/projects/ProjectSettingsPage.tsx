@@ -22,7 +22,13 @@ interface Form {
   deploy_command: string;
   output_retention_days: string;
   output_retention_bytes: string;
+  metrics_raw_days: string;
+  metrics_5m_days: string;
+  metrics_1h_days: string;
 }
+
+/** A days field: blank is null (the server's setting), a number as it is (0 is forever). */
+const days = (text: string): number | null => (text.trim() ? Number(text) : null);
 
 function toForm(project: Project): Form {
   return {
@@ -32,6 +38,9 @@ function toForm(project: Project): Form {
     deploy_command: project.deploy_command,
     output_retention_days: project.output_retention_days?.toString() ?? '',
     output_retention_bytes: project.output_retention_bytes?.toString() ?? '',
+    metrics_raw_days: project.metrics_retention.raw_days?.toString() ?? '',
+    metrics_5m_days: project.metrics_retention.rollup_5m_days?.toString() ?? '',
+    metrics_1h_days: project.metrics_retention.rollup_1h_days?.toString() ?? '',
   };
 }
 
@@ -43,6 +52,11 @@ function toPatch(form: Form): ProjectInput {
     deploy_command: form.deploy_command,
     output_retention_days: form.output_retention_days.trim() ? Number(form.output_retention_days) : null,
     output_retention_bytes: form.output_retention_bytes.trim() ? Number(form.output_retention_bytes) : null,
+    metrics_retention: {
+      raw_days: days(form.metrics_raw_days),
+      rollup_5m_days: days(form.metrics_5m_days),
+      rollup_1h_days: days(form.metrics_1h_days),
+    },
   };
 }
 
@@ -134,6 +148,21 @@ export function ProjectSettingsPage({ project }: { project: string }) {
                 <input class="input" name="output_retention_bytes" type="number" min={1048576} placeholder="no limit" {...field('output_retention_bytes')} />
               </label>
             </div>
+            <div class="field-row">
+              <label class="field">
+                <span class="field-label">Keep metrics points (days)</span>
+                <input class="input" name="metrics_raw_days" type="number" min={0} max={36500} placeholder="server's setting" {...field('metrics_raw_days')} />
+              </label>
+              <label class="field">
+                <span class="field-label">5-minute rollups (days)</span>
+                <input class="input" name="metrics_5m_days" type="number" min={0} max={36500} placeholder="server's setting" {...field('metrics_5m_days')} />
+              </label>
+              <label class="field">
+                <span class="field-label">1-hour rollups (days)</span>
+                <input class="input" name="metrics_1h_days" type="number" min={0} max={36500} placeholder="server's setting" {...field('metrics_1h_days')} />
+              </label>
+            </div>
+            <span class="field-hint">Metrics: 0 keeps a resolution forever; blank takes the server's setting.</span>
             {error ? (
               <>
                 <InlineError error={error} />

@@ -1737,6 +1737,31 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /**
+         * @description How long a project keeps its metrics, per resolution, in days: null takes the server's
+         *     setting (`metrics_retention_*_days`), 0 keeps that resolution forever. A write of points older
+         *     than the raw retention is refused; the rollups keep count, sum, min, max, first and last, so
+         *     those aggregations stay exact once the raw points are gone.
+         */
+        MetricsRetention: {
+            /**
+             * Format: int32
+             * @description Raw points: 0 (forever) to 36500; null for the server's setting (30 unless configured).
+             */
+            raw_days?: number | null;
+            /**
+             * Format: int32
+             * @description 1-hour rollups: 0 (forever) to 36500; null for the server's setting (forever unless
+             *     configured).
+             */
+            rollup_1h_days?: number | null;
+            /**
+             * Format: int32
+             * @description 5-minute rollups: 0 (forever) to 36500; null for the server's setting (365 unless
+             *     configured).
+             */
+            rollup_5m_days?: number | null;
+        };
         /** @description A URL-safe name: a lowercase letter or digit, then lowercase letters, digits and `-`; 1 to 63 characters. */
         Name: string;
         /** @description What `POST /api/v1/agent-tokens` takes. */
@@ -1982,6 +2007,7 @@ export interface components {
                 deploy_command: string;
                 description: string;
                 id: string;
+                metrics_retention: components["schemas"]["MetricsRetention"];
                 /** @description Unique, URL-safe: `[a-z0-9][a-z0-9-]{0,62}`. Never changes. */
                 name: string;
                 /**
@@ -2062,6 +2088,7 @@ export interface components {
             deploy_command: string;
             description: string;
             id: string;
+            metrics_retention: components["schemas"]["MetricsRetention"];
             /** @description Unique, URL-safe: `[a-z0-9][a-z0-9-]{0,62}`. Never changes. */
             name: string;
             /**
@@ -2096,6 +2123,8 @@ export interface components {
             deploy_command?: string;
             /** @description At most 10000 characters; no control characters but tabs and line breaks. */
             description?: string;
+            /** @description How long the project's metrics are kept; left out, the server's settings. */
+            metrics_retention?: components["schemas"]["MetricsRetention"];
             name?: null | components["schemas"]["Name"];
             /**
              * Format: int64

@@ -118,6 +118,21 @@ pub struct ServerArgs {
         value_name = "RP"
     )]
     pub metrics_influxdb_retention_policy: Option<String>,
+    /// InfluxDB 1.x: the retention policy jeny keeps each project's 5-minute rollups in, created
+    /// and sized by it [default: jeny_5m].
+    #[arg(
+        long,
+        env = "JENY_METRICS_INFLUXDB_ROLLUP_5M_POLICY",
+        value_name = "RP"
+    )]
+    pub metrics_influxdb_rollup_5m_policy: Option<String>,
+    /// InfluxDB 1.x: the retention policy of the 1-hour rollups [default: jeny_1h].
+    #[arg(
+        long,
+        env = "JENY_METRICS_INFLUXDB_ROLLUP_1H_POLICY",
+        value_name = "RP"
+    )]
+    pub metrics_influxdb_rollup_1h_policy: Option<String>,
     /// InfluxDB 1.x: the user name (sent with the password as Basic).
     #[arg(long, env = "JENY_METRICS_INFLUXDB_USERNAME", value_name = "USER")]
     pub metrics_influxdb_username: Option<String>,
@@ -310,6 +325,8 @@ struct FileConfig {
     metrics_influxdb_version: Option<u8>,
     metrics_influxdb_org: Option<String>,
     metrics_influxdb_retention_policy: Option<String>,
+    metrics_influxdb_rollup_5m_policy: Option<String>,
+    metrics_influxdb_rollup_1h_policy: Option<String>,
     metrics_influxdb_username: Option<String>,
     metrics_influxdb_password: Option<String>,
     metrics_influxdb_token: Option<String>,
@@ -371,6 +388,8 @@ pub struct Config {
     pub metrics_influxdb_version: Option<u8>,
     pub metrics_influxdb_org: Option<String>,
     pub metrics_influxdb_retention_policy: Option<String>,
+    pub metrics_influxdb_rollup_5m_policy: Option<String>,
+    pub metrics_influxdb_rollup_1h_policy: Option<String>,
     pub metrics_influxdb_username: Option<String>,
     pub metrics_influxdb_password: Option<String>,
     pub metrics_influxdb_token: Option<String>,
@@ -511,6 +530,8 @@ impl Default for Config {
             metrics_influxdb_version: None,
             metrics_influxdb_org: None,
             metrics_influxdb_retention_policy: None,
+            metrics_influxdb_rollup_5m_policy: None,
+            metrics_influxdb_rollup_1h_policy: None,
             metrics_influxdb_username: None,
             metrics_influxdb_password: None,
             metrics_influxdb_token: None,
@@ -660,6 +681,14 @@ impl Config {
                 .metrics_influxdb_retention_policy
                 .clone()
                 .or(file.metrics_influxdb_retention_policy.clone()),
+            metrics_influxdb_rollup_5m_policy: args
+                .metrics_influxdb_rollup_5m_policy
+                .clone()
+                .or(file.metrics_influxdb_rollup_5m_policy.clone()),
+            metrics_influxdb_rollup_1h_policy: args
+                .metrics_influxdb_rollup_1h_policy
+                .clone()
+                .or(file.metrics_influxdb_rollup_1h_policy.clone()),
             metrics_influxdb_username: args
                 .metrics_influxdb_username
                 .clone()
@@ -937,6 +966,14 @@ impl Config {
         let mut influx = InfluxSinkConfig::new(url, version, self.data_dir.join("metrics-spool"));
         influx.org = self.metrics_influxdb_org.clone();
         influx.retention_policy = self.metrics_influxdb_retention_policy.clone();
+        if let Some(policies) = &mut influx.rollup_policies {
+            if let Some(name) = &self.metrics_influxdb_rollup_5m_policy {
+                policies.five_minutes = name.clone();
+            }
+            if let Some(name) = &self.metrics_influxdb_rollup_1h_policy {
+                policies.hour = name.clone();
+            }
+        }
         influx.auth = match (
             &self.metrics_influxdb_token,
             &self.metrics_influxdb_username,
@@ -1032,6 +1069,8 @@ impl Config {
              # Metrics to an InfluxDB instead of the embedded store (version 1 or 2; 1.x: username and\n\
              # password, or 2.x: org and token). Points are spooled in data_dir/metrics-spool meanwhile.\n\
              {influx_url}\n{influx_version}\n{influx_org}\n{influx_rp}\n{influx_user}\n\
+             # InfluxDB 1.x: the retention policies jeny keeps each project's rollups in (it creates them).\n\
+             {influx_rollup_5m}\n{influx_rollup_1h}\n\
              # The password and token are not printed: set them here or in JENY_METRICS_INFLUXDB_PASSWORD / _TOKEN.\n\
              # metrics_influxdb_password = \"...\"\n# metrics_influxdb_token = \"...\"\n\n\
              {sign_in}",
@@ -1077,6 +1116,16 @@ impl Config {
                 "metrics_influxdb_retention_policy",
                 self.metrics_influxdb_retention_policy.clone(),
                 "autogen"
+            ),
+            influx_rollup_5m = line(
+                "metrics_influxdb_rollup_5m_policy",
+                self.metrics_influxdb_rollup_5m_policy.clone(),
+                "jeny_5m"
+            ),
+            influx_rollup_1h = line(
+                "metrics_influxdb_rollup_1h_policy",
+                self.metrics_influxdb_rollup_1h_policy.clone(),
+                "jeny_1h"
             ),
             influx_user = line(
                 "metrics_influxdb_username",

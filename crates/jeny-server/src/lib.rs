@@ -162,6 +162,16 @@ pub async fn launch_with_listener(
         sink: Arc::new(sink),
         max_body_bytes: config.max_body_bytes,
     };
+    // The projects' own retention before the first write is taken (a project that keeps its
+    // points longer than the server's default must not see one refused at start).
+    if let Some(embedded) = metrics.embedded() {
+        let (retentions, _) = jeny_metrics::retention::load(&store, config.metrics_retention())
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!("cannot load the projects' metrics retention: {error}")
+            })?;
+        embedded.set_retention(retentions);
+    }
     // Metrics retention: the projects' policies, kept in step with them (reads only).
     let metrics_retention = tokio::spawn(jeny_metrics::retention::run_retention(
         metrics.clone(),

@@ -789,6 +789,30 @@ async fn a_projects_retention_refuses_older_points_and_follows_its_changes(backe
     let shop = admin.get_project("shop").await.unwrap();
     assert_eq!(shop.value.metrics_retention.raw_days, Some(5));
     assert_eq!(write(days_ago(10)).await, (400, beyond));
+    // a restart applies the project's own retention before it takes a write: forever here, so
+    // the first write after it keeps a point the server's 30 days would refuse
+    admin
+        .patch_project(
+            "shop",
+            &serde_json::json!({"metrics_retention": {"raw_days": 0}}),
+            None,
+        )
+        .await
+        .unwrap();
+    let database = app.stop().await;
+    let app = TestApp::spawn_on(database, |config| {
+        config.metrics_retention_raw_days = 30;
+    })
+    .await;
+    let (status, body, _) = post(
+        &app,
+        "/write?db=shop&precision=s",
+        Some(&token),
+        days_ago(40),
+        false,
+    )
+    .await;
+    assert_eq!((status, body), (204, Value::Null));
 }
 
 /// Retention on both sinks: ten days of points, then the project keeps raw points two days and

@@ -594,6 +594,23 @@ async fn the_same_points_on_both(apps: [&TestApp; 2], query: &str, body: &str) -
     viewers
 }
 
+/// The query model's answer to `request` from each app, with its viewer's token.
+async fn query_both(apps: [&TestApp; 2], viewers: &[String], request: &Value) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for (app, viewer) in apps.into_iter().zip(viewers) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/metrics/query", app.url))
+            .header("authorization", format!("Bearer {viewer}"))
+            .json(request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        answers.push(response.json::<Value>().await.unwrap());
+    }
+    answers
+}
+
 async fn an_influxdb_sink_answers_as_the_embedded_store_does(backend: Backend) {
     let influx = jeny_testkit::influxdb::Influx::start().await;
     let created = reqwest::Client::new()
@@ -633,18 +650,7 @@ async fn an_influxdb_sink_answers_as_the_embedded_store_does(backend: Backend) {
         ],
         "from": 1_800_000_000_000i64, "to": 1_800_000_119_999i64, "max_points": 1000
     });
-    let mut answers = Vec::new();
-    for (app, viewer) in [&embedded, &influxed].into_iter().zip(&viewers) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/api/v1/metrics/query", app.url))
-            .header("authorization", format!("Bearer {viewer}"))
-            .json(&request)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        answers.push(response.json::<Value>().await.unwrap());
-    }
+    let answers = query_both([&embedded, &influxed], &viewers, &request).await;
     assert_eq!(answers[0], answers[1], "the query model on both sinks");
     assert_eq!(
         answers[0]["results"][0]["series"].as_array().unwrap().len(),
@@ -990,22 +996,12 @@ async fn rollups_answer_the_same_on_both_sinks_once_points_age_out(backend: Back
         vec![hourly_mean, count_6h, max_10m],
     );
     for (what, request) in [("ten days", ten_days), ("four days", four_days)] {
-        let mut answers = Vec::new();
-        for (app, viewer) in [&embedded, &influxed].into_iter().zip(&viewers) {
-            let response = reqwest::Client::new()
-                .post(format!("{}/api/v1/metrics/query", app.url))
-                .header("authorization", format!("Bearer {viewer}"))
-                .json(&request)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status().as_u16(), 200);
-            let mut answer = response.json::<Value>().await.unwrap();
-            // the InfluxQL echoed is the query's, the same on both; what ran differs
+        let mut answers = query_both([&embedded, &influxed], &viewers, &request).await;
+        // the InfluxQL echoed is the query's, the same on both; what ran differs
+        for answer in &mut answers {
             for result in answer["results"].as_array_mut().unwrap() {
                 result.as_object_mut().unwrap().remove("influxql");
             }
-            answers.push(answer);
         }
         let hourly = answers[0]["results"][0]["series"][0]["values"]
             .as_array()
